@@ -1,0 +1,55 @@
+"""The wire names are part of the contract: changing one breaks deployed workers."""
+
+from __future__ import annotations
+
+from temporalio.converter import DataConverter
+
+import stigmer_contracts as contracts
+from ai.stigmer.agentic.agentexecution.v1.status_pb2 import AgentExecutionStatus
+
+
+def test_wire_names_are_the_documented_ones() -> None:
+    assert contracts.INVOKE_AGENT_EXECUTION_WORKFLOW == "InvokeAgentExecutionWorkflow"
+    assert contracts.ENSURE_THREAD == "EnsureThread"
+    assert contracts.EXECUTE_GRAPHTON == "ExecuteGraphton"
+    assert contracts.UPDATE_EXECUTION_STATUS == "UpdateExecutionStatus"
+    assert contracts.AGENT_EXECUTION_TASK_QUEUE_DEFAULT == "execution"
+    assert contracts.EXECUTION_PERSISTENCE_TASK_QUEUE_DEFAULT == "execution-persistence"
+
+
+def test_retry_policies_never_retry_contract_errors() -> None:
+    for options in (contracts.ENSURE_THREAD_OPTIONS, contracts.EXECUTE_GRAPHTON_OPTIONS):
+        assert set(options.retry_policy.non_retryable_error_types or []) >= {
+            contracts.ERROR_INVALID_INPUT,
+            contracts.ERROR_NOT_FOUND,
+        }
+    assert contracts.EXECUTE_GRAPHTON_OPTIONS.heartbeat_timeout is not None
+
+
+def test_protobuf_payloads_travel_as_binary_and_round_trip() -> None:
+    converter: DataConverter = contracts.data_converter()
+    status = AgentExecutionStatus(sequence=7, error="boom")
+    [payload] = converter.payload_converter.to_payloads([status])
+    assert payload.metadata["encoding"] == b"binary/protobuf"
+    [back] = converter.payload_converter.from_payloads([payload], [AgentExecutionStatus])
+    assert back == status
+
+
+def test_public_exports_are_pinned() -> None:
+    assert sorted(contracts.__all__) == sorted(
+        name
+        for name in dir(contracts)
+        if (not name.startswith("_") and name.isupper())
+        or name
+        in {
+            "ActivityOptions",
+            "ProtoFirstPayloadConverter",
+            "data_converter",
+            "ensure_thread_defn",
+            "execute_ensure_thread",
+            "execute_graphton",
+            "execute_graphton_defn",
+            "execute_update_execution_status",
+            "update_execution_status_defn",
+        }
+    )

@@ -1,0 +1,1 @@
+"""Shared pytest fixtures that start real processes: Temporal, servers, databases."""

@@ -1,0 +1,17 @@
+"""The pytest11 entry point: every fixture module of this package, registered at once.
+
+Each fixture module owns one kind of real process; a new module's fixtures are imported here.
+"""
+
+from __future__ import annotations
+
+from stigmer_testing._sockets import pytest_configure, pytest_runtest_setup
+from stigmer_testing._temporal import temporal_address, temporal_client, temporal_env
+
+__all__ = [
+    "pytest_configure",
+    "pytest_runtest_setup",
+    "temporal_address",
+    "temporal_client",
+    "temporal_env",
+]
