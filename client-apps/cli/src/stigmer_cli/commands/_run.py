@@ -1,0 +1,179 @@
+"""`stigmer run` (send a turn and watch it live) and `stigmer cancel`."""
+
+from __future__ import annotations
+
+import shlex
+from typing import Annotated, Any
+
+import typer
+from google.protobuf import json_format
+from rich.console import Console
+from rich.live import Live
+from rich.markup import escape
+
+from ai.stigmer.agentic.agentexecution.v1.api_pb2 import AgentExecution
+from ai.stigmer.agentic.agentexecution.v1.enum_pb2 import ExecutionPhase
+from ai.stigmer.agentic.agentexecution.v1.spec_pb2 import AgentExecutionSpec
+from ai.stigmer.agentic.session.v1.api_pb2 import Session
+from ai.stigmer.agentic.session.v1.spec_pb2 import SessionSpec
+from ai.stigmer.commons.apiresource.environment_pb2 import EnvironmentValue
+from ai.stigmer.commons.apiresource.metadata_pb2 import ApiResourceMetadata
+from stigmer_cli._client import Resources
+from stigmer_cli._context import options
+from stigmer_cli._errors import CliError
+from stigmer_cli._kinds import AGENT, AGENT_INSTANCE, API_VERSION, EXECUTION, SESSION
+from stigmer_cli.commands._output import OutputFormat, phase_name
+from stigmer_cli.live import Watcher, render_execution
+
+EXIT_FAILED = 1
+EXIT_CANCELLED = 130
+_EXIT_CODES = {
+    ExecutionPhase.EXECUTION_COMPLETED: 0,
+    ExecutionPhase.EXECUTION_FAILED: EXIT_FAILED,
+    ExecutionPhase.EXECUTION_CANCELLED: EXIT_CANCELLED,
+}
+
+
+def run_command(
+    ctx: typer.Context,
+    target: Annotated[str, typer.Argument(help="An agent instance or an agent (slug or id).")],
+    prompt: Annotated[str, typer.Argument(help="The message to send.")],
+    session: Annotated[
+        str | None, typer.Option("--session", help="Continue this session instead of a new one.")
+    ] = None,
+    env: Annotated[
+        list[str] | None, typer.Option("--env", help="K=V for this turn only (repeatable).")
+    ] = None,
+    secret_env: Annotated[
+        list[str] | None,
+        typer.Option("--secret-env", help="K=V kept secret: redacted in status and logs."),
+    ] = None,
+    output: Annotated[
+        OutputFormat, typer.Option("--output", "-o", help="table (live view) or json.")
+    ] = OutputFormat.TABLE,
+) -> None:
+    """Send a turn and show it live; exit 0 completed, 1 failed, 130 cancelled."""
+    runtime_env = _parse_env(env or [], secret=False) | _parse_env(secret_env or [], secret=True)
+    resources = options(ctx).resources()
+    spec = _turn_spec(resources, target, prompt, session)
+    spec.runtime_env.update(runtime_env)
+    created: Any = resources.create(
+        EXECUTION, AgentExecution(api_version=API_VERSION, kind=EXECUTION.name, spec=spec)
+    )
+    console = Console()
+    final = _watch(resources, created.metadata.id, console, live=output != OutputFormat.JSON)
+    if output == OutputFormat.JSON:
+        console.out(json_format.MessageToJson(final))
+    else:
+        _print_continuation(console, target, final)
+    raise typer.Exit(_EXIT_CODES.get(final.status.phase, EXIT_FAILED))
+
+
+def _turn_spec(
+    resources: Resources, target: str, prompt: str, session_id: str | None
+) -> AgentExecutionSpec:
+    if not prompt.strip():
+        raise CliError("the prompt is empty", fix='pass the message to send: stigmer run demo "hi"')
+    if session_id:
+        found: Any = resources.find(SESSION, session_id)
+        return AgentExecutionSpec(session_id=found.metadata.id, message=prompt)
+    instance: Any = resources.by_id(AGENT_INSTANCE, target) or resources.by_slug(
+        AGENT_INSTANCE, target
+    )
+    if instance is None:
+        agent: Any = resources.by_id(AGENT, target) or resources.by_slug(AGENT, target)
+        if agent is None:
+            raise CliError(
+                f"no agent instance or agent with id or slug {target!r}",
+                fix="list them with `stigmer get instances` / `stigmer get agents`, "
+                "or apply manifests with `stigmer apply -f <dir>`",
+            )
+        # The server opens a session on the agent's default instance.
+        return AgentExecutionSpec(agent_id=agent.metadata.id, message=prompt)
+    session: Any = resources.create(
+        SESSION,
+        Session(
+            api_version=API_VERSION,
+            kind=SESSION.name,
+            metadata=ApiResourceMetadata(name=_subject(prompt)),
+            spec=SessionSpec(agent_instance_id=instance.metadata.id, subject=_subject(prompt)),
+        ),
+    )
+    return AgentExecutionSpec(session_id=session.metadata.id, message=prompt)
+
+
+def _watch(
+    resources: Resources, execution_id: str, console: Console, *, live: bool
+) -> AgentExecution:
+    """Follow to the end; the first Ctrl-C cancels on the server and keeps watching."""
+    display = Live(console=console, refresh_per_second=8, transient=False) if live else None
+
+    def show(execution: AgentExecution) -> None:
+        if display is not None:
+            display.update(render_execution(execution))
+
+    watcher = Watcher(resources.channel, resources.address, execution_id, show)
+    if display is not None:
+        display.start()
+    try:
+        try:
+            return watcher.follow()
+        except KeyboardInterrupt:
+            console.print("[yellow]cancelling the execution (Ctrl-C again to stop waiting)[/]")
+            resources.call(
+                "cancel the execution",
+                lambda: EXECUTION.command_stub(resources.channel).cancel(
+                    EXECUTION.id_of(execution_id), timeout=30
+                ),
+            )
+            try:
+                return watcher.follow()
+            except KeyboardInterrupt:
+                raise typer.Exit(EXIT_CANCELLED) from None
+    finally:
+        if display is not None:
+            display.stop()
+
+
+def _print_continuation(console: Console, target: str, final: AgentExecution) -> None:
+    session_id = final.spec.session_id
+    phase = phase_name(final.status.phase).lower()
+    console.print(
+        f"\n[bold]execution[/] {final.metadata.id} {phase}; [bold]session[/] {session_id}\n"
+        "continue with: "
+        + escape(f'stigmer run {shlex.quote(target)} "..." --session {session_id}')
+    )
+
+
+def cancel_command(
+    ctx: typer.Context,
+    execution: Annotated[str, typer.Argument(help="The execution id.")],
+) -> None:
+    """Cancel a running execution; it ends CANCELLED."""
+    resources = options(ctx).resources()
+    cancelled: Any = resources.call(
+        "cancel the execution",
+        lambda: EXECUTION.command_stub(resources.channel).cancel(
+            EXECUTION.id_of(execution), timeout=30
+        ),
+    )
+    Console().print(
+        f"execution {cancelled.metadata.id} cancel requested "
+        f"(phase {phase_name(cancelled.status.phase)})"
+    )
+
+
+def _parse_env(pairs: list[str], *, secret: bool) -> dict[str, EnvironmentValue]:
+    result = {}
+    option = "--secret-env" if secret else "--env"
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise CliError(f"{option} {pair.split('=')[0]!r}: expected NAME=VALUE")
+        result[name.strip()] = EnvironmentValue(value=value, is_secret=secret)
+    return result
+
+
+def _subject(prompt: str) -> str:
+    line = prompt.strip().splitlines()[0]
+    return line if len(line) <= 60 else line[:57] + "..."

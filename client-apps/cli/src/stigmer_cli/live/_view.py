@@ -1,0 +1,166 @@
+"""An AgentExecution as terminal output: text, tool calls, todos, sub-agents, outcome.
+
+Pure rendering from the proto: the same function draws every frame of the live view and
+the final one, so a recorded event sequence gives the same output anywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from rich.console import Group, RenderableType
+from rich.padding import Padding
+from rich.spinner import Spinner
+from rich.table import Table
+from rich.text import Text
+
+from ai.stigmer.agentic.agentexecution.v1.api_pb2 import AgentExecution
+from ai.stigmer.agentic.agentexecution.v1.enum_pb2 import (
+    ExecutionPhase,
+    MessageType,
+    TodoStatus,
+    ToolCallStatus,
+)
+from ai.stigmer.agentic.agentexecution.v1.status_pb2 import (
+    AgentExecutionStatus,
+    AgentMessage,
+    SubAgentExecution,
+    Todo,
+    ToolCall,
+)
+
+_TODO_TOOL = "write_todos"
+_TASK_TOOL = "task"
+_TODO_MARKS = {
+    TodoStatus.TODO_COMPLETED: ("[x]", "green"),
+    TodoStatus.TODO_IN_PROGRESS: ("[>]", "bold yellow"),
+    TodoStatus.TODO_CANCELLED: ("[-]", "dim strike"),
+}
+_RESULT_PREVIEW = 160
+
+
+def render_execution(execution: AgentExecution) -> RenderableType:
+    status = execution.status
+    parts: list[RenderableType] = []
+    parts += _conversation(status.messages, status.tool_calls, status, namespace="")
+    if status.todos:
+        parts.append(_todos(status.todos.values()))
+    parts.append(_outcome(status))
+    return Group(*parts)
+
+
+def _conversation(
+    messages: Sequence[AgentMessage],
+    tool_calls: Sequence[ToolCall],
+    status: AgentExecutionStatus,
+    namespace: str,
+) -> list[RenderableType]:
+    """Messages in order; each tool call where the AI asked for it, with its current state."""
+    calls = {call.id: call for call in tool_calls if call.namespace == namespace}
+    placed: set[str] = set()
+    parts: list[RenderableType] = []
+    for message in messages:
+        if message.namespace != namespace:
+            continue
+        if message.type == MessageType.MESSAGE_HUMAN and not namespace:
+            parts.append(Text.assemble(("> ", "bold cyan"), (message.content, "cyan")))
+        elif message.type == MessageType.MESSAGE_AI:
+            if message.content.strip():
+                parts.append(Text(message.content.strip()))
+            for requested in message.tool_calls:
+                call = calls.get(requested.id, requested)
+                placed.add(requested.id)
+                parts += _tool_call(call, status)
+    for call_id, call in calls.items():
+        if call_id not in placed:
+            parts += _tool_call(call, status)
+    return parts
+
+
+def _tool_call(call: ToolCall, status: AgentExecutionStatus) -> list[RenderableType]:
+    if call.name == _TODO_TOOL:
+        return []  # shown as the checklist instead
+    if call.name == _TASK_TOOL:
+        sub = next((s for s in status.sub_agent_executions if s.id == call.id), None)
+        if sub is not None:
+            return [_sub_agent(sub, call)]
+    label = _label(call)
+    if call.status in (ToolCallStatus.TOOL_CALL_PENDING, ToolCallStatus.TOOL_CALL_RUNNING):
+        return [Spinner("dots", text=label, style="yellow")]
+    if call.status == ToolCallStatus.TOOL_CALL_FAILED:
+        reason = _first_line(call.error if call.HasField("error") else call.result)
+        line = Text.assemble(("x ", "bold red"), label, (f"  {reason}", "red"))
+        return [line]
+    return [Text.assemble(("v ", "bold green"), label)]
+
+
+def _label(call: ToolCall) -> Text:
+    shown = call.display_name.strip()
+    if not shown or shown == call.name:
+        return Text(call.name, style="bold")
+    return Text.assemble((call.name, "bold"), " ", (_first_line(shown), "dim"))
+
+
+def _sub_agent(sub: SubAgentExecution, call: ToolCall) -> RenderableType:
+    header = Text.assemble(
+        ("sub-agent ", "bold magenta"), (sub.name or "?", "bold"), ": ", _first_line(sub.input)
+    )
+    phase = sub.phase if sub.HasField("phase") else ExecutionPhase.EXECUTION_IN_PROGRESS
+    head: RenderableType
+    if phase in (ExecutionPhase.EXECUTION_PENDING, ExecutionPhase.EXECUTION_IN_PROGRESS) and (
+        call.status != ToolCallStatus.TOOL_CALL_COMPLETED
+    ):
+        head = Spinner("dots", text=header, style="magenta")
+    elif phase == ExecutionPhase.EXECUTION_FAILED or call.status == ToolCallStatus.TOOL_CALL_FAILED:
+        head = Text.assemble(("x ", "bold red"), header)
+    else:
+        head = Text.assemble(("v ", "bold green"), header)
+    body = _conversation(sub.messages, sub.tool_calls, AgentExecutionStatus(), namespace=sub.name)
+    if sub.HasField("error"):
+        body.append(Text(f"error: {_first_line(sub.error)}", style="red"))
+    nested = Padding(Group(*body), (0, 0, 0, 4)) if body else Text("")
+    return Group(head, nested) if body else head
+
+
+def _todos(todos: Iterable[Todo]) -> RenderableType:
+    table = Table.grid(padding=(0, 1))
+    table.add_column()
+    table.add_column()
+    ordered = sorted(todos, key=lambda todo: _position(todo.id))
+    for todo in ordered:
+        mark, style = _TODO_MARKS.get(todo.status, ("[ ]", ""))
+        table.add_row(Text(mark, style=style), Text(todo.content, style=style))
+    return Group(Text("Todos", style="bold underline"), Padding(table, (0, 0, 0, 2)))
+
+
+def _position(key: str) -> tuple[int, str]:
+    _, _, number = key.rpartition("-")
+    return (int(number), key) if number.isdigit() else (1 << 30, key)
+
+
+def _outcome(status: AgentExecutionStatus) -> RenderableType:
+    phase = status.phase if status.HasField("phase") else ExecutionPhase.EXECUTION_PENDING
+    facts = _facts(status)
+    if phase == ExecutionPhase.EXECUTION_COMPLETED:
+        return Text.assemble(("completed", "bold green"), facts)
+    if phase == ExecutionPhase.EXECUTION_FAILED:
+        return Text.assemble(("failed", "bold red"), facts, (f"\n{status.error}", "red"))
+    if phase == ExecutionPhase.EXECUTION_CANCELLED:
+        return Text.assemble(("cancelled", "bold yellow"), facts)
+    word = "waiting for a runner" if phase == ExecutionPhase.EXECUTION_PENDING else "working"
+    return Spinner("dots", text=Text(word, style="dim"))
+
+
+def _facts(status: AgentExecutionStatus) -> str:
+    facts = []
+    if status.HasField("started_at") and status.HasField("completed_at"):
+        seconds = status.completed_at.ToMilliseconds() - status.started_at.ToMilliseconds()
+        facts.append(f"in {seconds / 1000:.1f}s")
+    if status.usage.total_tokens:
+        facts.append(f"{status.usage.total_tokens} tokens")
+    return f" ({', '.join(facts)})" if facts else ""
+
+
+def _first_line(text: str) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line if len(line) <= _RESULT_PREVIEW else line[: _RESULT_PREVIEW - 3] + "..."

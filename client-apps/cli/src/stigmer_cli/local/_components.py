@@ -1,0 +1,144 @@
+"""The three processes of local mode: how each is started and what it is handed."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from stigmer_cli import _env
+from stigmer_cli._errors import CliError
+from stigmer_cli.local._layout import LocalSettings
+
+TEMPORAL = "temporal"
+SERVER = "stigmer-server"
+RUNNER = "agent-runner"
+COMPONENTS = (TEMPORAL, SERVER, RUNNER)
+TEMPORAL_NAMESPACE = "default"
+
+# Keep the children's environment small: the user's shell may hold provider keys (which the
+# runner needs) but also unrelated secrets, and STIGMER_* settings of another installation.
+_PASSED_THROUGH_PREFIXES = ("ANTHROPIC_", "OPENAI_", "OLLAMA_", "DAYTONA_", "LANGSMITH_")
+_PASSED_THROUGH = ("PATH", "HOME", "USER", "LANG", "LC_ALL", "TZ", "TMPDIR", "SSL_CERT_FILE")
+
+
+@dataclass(frozen=True)
+class ComponentSpec:
+    name: str
+    argv: tuple[str, ...]
+    env: dict[str, str]
+    address: str
+
+
+def build_specs(settings: LocalSettings, api_key: str) -> dict[str, ComponentSpec]:
+    layout = settings.layout
+    base = _base_env()
+    temporal = {
+        _env.TEMPORAL_HOST_PORT: settings.temporal_address,
+        _env.TEMPORAL_NAMESPACE: TEMPORAL_NAMESPACE,
+    }
+    return {
+        TEMPORAL: ComponentSpec(
+            name=TEMPORAL,
+            argv=(
+                settings.temporal_bin,
+                "server",
+                "start-dev",
+                "--ip",
+                "127.0.0.1",
+                "--port",
+                str(settings.temporal_port),
+                "--ui-port",
+                str(settings.temporal_ui_port),
+                "--db-filename",
+                str(layout.temporal_db),
+                "--log-level",
+                "warn",
+            ),
+            env=base,
+            address=settings.temporal_address,
+        ),
+        SERVER: ComponentSpec(
+            name=SERVER,
+            argv=settings.server_command,
+            env={
+                **base,
+                **temporal,
+                _env.STIGMER_SERVER_ADDRESS: settings.server_address,
+                _env.SERVER_DB_URL: f"sqlite+aiosqlite:///{layout.server_db}",
+                _env.SERVER_API_KEYS: api_key,
+            },
+            address=settings.server_address,
+        ),
+        RUNNER: ComponentSpec(
+            name=RUNNER,
+            argv=settings.runner_command,
+            env={
+                **base,
+                **temporal,
+                _env.RUNNER_BACKEND_ENDPOINT: settings.server_address,
+                _env.STIGMER_API_KEY: api_key,
+                _env.RUNNER_DATA_DIR: str(layout.runner_dir),
+                _env.RUNNER_SANDBOX_TYPE: "local",
+            },
+            address=f"task queue on {settings.temporal_address}",
+        ),
+    }
+
+
+def _base_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k in _PASSED_THROUGH}
+    env.update({k: v for k, v in os.environ.items() if k.startswith(_PASSED_THROUGH_PREFIXES)})
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def find_temporal(repo_root: Path | None) -> str:
+    """STIGMER_TEMPORAL_BIN, then the repo's .tools/bin/temporal, then `temporal` on PATH."""
+    explicit = os.environ.get(_env.STIGMER_TEMPORAL_BIN)
+    candidates = [Path(explicit)] if explicit else []
+    if repo_root is not None:
+        candidates.append(repo_root / ".tools" / "bin" / "temporal")
+    on_path = shutil.which("temporal")
+    if on_path:
+        candidates.append(Path(on_path))
+    for candidate in candidates:
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return str(candidate)
+    if explicit:
+        raise CliError(
+            f"{_env.STIGMER_TEMPORAL_BIN}={explicit} is not an executable file",
+            fix="point it at the Temporal CLI binary, or unset it",
+        )
+    raise CliError(
+        "the Temporal CLI was not found (looked in .tools/bin and on PATH)",
+        fix="run `make setup` in the stigmer checkout, install it (brew install temporal), "
+        f"or set {_env.STIGMER_TEMPORAL_BIN}",
+    )
+
+
+def find_service(script: str, module: str) -> tuple[str, ...]:
+    """The service's console script next to this interpreter, else `python -m <module>`."""
+    beside = Path(sys.executable).parent / script
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return (str(beside),)
+    on_path = shutil.which(script)
+    if on_path:
+        return (on_path,)
+    if importlib.util.find_spec(f"{module}.__main__") is not None:
+        return (sys.executable, "-m", module)
+    raise CliError(
+        f"the {script} program was not found (no `{script}` script, no `{module}` package)",
+        fix="run `make setup` in the stigmer checkout (uv sync installs it)",
+    )
+
+
+def repo_root() -> Path | None:
+    """The checkout this CLI runs from, when it runs from one (the directory with uv.lock)."""
+    for parent in Path(__file__).resolve().parents:
+        if (parent / "uv.lock").is_file() and (parent / "apis").is_dir():
+            return parent
+    return None

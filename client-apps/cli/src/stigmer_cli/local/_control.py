@@ -1,0 +1,216 @@
+"""Starting, probing and stopping a local system: the logic behind `stigmer local ...`."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from stigmer_cli._errors import CliError
+from stigmer_cli.local._apikey import ensure_api_key, read_api_key
+from stigmer_cli.local._components import (
+    COMPONENTS,
+    RUNNER,
+    SERVER,
+    TEMPORAL,
+    TEMPORAL_NAMESPACE,
+    find_service,
+    find_temporal,
+    repo_root,
+)
+from stigmer_cli.local._layout import LOOPBACK, Layout, LocalSettings
+from stigmer_cli.local._ports import require_free
+from stigmer_cli.local._procs import ProcessRecord, terminate
+from stigmer_cli.local._readiness import runner_problem, server_problem, temporal_problem
+from stigmer_cli.local._state import LocalState, Phase, read_state
+
+_SUPERVISOR_GRACE_SECONDS = 25.0
+_LEFTOVER_GRACE_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class Ports:
+    temporal: int
+    temporal_ui: int
+    server: int
+
+
+@dataclass(frozen=True)
+class Health:
+    """One component as `status` and `up` show it."""
+
+    name: str
+    phase: str
+    pid: int | None
+    address: str
+    problem: str | None
+    restarts: int
+    message: str
+
+    @property
+    def ready(self) -> bool:
+        return self.problem is None and self.phase == Phase.RUNNING
+
+
+def running_state(layout: Layout) -> LocalState | None:
+    """The recorded state when its supervisor still runs; None when nothing runs."""
+    state = read_state(layout.state_file)
+    if state is None or not state.supervisor.alive():
+        return None
+    return state
+
+
+def read_settings(layout: Layout) -> LocalSettings | None:
+    try:
+        return LocalSettings.from_json(layout.settings_file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+
+
+def prepare(layout: Layout, ports: Ports) -> LocalSettings:
+    """Check tools and ports, write the settings and the API key; start nothing yet."""
+    settings = LocalSettings(
+        home=str(layout.home),
+        temporal_bin=find_temporal(repo_root()),
+        temporal_port=ports.temporal,
+        temporal_ui_port=ports.temporal_ui,
+        server_port=ports.server,
+        server_command=find_service("stigmer-server", "stigmer_server"),
+        runner_command=find_service("agent-runner", "agent_runner"),
+    )
+    require_free(
+        LOOPBACK,
+        {
+            "Temporal frontend": (ports.temporal, "--temporal-port"),
+            "Temporal UI": (ports.temporal_ui, "--temporal-ui-port"),
+            "stigmer-server": (ports.server, "--server-port"),
+        },
+    )
+    layout.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    layout.logs_dir.mkdir(exist_ok=True)
+    ensure_api_key(layout.api_key_file)
+    layout.settings_file.write_text(settings.to_json(), encoding="utf-8")
+    return settings
+
+
+def spawn_supervisor(layout: Layout) -> ProcessRecord:
+    with layout.log_file("supervisor").open("ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "stigmer_cli.local.supervisor", str(layout.home)],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=str(layout.home),
+        )
+    record = ProcessRecord.of(process.pid)
+    if record is None:
+        raise CliError(f"the supervisor exited at once; see {layout.log_file('supervisor')}")
+    return record
+
+
+def probe(layout: Layout, settings: LocalSettings, state: LocalState | None) -> list[Health]:
+    """Each component's recorded phase plus a live health probe."""
+    api_key = read_api_key(layout.api_key_file)
+    problems = asyncio.run(_probe_all(settings, api_key))
+    rows = []
+    for name in COMPONENTS:
+        component = state.components.get(name) if state else None
+        process = component.process if component else None
+        alive = process is not None and process.alive()
+        phase = component.phase.value if component else "stopped"
+        rows.append(
+            Health(
+                name=name,
+                phase=phase if alive or phase == Phase.FAILED else "stopped",
+                pid=process.pid if process and alive else None,
+                address=_address(name, settings),
+                problem=problems[name],
+                restarts=component.restarts if component else 0,
+                message=component.message if component else "",
+            )
+        )
+    return rows
+
+
+def _address(name: str, settings: LocalSettings) -> str:
+    if name == TEMPORAL:
+        return f"{settings.temporal_address} (UI {settings.temporal_ui_url})"
+    if name == SERVER:
+        return settings.server_address
+    return f"polls Temporal at {settings.temporal_address}"
+
+
+async def _probe_all(settings: LocalSettings, api_key: str) -> dict[str, str | None]:
+    temporal, server, runner = await asyncio.gather(
+        temporal_problem(settings.temporal_address, TEMPORAL_NAMESPACE),
+        server_problem(settings.server_address, api_key),
+        runner_problem(settings.temporal_address, TEMPORAL_NAMESPACE),
+    )
+    return {TEMPORAL: temporal, SERVER: server, RUNNER: runner}
+
+
+def wait_ready(
+    layout: Layout,
+    settings: LocalSettings,
+    supervisor: ProcessRecord,
+    timeout: float,
+    on_progress: Callable[[list[Health]], None],
+) -> list[Health]:
+    """Probe until every component is ready; fail at once when one is recorded as failed."""
+    deadline = time.monotonic() + timeout
+    while True:
+        state = read_state(layout.state_file)
+        rows = probe(layout, settings, state)
+        on_progress(rows)
+        if all(row.ready for row in rows):
+            return rows
+        failed = [row for row in rows if row.phase == Phase.FAILED]
+        if failed:
+            raise _failure(layout, failed[0].name, failed[0].message)
+        if not supervisor.alive():
+            raise _failure(layout, "supervisor", "the supervisor exited")
+        if time.monotonic() > deadline:
+            waiting = next(row for row in rows if not row.ready)
+            reason = waiting.problem or waiting.phase
+            raise _failure(layout, waiting.name, f"not ready after {timeout:.0f}s: {reason}")
+        time.sleep(0.5)
+
+
+def _failure(layout: Layout, name: str, message: str) -> CliError:
+    log = layout.log_file(name)
+    return CliError(
+        f"{name} {message}\n--- last lines of {log} ---\n{tail(log, 15)}",
+        fix=f"read {log} (`stigmer local logs {name}`); the local system was stopped",
+    )
+
+
+def stop(layout: Layout) -> list[int]:
+    """Stop exactly the processes recorded in the state file; return the pids stopped."""
+    state = read_state(layout.state_file)
+    if state is None:
+        return []
+    stopped = [p.pid for p in state.processes() if p.alive()]
+    terminate(state.supervisor, grace=_SUPERVISOR_GRACE_SECONDS, group=False)
+    # The supervisor stops its components; these are only left when it was killed itself.
+    for component in state.components.values():
+        process = component.process
+        if process is not None and process.alive():
+            terminate(process, grace=_LEFTOVER_GRACE_SECONDS, group=True)
+    leftovers = [p.pid for p in state.processes() if p.alive()]
+    if leftovers:
+        raise CliError(f"processes {leftovers} did not stop", fix="kill them by pid")
+    layout.state_file.unlink(missing_ok=True)
+    return stopped
+
+
+def tail(path: Path, lines: int) -> str:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return "(no log yet)"
+    return "\n".join(text.splitlines()[-lines:])

@@ -1,0 +1,172 @@
+"""`stigmer local up|down|status|logs`."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from stigmer_cli import _env
+from stigmer_cli._context import options
+from stigmer_cli._errors import CliError
+from stigmer_cli.local._components import COMPONENTS
+from stigmer_cli.local._control import (
+    Health,
+    Ports,
+    prepare,
+    probe,
+    read_settings,
+    running_state,
+    spawn_supervisor,
+    stop,
+    tail,
+    wait_ready,
+)
+from stigmer_cli.local._layout import (
+    DEFAULT_SERVER_PORT,
+    DEFAULT_TEMPORAL_PORT,
+    DEFAULT_TEMPORAL_UI_PORT,
+    Layout,
+)
+
+app = typer.Typer(help="Run Temporal, the stigmer-server and the agent-runner on this machine.")
+
+
+def _layout(ctx: typer.Context) -> Layout:
+    return options(ctx).layout
+
+
+def _table(rows: list[Health]) -> Table:
+    table = Table(show_edge=False, pad_edge=False)
+    for column in ("COMPONENT", "STATE", "PID", "ADDRESS", "HEALTH", "RESTARTS"):
+        table.add_column(column)
+    for row in rows:
+        health = "[green]ready[/]" if row.ready else f"[yellow]{row.problem or row.phase}[/]"
+        if row.phase == "failed":
+            health = f"[red]{row.message}[/]"
+        table.add_row(
+            row.name,
+            row.phase,
+            str(row.pid) if row.pid else "-",
+            row.address,
+            health,
+            str(row.restarts),
+        )
+    return table
+
+
+@app.command()
+def up(
+    ctx: typer.Context,
+    temporal_port: Annotated[
+        int, typer.Option(envvar=_env.STIGMER_LOCAL_TEMPORAL_PORT, help="Temporal gRPC port.")
+    ] = DEFAULT_TEMPORAL_PORT,
+    temporal_ui_port: Annotated[
+        int, typer.Option(envvar=_env.STIGMER_LOCAL_TEMPORAL_UI_PORT, help="Temporal UI port.")
+    ] = DEFAULT_TEMPORAL_UI_PORT,
+    server_port: Annotated[
+        int, typer.Option(envvar=_env.STIGMER_LOCAL_SERVER_PORT, help="stigmer-server port.")
+    ] = DEFAULT_SERVER_PORT,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for readiness.")] = 120.0,
+) -> None:
+    """Start the local system in the background (harmless when it already runs)."""
+    console = Console()
+    layout = _layout(ctx)
+    if running_state(layout) is not None:
+        settings = read_settings(layout)
+        if settings is not None:
+            console.print(_table(probe(layout, settings, running_state(layout))))
+        console.print(f"The local system already runs (data in {layout.home}).")
+        return
+    stop(layout)  # a stale state file from a killed supervisor: clear what it left
+    settings = prepare(layout, Ports(temporal_port, temporal_ui_port, server_port))
+    supervisor = spawn_supervisor(layout)
+    started = time.monotonic()
+    try:
+        with Live(console=console, transient=True, refresh_per_second=4) as live:
+            rows = wait_ready(
+                layout, settings, supervisor, timeout, lambda rows: live.update(_table(rows))
+            )
+    except (CliError, KeyboardInterrupt):
+        stop(layout)
+        raise
+    console.print(_table(rows))
+    console.print(
+        f"Local system ready in {time.monotonic() - started:.1f}s "
+        f"(data in {layout.home}, Temporal UI {settings.temporal_ui_url}).\n"
+        "Stop it with `stigmer local down`."
+    )
+
+
+@app.command()
+def down(ctx: typer.Context) -> None:
+    """Stop exactly the processes `up` started."""
+    layout = _layout(ctx)
+    stopped = stop(layout)
+    if stopped:
+        Console().print(f"Stopped the local system (pids {', '.join(map(str, stopped))}).")
+    else:
+        Console().print("The local system is not running.")
+
+
+@app.command()
+def status(ctx: typer.Context) -> None:
+    """Show each component: state, pid, address and health."""
+    layout = _layout(ctx)
+    state = running_state(layout)
+    settings = read_settings(layout)
+    if state is None or settings is None:
+        Console().print("The local system is not running. Start it with `stigmer local up`.")
+        raise typer.Exit(3)
+    rows = probe(layout, settings, state)
+    Console().print(_table(rows))
+    if not all(row.ready for row in rows):
+        raise typer.Exit(1)
+
+
+@app.command()
+def logs(
+    ctx: typer.Context,
+    component: Annotated[
+        str | None, typer.Argument(help=f"One of: {', '.join(COMPONENTS)}, supervisor.")
+    ] = None,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing new lines.")
+    ] = False,
+    lines: Annotated[int, typer.Option("--lines", "-n", help="Lines to show first.")] = 40,
+) -> None:
+    """Print the components' logs."""
+    layout = _layout(ctx)
+    known = (*COMPONENTS, "supervisor")
+    if component is not None and component not in known:
+        raise CliError(f"unknown component {component!r}", fix=f"use one of: {', '.join(known)}")
+    names = [component] if component else list(known)
+    for name in names:
+        if len(names) > 1:
+            typer.echo(f"==> {layout.log_file(name)} <==")
+        typer.echo(tail(layout.log_file(name), lines))
+    if follow:
+        _follow({name: layout.log_file(name) for name in names})
+
+
+def _follow(files: dict[str, Path]) -> None:
+    offsets = {name: path.stat().st_size if path.exists() else 0 for name, path in files.items()}
+    try:
+        while True:
+            for name, path in files.items():
+                if not path.exists():
+                    continue
+                with path.open("rb") as handle:
+                    handle.seek(offsets[name])
+                    chunk = handle.read()
+                    offsets[name] = handle.tell()
+                for line in chunk.decode("utf-8", errors="replace").splitlines():
+                    typer.echo(f"{name} | {line}" if len(files) > 1 else line)
+            time.sleep(0.25)
+    except KeyboardInterrupt:
+        return

@@ -1,0 +1,90 @@
+"""Applying validated manifests: create or update each resource by slug, in dependency order."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from google.protobuf.message import Message
+
+from stigmer_cli._client import Resources
+from stigmer_cli._kinds import AGENT
+from stigmer_cli.manifest._parse import Document, ManifestError
+
+
+class Action(StrEnum):
+    CREATED = "created"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    kind: str
+    slug: str
+    id: str
+    action: Action
+
+
+def check_references(documents: list[Document], resources: Resources) -> None:
+    """Every slug a document refers to is declared alongside it or exists on the server."""
+    declared = {(d.kind.name, d.slug) for d in documents}
+    problems = []
+    for document in documents:
+        for ref in document.references:
+            if (ref.kind.name, ref.slug) in declared:
+                continue
+            if resources.by_slug(ref.kind, ref.slug) is None:
+                problems.append(
+                    f"{document.where}: {ref.field}: no {ref.kind.name} with slug {ref.slug!r} "
+                    "in these manifests or on the server"
+                )
+    if problems:
+        raise ManifestError(problems)
+
+
+def apply(documents: list[Document], resources: Resources) -> list[Outcome]:
+    """Documents arrive sorted so dependencies come first (see APPLY_ORDER)."""
+    check_references(documents, resources)
+    outcomes = []
+    for document in documents:
+        desired = _desired(document, resources)
+        existing = resources.by_slug(document.kind, document.slug)
+        if existing is None:
+            stored = resources.create(document.kind, desired)
+            action = Action.CREATED
+        elif _same(existing, desired):
+            stored, action = existing, Action.UNCHANGED
+        else:
+            meta: Any = desired.metadata  # type: ignore[attr-defined]
+            meta.id = existing.metadata.id  # type: ignore[attr-defined]
+            meta.version = existing.metadata.version  # type: ignore[attr-defined]
+            stored = resources.update(document.kind, desired)
+            action = Action.UPDATED
+        outcomes.append(
+            Outcome(document.kind.name, document.slug, stored.metadata.id, action)  # type: ignore[attr-defined]
+        )
+    return outcomes
+
+
+def _desired(document: Document, resources: Resources) -> Message:
+    desired = document.kind.new()
+    desired.CopyFrom(document.resource)
+    if document.agent_slug is not None:
+        agent = resources.by_slug(AGENT, document.agent_slug)
+        if agent is None:
+            raise ManifestError([f"{document.where}: spec.agent: no Agent {document.agent_slug!r}"])
+        desired.spec.agent_id = agent.metadata.id  # type: ignore[attr-defined]
+    return desired
+
+
+def _same(existing: Message, desired: Message) -> bool:
+    have: Any = existing
+    want: Any = desired
+    return bool(
+        have.spec == want.spec
+        and have.metadata.name == want.metadata.name
+        and dict(have.metadata.labels) == dict(want.metadata.labels)
+        and dict(have.metadata.annotations) == dict(want.metadata.annotations)
+    )
