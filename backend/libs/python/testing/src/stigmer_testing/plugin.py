@@ -5,10 +5,22 @@ Each fixture module owns one kind of real process; a new module's fixtures are i
 
 from __future__ import annotations
 
+from stigmer_testing._fakes import (
+    clean_client_env,
+    fake_anthropic,
+    fake_daytona,
+    fake_ollama,
+    fake_openai,
+)
 from stigmer_testing._sockets import pytest_configure, pytest_runtest_setup
 from stigmer_testing._temporal import temporal_address, temporal_client, temporal_env
 
 __all__ = [
+    "clean_client_env",
+    "fake_anthropic",
+    "fake_daytona",
+    "fake_ollama",
+    "fake_openai",
     "pytest_configure",
     "pytest_runtest_setup",
     "temporal_address",
