@@ -1,0 +1,3 @@
+from agent_runner.main import main
+
+main()

@@ -1,0 +1,87 @@
+"""The runner's Temporal activities, registered under the shared contract's names."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from agent_runner.clients import StigmerClients
+from agent_runner.errors import classify
+from agent_runner.models import ModelFactory
+from agent_runner.sandbox import SandboxProvider
+from agent_runner.turn import AttemptContext, Turn, TurnSettings
+from ai.stigmer.agentic.agentexecution.v1.api_pb2 import AgentExecution
+from ai.stigmer.agentic.agentexecution.v1.status_pb2 import AgentExecutionStatus
+from stigmer_contracts import EXECUTE_GRAPHTON_OPTIONS, ensure_thread_defn, execute_graphton_defn
+
+logger = logging.getLogger(__name__)
+
+
+class RunnerActivities:
+    def __init__(
+        self,
+        *,
+        clients: StigmerClients,
+        sandboxes: SandboxProvider,
+        models: ModelFactory,
+        checkpointer: BaseCheckpointSaver[str],
+        settings: TurnSettings,
+    ) -> None:
+        self._clients = clients
+        self._sandboxes = sandboxes
+        self._models = models
+        self._checkpointer = checkpointer
+        self._settings = settings
+
+    @ensure_thread_defn
+    async def ensure_thread(self, session_id: str, agent_id: str) -> str:
+        logger.info(
+            "EnsureThread session_id=%r (empty=%s) agent_id=%r (empty=%s)",
+            session_id,
+            not session_id,
+            agent_id,
+            not agent_id,
+        )
+        try:
+            session = await self._clients.get_session(session_id)
+            if session.spec.thread_id:
+                return session.spec.thread_id
+            session.spec.thread_id = f"thread-{uuid.uuid4().hex}"
+            stored = await self._clients.update_session(session)
+            logger.info("session %s: new thread %s", session_id, stored.spec.thread_id)
+            return stored.spec.thread_id
+        except Exception as exc:
+            raise classify(exc) from exc
+
+    @execute_graphton_defn
+    async def execute_graphton(
+        self, execution: AgentExecution, thread_id: str
+    ) -> AgentExecutionStatus:
+        info = activity.info()
+        maximum = EXECUTE_GRAPHTON_OPTIONS.retry_policy.maximum_attempts
+        turn = Turn(
+            clients=self._clients,
+            sandboxes=self._sandboxes,
+            models=self._models,
+            checkpointer=self._checkpointer,
+            settings=self._settings,
+            execution=execution,
+            thread_id=thread_id,
+            context=AttemptContext(
+                attempt=info.attempt,
+                final_attempt=maximum > 0 and info.attempt >= maximum,
+                heartbeat=activity.heartbeat,
+                worker_shutting_down=activity.is_worker_shutdown,
+            ),
+        )
+        try:
+            return await turn.run()
+        except ApplicationError:
+            raise
+        except Exception as exc:
+            # Failures before the turn's status exists (bad ids, the server unreachable).
+            raise classify(exc) from exc

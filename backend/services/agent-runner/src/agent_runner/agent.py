@@ -1,0 +1,74 @@
+"""The deep agent for one turn: model, sub-agents, todos, the sandbox backend, the checkpointer."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from deepagents import create_deep_agent
+from deepagents.backends.protocol import SandboxBackendProtocol
+from deepagents.middleware.subagents import GENERAL_PURPOSE_SUBAGENT, SubAgent
+from langchain.agents.middleware import TodoListMiddleware
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import Checkpointer
+
+from agent_runner.models import ModelFactory
+from agent_runner.skills import SkillEntry, skills_prompt
+from ai.stigmer.agentic.agent.v1.api_pb2 import Agent
+
+RECURSION_LIMIT = 1000
+GENERAL_PURPOSE = str(GENERAL_PURPOSE_SUBAGENT["name"])
+
+
+@dataclass(frozen=True)
+class AgentPlan:
+    """What the turn resolved: the model string and the skills of the agent and each sub-agent."""
+
+    model: str
+    skills: Sequence[SkillEntry]
+    subagent_skills: Mapping[str, Sequence[SkillEntry]]
+
+
+def _prompt(instructions: str, skills: Sequence[SkillEntry]) -> str:
+    return "\n\n".join(part for part in (instructions.strip(), skills_prompt(skills)) if part)
+
+
+def build_agent(
+    *,
+    agent: Agent,
+    plan: AgentPlan,
+    models: ModelFactory,
+    env: Mapping[str, str],
+    backend: SandboxBackendProtocol,
+    checkpointer: Checkpointer,
+) -> CompiledStateGraph[Any, Any, Any, Any]:
+    subagents: list[SubAgent] = []
+    for sub in agent.spec.sub_agents:
+        subagents.append(
+            {
+                "name": sub.name,
+                "description": sub.description,
+                "system_prompt": _prompt(sub.instructions, plan.subagent_skills.get(sub.name, ())),
+                "model": models.chat_model(sub.model or plan.model, env=env, subagent=sub.name),
+            }
+        )
+    if all(sub["name"] != GENERAL_PURPOSE for sub in subagents):
+        # deepagents' default general-purpose sub-agent would reuse the main model object;
+        # giving it its own keeps a scripted main model from replaying its script in there.
+        subagents.append(
+            {
+                **GENERAL_PURPOSE_SUBAGENT,
+                "model": models.chat_model(plan.model, env=env, subagent=GENERAL_PURPOSE),
+            }
+        )
+    graph: CompiledStateGraph[Any, Any, Any, Any] = create_deep_agent(
+        model=models.chat_model(plan.model, env=env),
+        system_prompt=_prompt(agent.spec.instructions, plan.skills),
+        middleware=[TodoListMiddleware()],
+        subagents=subagents,
+        backend=backend,
+        checkpointer=checkpointer,
+        name=agent.metadata.slug or None,
+    )
+    return graph

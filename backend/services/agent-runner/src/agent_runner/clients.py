@@ -1,0 +1,171 @@
+"""gRPC clients for the resources a turn reads and writes, over one channel per process.
+
+Every call carries `authorization: Bearer <STIGMER_API_KEY>` through an interceptor (unary and
+streaming alike), the channel uses TLS when the endpoint ends in `:443`, and every method
+refuses an empty id before it calls anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import grpc
+from grpc import aio
+
+from ai.stigmer.agentic.agent.v1.api_pb2 import Agent
+from ai.stigmer.agentic.agent.v1.io_pb2 import AgentId
+from ai.stigmer.agentic.agent.v1.query_pb2_grpc import AgentQueryControllerStub
+from ai.stigmer.agentic.agentexecution.v1.api_pb2 import AgentExecution
+from ai.stigmer.agentic.agentexecution.v1.command_pb2_grpc import (
+    AgentExecutionCommandControllerStub,
+)
+from ai.stigmer.agentic.agentexecution.v1.io_pb2 import (
+    AgentExecutionId,
+    AgentExecutionStatusUpdate,
+    AgentExecutionStatusUpdateResult,
+)
+from ai.stigmer.agentic.agentexecution.v1.query_pb2_grpc import AgentExecutionQueryControllerStub
+from ai.stigmer.agentic.agentinstance.v1.api_pb2 import AgentInstance
+from ai.stigmer.agentic.agentinstance.v1.io_pb2 import AgentInstanceId
+from ai.stigmer.agentic.agentinstance.v1.query_pb2_grpc import AgentInstanceQueryControllerStub
+from ai.stigmer.agentic.environment.v1.api_pb2 import Environment
+from ai.stigmer.agentic.environment.v1.query_pb2_grpc import EnvironmentQueryControllerStub
+from ai.stigmer.agentic.session.v1.api_pb2 import Session
+from ai.stigmer.agentic.session.v1.command_pb2_grpc import SessionCommandControllerStub
+from ai.stigmer.agentic.session.v1.io_pb2 import SessionId
+from ai.stigmer.agentic.session.v1.query_pb2_grpc import SessionQueryControllerStub
+from ai.stigmer.agentic.skill.v1.api_pb2 import Skill
+from ai.stigmer.agentic.skill.v1.query_pb2_grpc import SkillQueryControllerStub
+from ai.stigmer.commons.apiresource.reference_pb2 import ApiResourceReference
+
+API_VERSION = "agentic.stigmer.ai/v1"
+_T = TypeVar("_T")
+
+
+def require_id(field: str, value: str) -> str:
+    if not value:
+        raise ValueError(f"{field} cannot be empty")
+    return value
+
+
+class _BearerAuth(
+    aio.UnaryUnaryClientInterceptor,
+    aio.UnaryStreamClientInterceptor,
+):
+    def __init__(self, api_key: str) -> None:
+        self._header = ("authorization", f"Bearer {api_key}")
+
+    def _details(self, details: aio.ClientCallDetails) -> aio.ClientCallDetails:
+        metadata = aio.Metadata(*(details.metadata or ()))
+        metadata.add(*self._header)
+        return aio.ClientCallDetails(
+            method=details.method,
+            timeout=details.timeout,
+            metadata=metadata,
+            credentials=details.credentials,
+            wait_for_ready=details.wait_for_ready,
+        )
+
+    async def intercept_unary_unary(
+        self,
+        continuation: Callable[..., Any],
+        client_call_details: aio.ClientCallDetails,
+        request: Any,
+    ) -> Any:
+        return await continuation(self._details(client_call_details), request)
+
+    async def intercept_unary_stream(
+        self,
+        continuation: Callable[..., Any],
+        client_call_details: aio.ClientCallDetails,
+        request: Any,
+    ) -> Any:
+        return await continuation(self._details(client_call_details), request)
+
+
+def open_channel(endpoint: str, api_key: str) -> aio.Channel:
+    interceptors = [_BearerAuth(api_key)]
+    if endpoint.endswith(":443"):
+        return aio.secure_channel(
+            endpoint, grpc.ssl_channel_credentials(), interceptors=interceptors
+        )
+    return aio.insecure_channel(endpoint, interceptors=interceptors)
+
+
+class StigmerClients:
+    """Typed calls the runner makes; one instance (and channel) per process, closed at shutdown."""
+
+    def __init__(self, channel: aio.Channel, *, timeout: float = 30.0) -> None:
+        self._channel = channel
+        self._timeout = timeout
+        self._sessions = SessionQueryControllerStub(channel)
+        self._session_commands = SessionCommandControllerStub(channel)
+        self._instances = AgentInstanceQueryControllerStub(channel)
+        self._agents = AgentQueryControllerStub(channel)
+        self._skills = SkillQueryControllerStub(channel)
+        self._environments = EnvironmentQueryControllerStub(channel)
+        self._executions = AgentExecutionQueryControllerStub(channel)
+        self._execution_commands = AgentExecutionCommandControllerStub(channel)
+
+    @classmethod
+    def connect(cls, endpoint: str, api_key: str) -> StigmerClients:
+        return cls(open_channel(endpoint, api_key))
+
+    async def close(self) -> None:
+        await self._channel.close()
+
+    async def get_session(self, session_id: str) -> Session:
+        request = SessionId(value=require_id("session_id", session_id))
+        return await self._sessions.get(request, timeout=self._timeout)
+
+    async def update_session(self, session: Session) -> Session:
+        require_id("session.metadata.id", session.metadata.id)
+        outgoing = Session()
+        outgoing.CopyFrom(session)
+        outgoing.api_version = API_VERSION
+        outgoing.kind = "Session"
+        return await self._session_commands.update(outgoing, timeout=self._timeout)
+
+    async def get_agent_instance(self, instance_id: str) -> AgentInstance:
+        request = AgentInstanceId(value=require_id("agent_instance_id", instance_id))
+        return await self._instances.get(request, timeout=self._timeout)
+
+    async def get_agent(self, agent_id: str) -> Agent:
+        request = AgentId(value=require_id("agent_id", agent_id))
+        return await self._agents.get(request, timeout=self._timeout)
+
+    async def get_skills(self, refs: Sequence[ApiResourceReference]) -> list[Skill]:
+        """Fetched in parallel; the result keeps the references' order."""
+        return await self._by_reference(refs, "skill_refs", self._skills.getByReference)
+
+    async def get_environments(self, refs: Sequence[ApiResourceReference]) -> list[Environment]:
+        """Fetched in parallel; the result keeps the references' order (later layers win)."""
+        return await self._by_reference(refs, "environment_refs", self._environments.getByReference)
+
+    async def get_execution(self, execution_id: str) -> AgentExecution:
+        request = AgentExecutionId(value=require_id("execution_id", execution_id))
+        return await self._executions.get(request, timeout=self._timeout)
+
+    async def stored_sequence(self, execution_id: str) -> int:
+        return (await self.get_execution(execution_id)).status.sequence
+
+    async def update_status(
+        self, update: AgentExecutionStatusUpdate
+    ) -> AgentExecutionStatusUpdateResult:
+        require_id("execution_id", update.execution_id)
+        return await self._execution_commands.updateStatus(update, timeout=self._timeout)
+
+    async def _by_reference(
+        self,
+        refs: Sequence[ApiResourceReference],
+        field: str,
+        call: Callable[..., Any],
+    ) -> list[_T]:
+        for index, ref in enumerate(refs):
+            require_id(f"{field}[{index}].slug", ref.slug)
+        results: list[_T] = await asyncio.gather(
+            *(call(ref, timeout=self._timeout) for ref in refs)
+        )
+        return results

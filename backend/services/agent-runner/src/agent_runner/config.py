@@ -1,0 +1,148 @@
+"""The runner's configuration: read once from the environment, validated, then passed down.
+
+Every problem is collected first and reported together, so a newcomer fixes their `.env` in
+one go instead of one variable per start.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+from agent_runner import env_names as names
+from agent_runner.models import ProviderDefaults
+from agent_runner.sandbox import LocalSandboxSettings
+from agent_runner.status import FlushPolicy
+from stigmer_contracts import AGENT_EXECUTION_TASK_QUEUE_DEFAULT
+
+# Offline by default: a clearly named scripted model, never a silent provider call.
+DEFAULT_MODEL = "scripted:demo"
+SANDBOX_TYPES = ("local",)
+ISOLATION_MODES = ("auto", "bwrap", "none")
+LOG_FORMATS = ("text", "json")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+_N = TypeVar("_N", int, float)
+
+
+class ConfigError(ValueError):
+    """One or more variables are missing or invalid; the message names all of them."""
+
+
+@dataclass(frozen=True)
+class RunnerConfig:
+    backend_endpoint: str
+    api_key: str
+    temporal_address: str
+    temporal_namespace: str
+    task_queue: str
+    data_dir: Path
+    sandbox_type: str
+    sandbox: LocalSandboxSettings
+    default_model: str
+    providers: ProviderDefaults
+    checkpoint_db_url: str
+    flush: FlushPolicy
+    heartbeat_interval: float
+    max_concurrent_turns: int
+    shutdown_grace: float
+    log_level: str
+    log_format: str
+
+    @property
+    def checkpoint_target(self) -> str:
+        """Where checkpoints go, safe to log (a PostgreSQL URL loses its password)."""
+        if not self.checkpoint_db_url:
+            return str(self.data_dir / "checkpoints.sqlite")
+        scheme, _, rest = self.checkpoint_db_url.partition("://")
+        return f"{scheme}://{rest.rpartition('@')[2]}"
+
+
+def load_config(env: Mapping[str, str]) -> RunnerConfig:
+    problems: list[str] = []
+
+    def required(name: str) -> str:
+        value = env.get(name, "").strip()
+        if not value:
+            problems.append(f"{name} is required")
+        return value
+
+    def optional(name: str, default: str) -> str:
+        return env.get(name, "").strip() or default
+
+    def choice(
+        name: str,
+        default: str,
+        allowed: tuple[str, ...],
+        transform: Callable[[str], str] = str.lower,
+    ) -> str:
+        value = transform(optional(name, default))
+        if value not in allowed:
+            problems.append(f"{name} must be one of {', '.join(allowed)} (got {value!r})")
+        return value
+
+    def number(name: str, default: _N, kind: type[_N], minimum: _N) -> _N:
+        raw = optional(name, str(default))
+        try:
+            value = kind(raw)
+        except ValueError:
+            problems.append(f"{name} must be a {kind.__name__} (got {raw!r})")
+            return default
+        if value < minimum:
+            problems.append(f"{name} must be at least {minimum} (got {raw!r})")
+        return value
+
+    endpoint = required(names.STIGMER_BACKEND_ENDPOINT)
+    api_key = required(names.STIGMER_API_KEY)
+    temporal = required(names.TEMPORAL_HOST_PORT)
+    namespace = optional(names.TEMPORAL_NAMESPACE, "default")
+    data_dir = required(names.STIGMER_DATA_DIR)
+    default_model = optional(names.STIGMER_DEFAULT_MODEL, DEFAULT_MODEL)
+    sandbox_type = choice(names.SANDBOX_TYPE, "local", SANDBOX_TYPES)
+    isolation = choice(names.SANDBOX_ISOLATION, "auto", ISOLATION_MODES)
+    network = choice(names.SANDBOX_NETWORK, "off", ("on", "off"))
+    command_timeout = number(names.SANDBOX_COMMAND_TIMEOUT_SECONDS, 300, int, 1)
+    max_output = number(names.SANDBOX_MAX_OUTPUT_BYTES, 100_000, int, 1024)
+    max_events = number(names.STATUS_FLUSH_MAX_EVENTS, 10, int, 1)
+    max_delay_ms = number(names.STATUS_FLUSH_MAX_DELAY_MS, 250, int, 1)
+    heartbeat = number(names.HEARTBEAT_INTERVAL_SECONDS, 5.0, float, 0.1)
+    concurrency = number(names.MAX_CONCURRENT_TURNS, 4, int, 1)
+    grace = number(names.SHUTDOWN_GRACE_SECONDS, 30.0, float, 0.0)
+    log_level = choice(names.LOG_LEVEL, "INFO", LOG_LEVELS, str.upper)
+    log_format = choice(names.LOG_FORMAT, "text", LOG_FORMATS)
+    if problems:
+        raise ConfigError("invalid agent-runner configuration: " + "; ".join(problems))
+    root = Path(data_dir).expanduser().resolve()
+    return RunnerConfig(
+        backend_endpoint=endpoint,
+        api_key=api_key,
+        temporal_address=temporal,
+        temporal_namespace=namespace,
+        task_queue=optional(
+            names.TEMPORAL_AGENT_EXECUTION_TASK_QUEUE, AGENT_EXECUTION_TASK_QUEUE_DEFAULT
+        ),
+        data_dir=root,
+        sandbox_type=sandbox_type,
+        sandbox=LocalSandboxSettings(
+            root=root / "sandboxes",
+            command_timeout=command_timeout,
+            max_output_bytes=max_output,
+            isolation=isolation,
+            network=network == "on",
+        ),
+        default_model=default_model,
+        providers=ProviderDefaults(
+            anthropic_api_key=optional(names.ANTHROPIC_API_KEY, ""),
+            openai_api_key=optional(names.OPENAI_API_KEY, ""),
+            openai_base_url=optional(names.OPENAI_BASE_URL, ""),
+            ollama_base_url=optional(names.OLLAMA_BASE_URL, ""),
+        ),
+        checkpoint_db_url=optional(names.STIGMER_CHECKPOINT_DB_URL, ""),
+        flush=FlushPolicy(max_events=max_events, max_delay=max_delay_ms / 1000),
+        heartbeat_interval=heartbeat,
+        max_concurrent_turns=concurrency,
+        shutdown_grace=grace,
+        log_level=log_level,
+        log_format=log_format,
+    )

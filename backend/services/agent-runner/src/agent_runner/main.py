@@ -1,0 +1,40 @@
+"""The `agent-runner` entrypoint: .env, config, logging, then the worker until a signal."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+from agent_runner.config import ConfigError, load_config
+from agent_runner.logs import configure_logging
+from agent_runner.worker import serve
+
+SERVICE_DIR = Path(__file__).resolve().parents[2]
+
+
+def load_env_files() -> None:
+    """The working directory's .env first, then the service's; neither overrides real env vars."""
+    for candidate in (Path.cwd() / ".env", SERVICE_DIR / ".env"):
+        if candidate.is_file():
+            load_dotenv(candidate, override=False)
+
+
+def main() -> None:
+    load_env_files()
+    try:
+        config = load_config(os.environ)
+    except ConfigError as exc:
+        print(f"agent-runner: {exc}", file=sys.stderr)
+        raise SystemExit(2) from exc
+    configure_logging(config.log_level, config.log_format)
+    logging.getLogger(__name__).info("agent-runner starting (pid %d)", os.getpid())
+    asyncio.run(serve(config))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,115 @@
+"""From a model string to a chat model: provider strings and `scripted:<name or path>`.
+
+Keys come from the turn's merged environment first (an agent may bring its own), then from
+the runner's defaults. A later issue adds protocol-level provider fakes by pointing a
+provider's base URL at them, so every provider here takes its URL from the same places.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from langchain_core.language_models import BaseChatModel
+from pydantic import SecretStr
+
+from agent_runner.models._script import Script, load_script
+from agent_runner.models._scripted import ScriptedChatModel
+
+
+class ModelSpecError(ValueError):
+    """A model string or its settings that no retry can fix (unknown provider, missing key)."""
+
+
+class ModelFactory(Protocol):
+    def chat_model(
+        self, spec: str, *, env: Mapping[str, str], subagent: str | None = None
+    ) -> BaseChatModel:
+        """The model for the main agent (`subagent=None`) or for the named sub-agent."""
+        ...
+
+
+@dataclass(frozen=True)
+class ProviderDefaults:
+    anthropic_api_key: str = ""
+    openai_api_key: str = ""
+    openai_base_url: str = ""
+    ollama_base_url: str = ""
+
+
+_BARE_PREFIXES = {
+    "claude": "anthropic",
+    "gpt": "openai",
+    "o1": "openai",
+    "o3": "openai",
+    "o4": "openai",
+}
+
+
+def split_model_spec(spec: str) -> tuple[str, str]:
+    """`provider:name`; a bare well-known name (`claude-sonnet-4.5`) gets its provider."""
+    provider, sep, name = spec.partition(":")
+    if sep and provider in {"anthropic", "openai", "ollama", "scripted"}:
+        if not name:
+            raise ModelSpecError(f"model {spec!r} names no model after {provider + ':'!r}")
+        return provider, name
+    for prefix, known in _BARE_PREFIXES.items():
+        if spec.startswith(prefix):
+            return known, spec
+    raise ModelSpecError(
+        f"model {spec!r} is not a known provider string; expected 'anthropic:<model>', "
+        "'openai:<model>', 'ollama:<model>' or 'scripted:<name or path>'"
+    )
+
+
+class DefaultModelFactory:
+    def __init__(self, defaults: ProviderDefaults) -> None:
+        self._defaults = defaults
+        self._scripts: dict[str, Script] = {}
+
+    def chat_model(
+        self, spec: str, *, env: Mapping[str, str], subagent: str | None = None
+    ) -> BaseChatModel:
+        provider, name = split_model_spec(spec)
+        if provider == "scripted":
+            return self._scripted(name, subagent)
+        if provider == "anthropic":
+            from langchain_anthropic import ChatAnthropic
+
+            key = self._key(env, "ANTHROPIC_API_KEY", self._defaults.anthropic_api_key, spec)
+            base_url = env.get("ANTHROPIC_BASE_URL") or None
+            return ChatAnthropic(
+                model_name=name, api_key=SecretStr(key), base_url=base_url, timeout=None, stop=None
+            )
+        if provider == "openai":
+            from langchain_openai import ChatOpenAI
+
+            key = self._key(env, "OPENAI_API_KEY", self._defaults.openai_api_key, spec)
+            base_url = env.get("OPENAI_BASE_URL") or self._defaults.openai_base_url or None
+            return ChatOpenAI(
+                model=name, api_key=SecretStr(key), base_url=base_url, stream_usage=True
+            )
+        from langchain_ollama import ChatOllama
+
+        base_url = env.get("OLLAMA_BASE_URL") or self._defaults.ollama_base_url or None
+        return ChatOllama(model=name, base_url=base_url)
+
+    def _scripted(self, ref: str, subagent: str | None) -> ScriptedChatModel:
+        script = self._scripts.get(ref)
+        if script is None:
+            script = load_script(ref)
+            self._scripts[ref] = script
+        if subagent is None:
+            return ScriptedChatModel(script=script, speaker="main")
+        return ScriptedChatModel(script=script.subagents.get(subagent), speaker=subagent)
+
+    @staticmethod
+    def _key(env: Mapping[str, str], name: str, default: str, spec: str) -> str:
+        key = env.get(name) or default
+        if not key:
+            raise ModelSpecError(
+                f"model {spec!r} needs {name}: set it in an environment of the agent instance "
+                "or in the runner's configuration"
+            )
+        return key

@@ -1,0 +1,69 @@
+"""Step 2 of a turn: session -> agent instance -> agent -> skills and environments."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from agent_runner.clients import StigmerClients
+from agent_runner.environment import MergedEnvironment, merge_environment
+from ai.stigmer.agentic.agent.v1.api_pb2 import Agent
+from ai.stigmer.agentic.agentexecution.v1.api_pb2 import AgentExecution
+from ai.stigmer.agentic.agentinstance.v1.api_pb2 import AgentInstance
+from ai.stigmer.agentic.environment.v1.api_pb2 import Environment
+from ai.stigmer.agentic.session.v1.api_pb2 import Session
+from ai.stigmer.agentic.skill.v1.api_pb2 import Skill
+from ai.stigmer.commons.apiresource.environment_pb2 import EnvironmentValue
+from ai.stigmer.commons.apiresource.reference_pb2 import ApiResourceReference
+
+
+@dataclass(frozen=True)
+class Resolved:
+    session: Session
+    instance: AgentInstance
+    agent: Agent
+    skills: Mapping[str, Skill]  # by slug: the agent's and every sub-agent's
+    environments: list[Environment]
+
+
+def _skill_refs(agent: Agent) -> list[ApiResourceReference]:
+    refs: dict[tuple[int, str, str], ApiResourceReference] = {}
+    for ref in [
+        *agent.spec.skill_refs,
+        *(r for sub in agent.spec.sub_agents for r in sub.skill_refs),
+    ]:
+        refs.setdefault((ref.scope, ref.org, ref.slug), ref)
+    return list(refs.values())
+
+
+async def resolve(clients: StigmerClients, execution: AgentExecution) -> Resolved:
+    session = await clients.get_session(execution.spec.session_id)
+    instance = await clients.get_agent_instance(session.spec.agent_instance_id)
+    agent = await clients.get_agent(instance.spec.agent_id)
+    skills, environments = await asyncio.gather(
+        clients.get_skills(_skill_refs(agent)),
+        clients.get_environments(list(instance.spec.environment_refs)),
+    )
+    return Resolved(
+        session=session,
+        instance=instance,
+        agent=agent,
+        skills={skill.metadata.slug: skill for skill in skills},
+        environments=environments,
+    )
+
+
+def turn_environment(resolved: Resolved, execution: AgentExecution) -> MergedEnvironment:
+    layers: list[tuple[str, Mapping[str, EnvironmentValue]]] = [
+        (f"agent {resolved.agent.metadata.slug!r} env_spec", resolved.agent.spec.env_spec.data)
+    ]
+    layers += [
+        (f"environment {env.metadata.slug!r}", env.spec.data) for env in resolved.environments
+    ]
+    layers.append(("execution runtime_env", execution.spec.runtime_env))
+    return merge_environment(layers)
+
+
+def skills_for(resolved: Resolved, refs: list[ApiResourceReference]) -> list[Skill]:
+    return [resolved.skills[ref.slug] for ref in refs if ref.slug in resolved.skills]

@@ -1,0 +1,15 @@
+"""The execution status: built from the agent's stream, sent to the server as deltas."""
+
+from agent_runner.status._builder import MAIN, STREAM_MODES, Delta, StatusBuilder
+from agent_runner.status._publisher import FlushGate, FlushPolicy, StatusPublisher, StatusSink
+
+__all__ = [
+    "MAIN",
+    "STREAM_MODES",
+    "Delta",
+    "FlushGate",
+    "FlushPolicy",
+    "StatusBuilder",
+    "StatusPublisher",
+    "StatusSink",
+]
