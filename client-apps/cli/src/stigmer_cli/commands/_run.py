@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -51,6 +52,10 @@ def run_command(
     output: Annotated[
         OutputFormat, typer.Option("--output", "-o", help="table (live view) or json.")
     ] = OutputFormat.TABLE,
+    write_session_id: Annotated[
+        Path | None,
+        typer.Option("--write-session-id", help="Write the session id to this file (scripts)."),
+    ] = None,
 ) -> None:
     """Send a turn and show it live; exit 0 completed, 1 failed, 130 cancelled."""
     runtime_env = _parse_env(env or [], secret=False) | _parse_env(secret_env or [], secret=True)
@@ -60,6 +65,8 @@ def run_command(
     created: Any = resources.create(
         EXECUTION, AgentExecution(api_version=API_VERSION, kind=EXECUTION.name, spec=spec)
     )
+    if write_session_id is not None:
+        write_session_id.write_text(created.spec.session_id + "\n", encoding="utf-8")
     console = Console()
     final = _watch(resources, created.metadata.id, console, live=output != OutputFormat.JSON)
     if output == OutputFormat.JSON:
