@@ -60,8 +60,9 @@ def print_resources(
 def resource_table(kind: Kind, items: Sequence[Message]) -> Table:
     table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
     columns, row = _columns(kind)
-    for column in columns:
-        table.add_column(column, overflow="fold")
+    for column in columns[:-1]:
+        table.add_column(column, no_wrap=True)
+    table.add_column(columns[-1], overflow="ellipsis", no_wrap=True)
     for item in items:
         table.add_row(*row(item))
     return table

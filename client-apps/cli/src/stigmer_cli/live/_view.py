@@ -89,13 +89,13 @@ def _tool_call(call: ToolCall, status: AgentExecutionStatus) -> list[RenderableT
         return [Spinner("dots", text=label, style="yellow")]
     if call.status == ToolCallStatus.TOOL_CALL_FAILED:
         reason = _first_line(call.error if call.HasField("error") else call.result)
-        line = Text.assemble(("x ", "bold red"), label, (f"  {reason}", "red"))
+        line = Text.assemble(("✗ ", "bold red"), label, (f"  {reason}", "red"))
         return [line]
-    return [Text.assemble(("v ", "bold green"), label)]
+    return [Text.assemble(("✓ ", "bold green"), label)]
 
 
 def _label(call: ToolCall) -> Text:
-    shown = call.display_name.strip()
+    shown = call.display_name.strip().removeprefix(call.name + " ").strip()
     if not shown or shown == call.name:
         return Text(call.name, style="bold")
     return Text.assemble((call.name, "bold"), " ", (_first_line(shown), "dim"))
@@ -112,9 +112,9 @@ def _sub_agent(sub: SubAgentExecution, call: ToolCall) -> RenderableType:
     ):
         head = Spinner("dots", text=header, style="magenta")
     elif phase == ExecutionPhase.EXECUTION_FAILED or call.status == ToolCallStatus.TOOL_CALL_FAILED:
-        head = Text.assemble(("x ", "bold red"), header)
+        head = Text.assemble(("✗ ", "bold red"), header)
     else:
-        head = Text.assemble(("v ", "bold green"), header)
+        head = Text.assemble(("✓ ", "bold green"), header)
     body = _conversation(sub.messages, sub.tool_calls, AgentExecutionStatus(), namespace=sub.name)
     if sub.HasField("error"):
         body.append(Text(f"error: {_first_line(sub.error)}", style="red"))
