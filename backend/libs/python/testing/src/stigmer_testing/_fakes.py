@@ -15,8 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from stigmer_testing.fakes import FakeAnthropic, FakeOllama, FakeOpenAI
-from stigmer_testing.fakes.daytona import FakeDaytona
+from stigmer_testing.fakes import FakeAnthropic, FakeDaytona, FakeOllama, FakeOpenAI
 
 _CLIENT_ENV = re.compile(r"^(ANTHROPIC_|OPENAI_|DAYTONA_|OLLAMA_HOST$)")
 

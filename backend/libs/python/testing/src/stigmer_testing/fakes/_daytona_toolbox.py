@@ -26,11 +26,16 @@ from stigmer_testing.fakes._multipart import Part, build_form, parse_form
 
 
 class Refused(Exception):
-    """A request the fake refuses; it becomes a Daytona error body with `status`."""
+    """A request the fake refuses: a Daytona error envelope with `status`, and the `code` and
+    `source` (DAYTONA_API, DAYTONA_DAEMON, DAYTONA_PROXY) the SDK picks its error class by."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(
+        self, status: int, message: str, code: str | None = None, source: str = "DAYTONA_DAEMON"
+    ) -> None:
         super().__init__(message)
         self.status = status
+        self.code = code
+        self.source = source
 
 
 @dataclass
@@ -144,7 +149,7 @@ class Toolbox:
             spawned.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             spawned.kill()
-            raise Refused(408, "command execution timeout") from None
+            raise Refused(408, "command execution timeout", "PROCESS_EXECUTION_TIMEOUT") from None
         return Response.json(
             200, {"exitCode": spawned.exit_code(), "result": spawned.logs()["output"]}
         )

@@ -116,8 +116,7 @@ class FakeDaytona(FakeHttpServer):
         self.sandbox(sandbox_id).toolbox.kill_all()
 
     def error_response(self, status: int, message: str) -> Response:
-        code = HTTPStatus(status).name if status in HTTPStatus._value2member_map_ else "ERROR"
-        return Response.json(status, {"statusCode": status, "message": message, "code": code})
+        return _error(_api_error(status, message))
 
     def handle(self, request: RecordedRequest) -> Response:
         if (
@@ -130,12 +129,17 @@ class FakeDaytona(FakeHttpServer):
                 sandbox_id, _, rest = request.path[len("/toolbox/") :].partition("/")
                 sandbox = self._lookup(sandbox_id)
                 if sandbox.state != "started":
-                    raise Refused(409, f"sandbox {sandbox.id} is {sandbox.state}, not started")
+                    raise Refused(
+                        409,
+                        f"sandbox {sandbox.id} is {sandbox.state}, not started",
+                        None,
+                        "DAYTONA_PROXY",
+                    )
                 return sandbox.toolbox.handle(request, "/" + rest)
             if request.path.startswith("/api/"):
                 return self._control(request, request.path[len("/api") :])
         except Refused as error:
-            return self.error_response(error.status, str(error))
+            return _error(error)
         return self.error_response(404, f"no route for {request.method} {request.path}")
 
     def _control(self, request: RecordedRequest, path: str) -> Response:
@@ -146,7 +150,7 @@ class FakeDaytona(FakeHttpServer):
             return Response.json(200, self._list(request.query))
         match = re.fullmatch(r"/sandbox/([^/]+)(/[a-z-]+)?", path)
         if match is None:
-            raise Refused(404, f"no route for {method} /api{path}")
+            raise _api_error(404, f"no route for {method} /api{path}")
         sandbox, action = self._lookup(match.group(1)), match.group(2) or ""
         with self._state_lock:
             if method == "GET" and action == "":
@@ -161,7 +165,7 @@ class FakeDaytona(FakeHttpServer):
             elif method == "GET" and action == "/toolbox-proxy-url":
                 return Response.json(200, {"url": f"{self.url}/toolbox"})
             else:
-                raise Refused(404, f"no route for {method} /api{path}")
+                raise _api_error(404, f"no route for {method} /api{path}")
             dto = self._dto(sandbox)
         if sandbox.state in ("stopping", "destroying"):
             sandbox.toolbox.kill_all()
@@ -171,13 +175,13 @@ class FakeDaytona(FakeHttpServer):
 
     def _create(self, body: Any) -> FakeSandbox:
         if not isinstance(body, dict):
-            raise Refused(400, "the create body must be a JSON object")
+            raise _api_error(400, "the create body must be a JSON object")
         for name in ("labels", "env"):
             value = body.get(name) or {}
             if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
-                raise Refused(400, f"{name} must be an object of strings, got {value!r}")
+                raise _api_error(400, f"{name} must be an object of strings, got {value!r}")
         if self._base is None:
-            raise Refused(500, "the fake is not started")
+            raise _api_error(500, "the fake is not started")
         sandbox_id = str(uuid.uuid4())
         root = self._base / sandbox_id / "home" / "daytona"
         logs = self._base / sandbox_id / "logs"
@@ -199,7 +203,7 @@ class FakeDaytona(FakeHttpServer):
             for sandbox in self._sandboxes.values():
                 if id_or_name in (sandbox.id, sandbox.request.get("name")):
                     return sandbox
-        raise Refused(404, f"Sandbox with ID or name {id_or_name} not found")
+        raise _api_error(404, f"Sandbox with ID or name {id_or_name} not found")
 
     def _list(self, query: Mapping[str, list[str]]) -> dict[str, Any]:
         wanted = json.loads(query["labels"][0]) if "labels" in query else {}
@@ -244,3 +248,18 @@ class FakeDaytona(FakeHttpServer):
         if not listing:
             dto |= {"env": sandbox.env, "kvm": False}
         return dto
+
+
+def _error(refused: Refused) -> Response:
+    known = refused.status in HTTPStatus._value2member_map_
+    envelope = {
+        "statusCode": refused.status,
+        "message": str(refused),
+        "code": refused.code or (HTTPStatus(refused.status).name if known else "ERROR"),
+        "source": refused.source,
+    }
+    return Response.json(refused.status, envelope)
+
+
+def _api_error(status: int, message: str) -> Refused:
+    return Refused(status, message, None, "DAYTONA_API")
