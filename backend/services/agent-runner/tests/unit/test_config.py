@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from agent_runner.config import DEFAULT_MODEL, ConfigError, load_config
+
+REQUIRED = {
+    "STIGMER_BACKEND_ENDPOINT": "127.0.0.1:50051",
+    "STIGMER_API_KEY": "key-123",
+    "TEMPORAL_HOST_PORT": "127.0.0.1:7233",
+    "STIGMER_DATA_DIR": "/tmp/stigmer-runner-config-test",
+}
+
+
+def test_every_missing_variable_is_named_at_once() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config({})
+    message = str(caught.value)
+    for name in REQUIRED:
+        assert f"{name} is required" in message
+
+
+def test_invalid_values_are_named_with_what_was_expected() -> None:
+    env = {
+        **REQUIRED,
+        "SANDBOX_TYPE": "docker",
+        "MAX_CONCURRENT_TURNS": "zero",
+        "STATUS_FLUSH_MAX_EVENTS": "0",
+        "LOG_FORMAT": "xml",
+    }
+    with pytest.raises(ConfigError) as caught:
+        load_config(env)
+    message = str(caught.value)
+    assert "SANDBOX_TYPE must be one of local (got 'docker')" in message
+    assert "MAX_CONCURRENT_TURNS must be a int (got 'zero')" in message
+    assert "STATUS_FLUSH_MAX_EVENTS must be at least 1" in message
+    assert "LOG_FORMAT must be one of text, json" in message
+
+
+def test_defaults() -> None:
+    config = load_config(REQUIRED)
+    assert config.task_queue == "execution"
+    assert config.temporal_namespace == "default"
+    assert config.sandbox_type == "local"
+    assert config.default_model == DEFAULT_MODEL == "scripted:demo"
+    assert config.flush.max_events == 10
+    assert config.flush.max_delay == 0.25
+    assert config.max_concurrent_turns == 4
+    assert config.sandbox.root == Path(REQUIRED["STIGMER_DATA_DIR"]) / "sandboxes"
+    assert config.sandbox.network is False
+    assert config.checkpoint_target.endswith("checkpoints.sqlite")
+
+
+def test_overrides_and_a_database_password_stays_out_of_the_log_target() -> None:
+    config = load_config(
+        {
+            **REQUIRED,
+            "TEMPORAL_AGENT_EXECUTION_TASK_QUEUE": "turns",
+            "STATUS_FLUSH_MAX_DELAY_MS": "100",
+            "STIGMER_CHECKPOINT_DB_URL": "postgresql://runner:hunter22@db:5432/stigmer",
+        }
+    )
+    assert config.task_queue == "turns"
+    assert config.flush.max_delay == 0.1
+    assert config.checkpoint_target == "postgresql://db:5432/stigmer"

@@ -1,0 +1,125 @@
+"""The local sandbox runs real subprocesses: env, caps, timeouts, kill on cancel, isolation."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+import pytest
+
+from agent_runner.environment import Redactor
+from agent_runner.sandbox import LocalSandboxProvider, LocalSandboxSettings, Sandbox
+
+
+def running(pid: int) -> bool:
+    """Alive and not a zombie (a killed orphan may wait for a reaper that never comes)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rpartition(")")[2].split()[0] != "Z"
+
+
+def provider(root: Path, isolation: str = "none", timeout: int = 10) -> LocalSandboxProvider:
+    return LocalSandboxProvider(
+        LocalSandboxSettings(
+            root=root,
+            command_timeout=timeout,
+            max_output_bytes=2000,
+            isolation=isolation,
+            network=False,
+        )
+    )
+
+
+async def acquire(p: LocalSandboxProvider, sandbox_id: str = "", **env: str) -> Sandbox:
+    secrets = [v for k, v in env.items() if k.endswith("TOKEN")]
+    return await p.acquire(
+        session_id="ses-1", sandbox_id=sandbox_id, env=env, redact=Redactor(secrets)
+    )
+
+
+async def test_a_sandbox_per_session_reused_while_its_workspace_exists(tmp_path: Path) -> None:
+    p = provider(tmp_path)
+    first = await acquire(p)
+    assert first.created
+    assert first.id == "local-ses-1"
+    again = await acquire(p, first.id)
+    assert not again.created
+    assert again.id == first.id
+    foreign = await acquire(p, "daytona-abc")
+    assert foreign.created
+    assert foreign.id == "local-ses-1"
+
+
+async def test_commands_see_only_the_turn_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STIGMER_API_KEY", "runner-key-must-not-leak")
+    sandbox = await acquire(provider(tmp_path), GREETING="hello")
+    result = await sandbox.backend.aexecute("env")
+    assert "GREETING=hello" in result.output
+    assert "PATH=/usr/local/sbin" in result.output
+    assert "runner-key-must-not-leak" not in result.output
+    assert result.exit_code == 0
+
+
+async def test_secret_values_are_redacted_in_command_output(tmp_path: Path) -> None:
+    sandbox = await acquire(provider(tmp_path), API_TOKEN="tok-123456")
+    result = await sandbox.backend.aexecute("echo token=$API_TOKEN >&2; exit 4")
+    assert "tok-123456" not in result.output
+    assert "[stderr] token=***" in result.output
+    assert result.exit_code == 4
+
+
+async def test_output_is_capped(tmp_path: Path) -> None:
+    sandbox = await acquire(provider(tmp_path))
+    result = await sandbox.backend.aexecute("head -c 100000 /dev/zero | tr '\\0' x")
+    assert result.truncated
+    assert "Output truncated at 2000 bytes" in result.output
+
+
+async def test_a_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
+    sandbox = await acquire(provider(tmp_path, timeout=1))
+    result = await sandbox.backend.aexecute("sleep 30 & echo $! > child.pid; wait")
+    assert result.exit_code == 124
+    child = int((tmp_path / "local-ses-1" / "child.pid").read_text())
+    await asyncio.sleep(0.2)
+    assert not running(child)
+
+
+async def test_cancel_stops_the_command(tmp_path: Path) -> None:
+    sandbox = await acquire(provider(tmp_path))
+    task = asyncio.create_task(sandbox.backend.aexecute("echo $$ > shell.pid; sleep 30"))
+    pid_file = tmp_path / "local-ses-1" / "shell.pid"
+    for _ in range(100):
+        if pid_file.exists() and pid_file.read_text().strip():
+            break
+        await asyncio.sleep(0.05)
+    pid = int(pid_file.read_text())
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await asyncio.sleep(0.1)
+    assert not running(pid)
+
+
+def test_sync_execute_works_too(tmp_path: Path) -> None:
+    sandbox = asyncio.run(acquire(provider(tmp_path)))
+    assert sandbox.backend.execute("echo sync").output.strip() == "sync"
+
+
+@pytest.mark.skipif(not os.path.exists("/usr/bin/bwrap"), reason="bubblewrap not installed")
+async def test_bubblewrap_keeps_the_system_read_only_and_the_workspace_writable(
+    tmp_path: Path,
+) -> None:
+    p = provider(tmp_path, isolation="bwrap")
+    assert p.isolated
+    sandbox = await acquire(p)
+    result = await sandbox.backend.aexecute(
+        "echo ok > inside.txt && cat inside.txt; touch /usr/x 2>&1; ls /root 2>&1; ls /work 2>&1"
+    )
+    assert (tmp_path / "local-ses-1" / "inside.txt").read_text() == "ok\n"
+    assert "Read-only file system" in result.output
+    assert "No such file or directory" in result.output

@@ -1,0 +1,141 @@
+"""The scripted model follows the script contract of ARCHITECTURE section 7."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage, ToolMessage
+
+from agent_runner.models import (
+    EXPECTATION_FAILED,
+    DefaultModelFactory,
+    ModelSpecError,
+    ProviderDefaults,
+    ScriptedChatModel,
+    ScriptError,
+    load_script,
+    parse_script,
+    split_model_spec,
+    unscripted_subagent_text,
+)
+
+SCRIPT = """
+replies:
+  - tool_calls:
+      - {name: execute, args: {command: "ls -la"}}
+  - text: "Here is what I found in the listing."
+    expect: "ls"
+subagents:
+  researcher:
+    replies:
+      - text: "sub-agent answer"
+"""
+
+
+def model() -> ScriptedChatModel:
+    return ScriptedChatModel(script=parse_script(SCRIPT, name="t"), speaker="main")
+
+
+async def test_reply_i_answers_the_call_that_sees_i_ai_messages() -> None:
+    first = await model().ainvoke([HumanMessage("go")])
+    assert first.tool_calls == [
+        {
+            "name": "execute",
+            "args": {"command": "ls -la"},
+            "id": "main-call-0-0",
+            "type": "tool_call",
+        }
+    ]
+    history = [
+        HumanMessage("go"),
+        first,
+        ToolMessage("total 0 ls output", tool_call_id="main-call-0-0"),
+    ]
+    second = await model().ainvoke(history)
+    assert second.text == "Here is what I found in the listing."
+    # The same position gives the same reply: a resumed or replayed call is deterministic.
+    assert (await model().ainvoke(history)).text == second.text
+
+
+async def test_text_is_streamed_in_chunks_with_usage_on_the_last() -> None:
+    history = [HumanMessage("go"), AIMessage("x"), ToolMessage("ls", tool_call_id="1")]
+    chunks = [c async for c in model().astream(history)]
+    assert all(isinstance(c, AIMessageChunk) for c in chunks)
+    assert len(chunks) > 3
+    assert "".join(c.text for c in chunks) == "Here is what I found in the listing."
+    assert chunks[-1].usage_metadata is not None
+    assert len({c.id for c in chunks}) == 1
+
+
+async def test_expectation_failure_says_so() -> None:
+    history = [HumanMessage("go"), AIMessage("x"), ToolMessage("nothing", tool_call_id="1")]
+    reply = await model().ainvoke(history)
+    assert reply.text.startswith(EXPECTATION_FAILED)
+    assert "'ls'" in reply.text
+
+
+async def test_past_the_end_the_script_is_exhausted() -> None:
+    history = [
+        HumanMessage("a"),
+        AIMessage("1"),
+        HumanMessage("b"),
+        AIMessage("2"),
+        HumanMessage("c"),
+    ]
+    reply = await model().ainvoke(history)
+    assert "exhausted" in reply.text
+    assert not reply.tool_calls
+
+
+async def test_sub_agents_get_their_own_script_or_a_fixed_text() -> None:
+    factory = DefaultModelFactory(ProviderDefaults())
+    demo_researcher = factory.chat_model("scripted:demo", env={}, subagent="researcher")
+    first = await demo_researcher.ainvoke([HumanMessage("task")])
+    assert first.tool_calls[0]["args"] == {"command": "uname -s"}
+    assert first.tool_calls[0]["id"] == "researcher-call-0-0"
+    other = factory.chat_model("scripted:demo", env={}, subagent="general-purpose")
+    reply = await other.ainvoke([HumanMessage("task")])
+    assert reply.text == unscripted_subagent_text("general-purpose")
+
+
+def test_script_files_load_by_path(tmp_path: Path) -> None:
+    path = tmp_path / "turn.yaml"
+    path.write_text(SCRIPT)
+    assert load_script(str(path)).replies[1].expect == "ls"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("replies: {}", "replies must be a list"),
+        ("replies: [{}]", r"replies\[0\] needs a non-empty text or tool_calls"),
+        ("replies: [{tool_calls: [{args: {}}]}]", r"replies\[0\]\.tool_calls\[0\]\.name"),
+        ("replies: [{text: hi, colour: red}]", r"unknown key\(s\) \['colour'\]"),
+        ("subagents: {r: {replies: [{}]}}\nreplies: []", r"subagents\.r\.replies\[0\]"),
+    ],
+)
+def test_bad_scripts_name_the_field(text: str, message: str) -> None:
+    with pytest.raises(ScriptError, match=message):
+        parse_script(text, name="bad")
+
+
+def test_unknown_shipped_script_lists_the_known_ones() -> None:
+    with pytest.raises(ScriptError, match=r"no shipped script named 'nope'.*'demo'"):
+        load_script("nope")
+
+
+def test_model_strings() -> None:
+    assert split_model_spec("ollama:qwen2.5-coder:7b") == ("ollama", "qwen2.5-coder:7b")
+    assert split_model_spec("claude-sonnet-4.5") == ("anthropic", "claude-sonnet-4.5")
+    assert split_model_spec("openai:gpt-4.1") == ("openai", "gpt-4.1")
+    with pytest.raises(ModelSpecError, match="expected 'anthropic:<model>'"):
+        split_model_spec("mystery-model")
+
+
+def test_a_provider_without_a_key_names_the_variable() -> None:
+    factory = DefaultModelFactory(ProviderDefaults())
+    with pytest.raises(ModelSpecError, match="needs ANTHROPIC_API_KEY"):
+        factory.chat_model("anthropic:claude-sonnet-4.5", env={})
+    built = factory.chat_model("openai:gpt-4.1", env={"OPENAI_API_KEY": "sk-test"})
+    assert built._llm_type == "openai-chat"
