@@ -12,6 +12,8 @@ from stigmer_testing._fakes import (
     fake_ollama,
     fake_openai,
 )
+from stigmer_testing._postgres import postgres_cluster, postgres_url
+from stigmer_testing._server import stigmer_server, stigmer_server_factory
 from stigmer_testing._sockets import pytest_configure, pytest_runtest_setup
 from stigmer_testing._temporal import temporal_address, temporal_client, temporal_env
 
@@ -21,8 +23,12 @@ __all__ = [
     "fake_daytona",
     "fake_ollama",
     "fake_openai",
+    "postgres_cluster",
+    "postgres_url",
     "pytest_configure",
     "pytest_runtest_setup",
+    "stigmer_server",
+    "stigmer_server_factory",
     "temporal_address",
     "temporal_client",
     "temporal_env",

@@ -1,0 +1,54 @@
+"""Every environment variable the server reads, with its default: the one registry."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from stigmer_contracts import (
+    AGENT_EXECUTION_TASK_QUEUE_DEFAULT,
+    AGENT_EXECUTION_TASK_QUEUE_ENV,
+    EXECUTION_PERSISTENCE_TASK_QUEUE_DEFAULT,
+    EXECUTION_PERSISTENCE_TASK_QUEUE_ENV,
+)
+
+SERVER_ADDRESS: Final = "STIGMER_SERVER_ADDRESS"
+SERVER_ADDRESS_DEFAULT: Final = "127.0.0.1:50051"
+
+DATA_DIR: Final = "STIGMER_DATA_DIR"
+DATA_DIR_DEFAULT: Final = "~/.stigmer/data"
+
+DB_URL: Final = "STIGMER_DB_URL"
+"""Default: sqlite+aiosqlite:///<STIGMER_DATA_DIR>/stigmer.db"""
+
+API_KEYS: Final = "STIGMER_API_KEYS"
+"""Required: comma-separated keys; clients send one as `authorization: Bearer <key>`."""
+
+TEMPORAL_HOST_PORT: Final = "TEMPORAL_HOST_PORT"
+TEMPORAL_HOST_PORT_DEFAULT: Final = "127.0.0.1:7233"
+
+TEMPORAL_NAMESPACE: Final = "TEMPORAL_NAMESPACE"
+TEMPORAL_NAMESPACE_DEFAULT: Final = "default"
+
+EXECUTION_TASK_QUEUE: Final = AGENT_EXECUTION_TASK_QUEUE_ENV
+EXECUTION_TASK_QUEUE_DEFAULT: Final = AGENT_EXECUTION_TASK_QUEUE_DEFAULT
+
+PERSISTENCE_TASK_QUEUE: Final = EXECUTION_PERSISTENCE_TASK_QUEUE_ENV
+PERSISTENCE_TASK_QUEUE_DEFAULT: Final = EXECUTION_PERSISTENCE_TASK_QUEUE_DEFAULT
+
+SESSION_POLICY: Final = "STIGMER_SESSION_POLICY"
+SESSION_POLICY_DEFAULT: Final = "enqueue"
+
+EXECUTE_GRAPHTON_TIMEOUT: Final = "STIGMER_EXECUTE_GRAPHTON_TIMEOUT_SECONDS"
+"""Start-to-close timeout of one turn; default: the contract's (3600 s)."""
+
+EXECUTE_GRAPHTON_HEARTBEAT: Final = "STIGMER_EXECUTE_GRAPHTON_HEARTBEAT_SECONDS"
+"""Heartbeat timeout of one turn; default: the contract's (30 s)."""
+
+EXECUTE_GRAPHTON_ATTEMPTS: Final = "STIGMER_EXECUTE_GRAPHTON_MAX_ATTEMPTS"
+"""Attempts of one turn (1 = no retry); default: the contract's (3)."""
+
+LOG_LEVEL: Final = "LOG_LEVEL"
+LOG_LEVEL_DEFAULT: Final = "INFO"
+
+LOG_FORMAT: Final = "LOG_FORMAT"
+LOG_FORMAT_DEFAULT: Final = "text"

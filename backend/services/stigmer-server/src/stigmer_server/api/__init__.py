@@ -1,0 +1,1 @@
+"""The gRPC boundary: servicers, interceptors, and the per-kind CRUD behind them."""

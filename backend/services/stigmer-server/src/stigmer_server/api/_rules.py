@@ -1,0 +1,131 @@
+"""What each kind checks beyond the common metadata: its spec and its references."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ai.stigmer.commons.apiresource.reference_pb2 import ApiResourceReference
+from stigmer_server import resources as kinds
+from stigmer_server.errors import FailedPrecondition, InvalidArgument, NotFound
+from stigmer_server.resources import Kind
+from stigmer_server.storage import Transaction
+from stigmer_server.validation import (
+    check_env_names,
+    check_reference,
+    check_sizes,
+    default_scope,
+)
+from stigmer_status import is_final
+
+_SANDBOX_TYPES = ("", "local", "daytona")
+
+
+class Rules:
+    """The defaults: only the generic size check of the spec."""
+
+    def validate(self, resource: Any) -> None:
+        check_sizes(resource.spec, "spec")
+
+    async def check_references(self, tx: Transaction, resource: Any) -> None:
+        return None
+
+    def check_update(self, stored: Any, incoming: Any) -> None:
+        return None
+
+    def check_delete(self, stored: Any) -> None:
+        return None
+
+
+async def resolve_reference(
+    tx: Transaction, ref: ApiResourceReference, field: str, kind: Kind
+) -> Any:
+    check_reference(ref, field, kind)
+    found = await tx.get_by_slug(kind, default_scope(ref.scope, ref.org), ref.org, ref.slug)
+    if found is None:
+        raise NotFound(kind.name, ref.slug, field=f"{field}.slug")
+    return found
+
+
+async def require(tx: Transaction, kind: Kind, resource_id: str, field: str) -> Any:
+    if not resource_id:
+        raise InvalidArgument(field, f"required: the {kind.name} id ({kind.id_prefix}-<ulid>)")
+    found = await tx.get(kind, resource_id)
+    if found is None:
+        raise NotFound(kind.name, resource_id, field=field)
+    return found
+
+
+class AgentRules(Rules):
+    def validate(self, resource: Any) -> None:
+        super().validate(resource)
+        spec = resource.spec
+        check_env_names(spec.env_spec.data, "spec.env_spec.data")
+        if spec.sandbox.type not in _SANDBOX_TYPES:
+            raise InvalidArgument(
+                "spec.sandbox.type", f"expected local or daytona, got {spec.sandbox.type!r}"
+            )
+        seen: set[str] = set()
+        for index, sub in enumerate(spec.sub_agents):
+            field = f"spec.sub_agents[{index}].name"
+            if not sub.name:
+                raise InvalidArgument(field, "required")
+            if sub.name in seen:
+                raise InvalidArgument(field, f"duplicate sub-agent name {sub.name!r}")
+            seen.add(sub.name)
+
+    async def check_references(self, tx: Transaction, resource: Any) -> None:
+        spec = resource.spec
+        for index, ref in enumerate(spec.skill_refs):
+            await resolve_reference(tx, ref, f"spec.skill_refs[{index}]", kinds.SKILL)
+        for i, sub in enumerate(spec.sub_agents):
+            for j, ref in enumerate(sub.skill_refs):
+                await resolve_reference(
+                    tx, ref, f"spec.sub_agents[{i}].skill_refs[{j}]", kinds.SKILL
+                )
+
+
+class AgentInstanceRules(Rules):
+    async def check_references(self, tx: Transaction, resource: Any) -> None:
+        await require(tx, kinds.AGENT, resource.spec.agent_id, "spec.agent_id")
+        for index, ref in enumerate(resource.spec.environment_refs):
+            await resolve_reference(tx, ref, f"spec.environment_refs[{index}]", kinds.ENVIRONMENT)
+
+
+class SessionRules(Rules):
+    async def check_references(self, tx: Transaction, resource: Any) -> None:
+        await require(
+            tx, kinds.AGENT_INSTANCE, resource.spec.agent_instance_id, "spec.agent_instance_id"
+        )
+
+    def check_update(self, stored: Any, incoming: Any) -> None:
+        if incoming.spec.agent_instance_id != stored.spec.agent_instance_id:
+            raise InvalidArgument(
+                "spec.agent_instance_id", "a session's agent instance cannot change"
+            )
+
+
+class SkillRules(Rules):
+    def validate(self, resource: Any) -> None:
+        super().validate(resource)
+        if not resource.spec.markdown_content.strip():
+            raise InvalidArgument("spec.markdown_content", "required: the SKILL.md body")
+
+
+class EnvironmentRules(Rules):
+    def validate(self, resource: Any) -> None:
+        super().validate(resource)
+        check_env_names(resource.spec.data, "spec.data")
+
+
+class AgentExecutionRules(Rules):
+    """Executions are created by the execution service; `update` may touch metadata only."""
+
+    def check_update(self, stored: Any, incoming: Any) -> None:
+        if incoming.spec != stored.spec:
+            raise InvalidArgument("spec", "an execution's spec cannot change after create")
+
+    def check_delete(self, stored: Any) -> None:
+        if not is_final(stored.status.phase):
+            raise FailedPrecondition(
+                f"AgentExecution {stored.metadata.id!r} is still running: cancel it first"
+            )

@@ -1,0 +1,262 @@
+"""Executions: create (and start the turn), cancel, watch, list by session."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from ai.stigmer.agentic.agent.v1.api_pb2 import Agent
+from ai.stigmer.agentic.agentexecution.v1.api_pb2 import AgentExecution
+from ai.stigmer.agentic.agentexecution.v1.enum_pb2 import ExecutionPhase
+from ai.stigmer.agentic.agentexecution.v1.io_pb2 import (
+    AgentExecutionEvent,
+    AgentExecutionStatusUpdate,
+    AgentExecutionStatusUpdateResult,
+    ListAgentExecutionsBySessionRequest,
+    SubscribeAgentExecutionRequest,
+)
+from ai.stigmer.agentic.agentexecution.v1.status_pb2 import AgentExecutionStatus
+from ai.stigmer.agentic.agentinstance.v1.api_pb2 import AgentInstance
+from ai.stigmer.agentic.agentinstance.v1.spec_pb2 import AgentInstanceSpec
+from ai.stigmer.agentic.session.v1.api_pb2 import Session
+from ai.stigmer.agentic.session.v1.spec_pb2 import SessionSpec
+from ai.stigmer.commons.apiresource.io_pb2 import ListRequest
+from ai.stigmer.commons.apiresource.metadata_pb2 import ApiResourceMetadata
+from stigmer_server import resources as kinds
+from stigmer_server.api._crud import ResourceService
+from stigmer_server.api._rules import require
+from stigmer_server.config import SessionPolicy
+from stigmer_server.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
+from stigmer_server.execution._hub import ExecutionHub
+from stigmer_server.execution._temporal import TemporalGateway
+from stigmer_server.execution._writer import StatusWriter
+from stigmer_server.resources import API_VERSION
+from stigmer_server.storage import Page, Transaction, typed
+from stigmer_server.validation import check_env_names, check_id, slugify
+from stigmer_status import is_final
+
+logger = logging.getLogger(__name__)
+
+_SUBJECT_LENGTH = 80
+# A watcher re-reads the execution when no event came for this long, so a change written
+# by another server process (shared PostgreSQL) still reaches it.
+_RESYNC_SECONDS = 5.0
+
+
+class ExecutionService:
+    def __init__(
+        self,
+        executions: ResourceService,
+        instances: ResourceService,
+        sessions: ResourceService,
+        hub: ExecutionHub,
+        writer: StatusWriter,
+        temporal: TemporalGateway,
+        policy: SessionPolicy,
+    ) -> None:
+        self._executions = executions
+        self._instances = instances
+        self._sessions = sessions
+        self._store = executions.store
+        self._hub = hub
+        self._writer = writer
+        self._temporal = temporal
+        self._policy = policy
+
+    async def create(self, request: AgentExecution) -> AgentExecution:
+        execution: AgentExecution = self._executions.prepare_new(request)
+        spec = execution.spec
+        if not spec.message.strip():
+            raise InvalidArgument("spec.message", "required: the user's turn")
+        if not spec.session_id and not spec.agent_id:
+            raise InvalidArgument(
+                "spec.session_id",
+                "required: a session id, or spec.agent_id alone for a new session",
+            )
+        check_env_names(spec.runtime_env, "spec.runtime_env")
+        async with self._store.transaction() as tx:
+            if spec.session_id:
+                await self._join_session(tx, execution)
+            else:
+                await self._open_session(tx, execution)
+            execution.status.phase = ExecutionPhase.EXECUTION_PENDING
+            # Creation is the first numbered change, so a watcher with after_sequence=0
+            # always receives a snapshot.
+            execution.status.sequence = 1
+            await tx.insert(kinds.AGENT_EXECUTION, execution)
+        execution_id = execution.metadata.id
+        logger.info("created execution %s in session %s", execution_id, spec.session_id)
+        settings = self._temporal.settings(
+            wait_for_session_turn=self._policy == SessionPolicy.ENQUEUE
+        )
+        try:
+            await self._temporal.start(execution, settings)
+        except Unavailable as error:
+            logger.error("execution %s could not start: %s", execution_id, error)
+            failed = AgentExecutionStatus(phase=ExecutionPhase.EXECUTION_FAILED, error=str(error))
+            await self._writer.apply(execution_id, failed)
+            raise
+        return execution
+
+    async def update_status(
+        self, update: AgentExecutionStatusUpdate
+    ) -> AgentExecutionStatusUpdateResult:
+        if not update.HasField("status"):
+            raise InvalidArgument("status", "required: the status change to merge")
+        return await self._writer.apply(update.execution_id, update.status)
+
+    async def cancel(self, execution_id: str) -> AgentExecution:
+        execution: AgentExecution = await self._executions.get(execution_id)
+        if is_final(execution.status.phase):
+            return execution
+        running = await self._temporal.cancel(execution_id)
+        logger.info("cancel requested for %s (workflow running: %s)", execution_id, running)
+        # Recorded now, not only when the workflow's cleanup runs, so the answer is final.
+        await self._writer.apply(
+            execution_id, AgentExecutionStatus(phase=ExecutionPhase.EXECUTION_CANCELLED)
+        )
+        result: AgentExecution = await self._executions.get(execution_id)
+        return result
+
+    async def list_by_session(self, request: ListAgentExecutionsBySessionRequest) -> Page:
+        session_id = check_id(request.session_id, "session_id", kinds.SESSION)
+        if await self._store.get(kinds.SESSION, session_id) is None:
+            raise NotFound("Session", session_id, field="session_id")
+        return await self._executions.list(
+            ListRequest(page_size=request.page_size, page_token=request.page_token),
+            session_id=session_id,
+        )
+
+    async def subscribe(
+        self, request: SubscribeAgentExecutionRequest
+    ) -> AsyncIterator[AgentExecutionEvent]:
+        execution_id = check_id(request.execution_id, "execution_id", kinds.AGENT_EXECUTION)
+        if request.after_sequence < 0:
+            raise InvalidArgument(
+                "after_sequence", f"expected 0 or more, got {request.after_sequence}"
+            )
+        # Register before reading, so no change between the read and the registration is lost.
+        with self._hub.watch(execution_id) as events:
+            last = request.after_sequence
+            snapshot = await self._snapshot(execution_id, last)
+            if snapshot is not None:
+                yield snapshot
+                last = snapshot.sequence
+            if await self._ended(execution_id, snapshot):
+                return
+            while True:
+                try:
+                    event = await asyncio.wait_for(events.get(), timeout=_RESYNC_SECONDS)
+                except TimeoutError:
+                    event = None
+                if event is not None and event.sequence <= last:
+                    continue
+                if event is None or event.sequence != last + 1:
+                    # A gap (a change this process did not publish): resend the whole state.
+                    snapshot = await self._snapshot(execution_id, last)
+                    if snapshot is None:
+                        continue
+                    yield snapshot
+                    last = snapshot.sequence
+                    if is_final(snapshot.snapshot.status.phase):
+                        return
+                    continue
+                yield event
+                last = event.sequence
+                if event.delta.HasField("phase") and is_final(event.delta.phase):
+                    return
+
+    async def _snapshot(self, execution_id: str, after: int) -> AgentExecutionEvent | None:
+        execution: AgentExecution = await self._executions.get(execution_id)
+        if execution.status.sequence == after:
+            return None
+        return AgentExecutionEvent(sequence=execution.status.sequence, snapshot=execution)
+
+    async def _ended(self, execution_id: str, snapshot: AgentExecutionEvent | None) -> bool:
+        if snapshot is not None:
+            return is_final(snapshot.snapshot.status.phase)
+        execution: AgentExecution = await self._executions.get(execution_id)
+        return is_final(execution.status.phase)
+
+    async def _join_session(self, tx: Transaction, execution: AgentExecution) -> None:
+        spec = execution.spec
+        # Locking the session row serialises turns of one session across servers.
+        session = typed(await tx.get(kinds.SESSION, spec.session_id, for_update=True), Session)
+        if session is None:
+            raise NotFound("Session", spec.session_id, field="spec.session_id")
+        instance: AgentInstance = await require(
+            tx,
+            kinds.AGENT_INSTANCE,
+            session.spec.agent_instance_id,
+            "session.spec.agent_instance_id",
+        )
+        if spec.agent_id and spec.agent_id != instance.spec.agent_id:
+            raise InvalidArgument(
+                "spec.agent_id",
+                f"session {spec.session_id!r} runs agent {instance.spec.agent_id!r}, "
+                f"not {spec.agent_id!r}",
+            )
+        spec.agent_id = instance.spec.agent_id
+        if self._policy == SessionPolicy.REJECT:
+            running = await tx.unfinished_executions(kinds.AGENT_EXECUTION, spec.session_id)
+            if running:
+                raise FailedPrecondition(
+                    f"spec.session_id: session {spec.session_id!r} is still running execution "
+                    f"{running[0]!r} (session policy reject)"
+                )
+
+    async def _open_session(self, tx: Transaction, execution: AgentExecution) -> None:
+        spec = execution.spec
+        agent = typed(await tx.get(kinds.AGENT, spec.agent_id, for_update=True), Agent)
+        if agent is None:
+            raise NotFound("Agent", spec.agent_id, field="spec.agent_id")
+        instance_id = await self._default_instance(tx, agent)
+        session = self._sessions.prepare_new(
+            Session(
+                api_version=API_VERSION,
+                kind=kinds.SESSION.name,
+                metadata=_child_metadata(agent),
+                spec=SessionSpec(
+                    agent_instance_id=instance_id, subject=spec.message[:_SUBJECT_LENGTH]
+                ),
+            )
+        )
+        await self._sessions.insert(tx, session)
+        spec.session_id = session.metadata.id
+        execution.metadata.org = agent.metadata.org
+        execution.metadata.owner_scope = agent.metadata.owner_scope
+
+    async def _default_instance(self, tx: Transaction, agent: Agent) -> str:
+        """The agent's default instance, created (once) and recorded in its status."""
+        current = agent.status.default_instance_id
+        if current and await tx.get(kinds.AGENT_INSTANCE, current) is not None:
+            return current
+        metadata = _child_metadata(agent)
+        metadata.name = f"{agent.metadata.name} (default)"
+        slug = slugify(f"{agent.metadata.slug}-default")
+        if await tx.get_by_slug(
+            kinds.AGENT_INSTANCE, agent.metadata.owner_scope, agent.metadata.org, slug
+        ):
+            slug = ""  # taken by a user's instance: fall back to the id
+        metadata.slug = slug
+        instance: Any = self._instances.prepare_new(
+            AgentInstance(
+                api_version=API_VERSION,
+                kind=kinds.AGENT_INSTANCE.name,
+                metadata=metadata,
+                spec=AgentInstanceSpec(
+                    agent_id=agent.metadata.id, description="created for agent-only runs"
+                ),
+            )
+        )
+        await self._instances.insert(tx, instance)
+        agent.status.default_instance_id = instance.metadata.id
+        await tx.replace(kinds.AGENT, agent)
+        logger.info("agent %s: default instance %s", agent.metadata.id, instance.metadata.id)
+        return str(instance.metadata.id)
+
+
+def _child_metadata(agent: Agent) -> ApiResourceMetadata:
+    return ApiResourceMetadata(org=agent.metadata.org, owner_scope=agent.metadata.owner_scope)

@@ -1,0 +1,84 @@
+"""The server's connection to Temporal: made on first use, so the API runs without it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+
+from temporalio.client import Client, WorkflowHandle
+from temporalio.service import RPCError, RPCStatusCode
+
+from ai.stigmer.agentic.agentexecution.v1.api_pb2 import AgentExecution
+from stigmer_contracts import INVOKE_AGENT_EXECUTION_WORKFLOW, data_converter
+from stigmer_server.config import ServerConfig
+from stigmer_server.errors import Unavailable
+from stigmer_server.execution._workflow import TurnSettings
+
+logger = logging.getLogger(__name__)
+
+_CONNECT_TIMEOUT = timedelta(seconds=5)
+_RPC_TIMEOUT = timedelta(seconds=10)
+
+
+class TemporalGateway:
+    def __init__(self, config: ServerConfig) -> None:
+        self._config = config
+        self._client: Client | None = None
+        self._lock = asyncio.Lock()
+
+    async def client(self) -> Client:
+        """The connected client; Unavailable when Temporal cannot be reached now."""
+        async with self._lock:
+            if self._client is None:
+                target = self._config.temporal_host_port
+                try:
+                    self._client = await Client.connect(
+                        target,
+                        namespace=self._config.temporal_namespace,
+                        data_converter=data_converter(),
+                        connect_timeout=_CONNECT_TIMEOUT,
+                    )
+                except Exception as error:
+                    # Any failure to connect means the same thing to a caller.
+                    raise Unavailable(f"Temporal at {target} is unreachable: {error}") from error
+                logger.info("connected to Temporal at %s", target)
+            return self._client
+
+    def settings(self, *, wait_for_session_turn: bool) -> TurnSettings:
+        turn = self._config.turn
+        return TurnSettings(
+            persistence_task_queue=self._config.persistence_task_queue,
+            wait_for_session_turn=wait_for_session_turn,
+            graphton_start_to_close_seconds=turn.start_to_close.total_seconds(),
+            graphton_heartbeat_seconds=turn.heartbeat.total_seconds(),
+            graphton_maximum_attempts=turn.maximum_attempts,
+        )
+
+    async def start(self, execution: AgentExecution, settings: TurnSettings) -> None:
+        """Start the execution's workflow (id = execution id) on the execution queue."""
+        client = await self.client()
+        try:
+            await client.start_workflow(
+                INVOKE_AGENT_EXECUTION_WORKFLOW,
+                args=[execution, settings],
+                id=execution.metadata.id,
+                task_queue=self._config.execution_task_queue,
+                rpc_timeout=_RPC_TIMEOUT,
+            )
+        except RPCError as error:
+            raise Unavailable(f"Temporal refused to start the workflow: {error.message}") from error
+
+    async def cancel(self, execution_id: str) -> bool:
+        """Request cancellation; False when no such workflow runs (never started, or ended)."""
+        client = await self.client()
+        handle: WorkflowHandle[object, object] = client.get_workflow_handle(execution_id)
+        try:
+            await handle.cancel(rpc_timeout=_RPC_TIMEOUT)
+        except RPCError as error:
+            if error.status == RPCStatusCode.NOT_FOUND:
+                return False
+            raise Unavailable(
+                f"Temporal refused to cancel the workflow: {error.message}"
+            ) from error
+        return True

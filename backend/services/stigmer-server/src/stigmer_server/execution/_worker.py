@@ -1,0 +1,87 @@
+"""The Temporal workers inside the server, kept running for as long as the server is."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from stigmer_server.config import ServerConfig
+from stigmer_server.errors import Unavailable
+from stigmer_server.execution._activities import PersistenceActivities
+from stigmer_server.execution._temporal import TemporalGateway
+from stigmer_server.execution._workflow import InvokeAgentExecutionWorkflow
+
+logger = logging.getLogger(__name__)
+
+_MAX_BACKOFF = 30.0
+
+
+def _sandbox() -> SandboxedWorkflowRunner:
+    # Proto stubs and our pure libraries are deterministic; passing them through keeps
+    # message classes identical inside and outside the sandbox.
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(
+            "ai", "google.protobuf", "stigmer_contracts", "stigmer_status"
+        )
+    )
+
+
+async def run_workers(
+    gateway: TemporalGateway,
+    config: ServerConfig,
+    activities: PersistenceActivities,
+    stopping: asyncio.Event,
+) -> None:
+    """Run the workflow worker and the persistence worker until `stopping` is set.
+
+    Temporal may be down when the server starts or go away later: connect with backoff,
+    and start the workers again after they fail, instead of taking the API down with them.
+    """
+    delay = 1.0
+    while not stopping.is_set():
+        try:
+            client = await gateway.client()
+        except Unavailable as error:
+            logger.warning("workers not running: %s; retrying in %.0f s", error, delay)
+            await _sleep_unless(stopping, delay)
+            delay = min(delay * 2, _MAX_BACKOFF)
+            continue
+        workers = [
+            Worker(
+                client,
+                task_queue=config.execution_task_queue,
+                workflows=[InvokeAgentExecutionWorkflow],
+                workflow_runner=_sandbox(),
+            ),
+            Worker(
+                client,
+                task_queue=config.persistence_task_queue,
+                activities=[activities.update_execution_status, activities.await_session_turn],
+            ),
+        ]
+        logger.info(
+            "workers polling %r (workflow) and %r (activities)",
+            config.execution_task_queue,
+            config.persistence_task_queue,
+        )
+        runs = [asyncio.create_task(worker.run()) for worker in workers]
+        stop = asyncio.create_task(stopping.wait())
+        done, _ = await asyncio.wait([*runs, stop], return_when=asyncio.FIRST_COMPLETED)
+        stop.cancel()
+        await asyncio.gather(*(w.shutdown() for w in workers), return_exceptions=True)
+        for run in runs:
+            if run in done and run.exception() is not None:
+                logger.error("a worker stopped: %s; restarting", run.exception())
+        await asyncio.gather(*runs, return_exceptions=True)
+        if not stopping.is_set():
+            await _sleep_unless(stopping, delay)
+            delay = min(delay * 2, _MAX_BACKOFF)
+
+
+async def _sleep_unless(stopping: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stopping.wait(), timeout=seconds)

@@ -1,0 +1,238 @@
+"""Reading and writing resources in one transaction at a time (SQLite or PostgreSQL)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar, cast
+
+from google.protobuf.message import Message
+from sqlalchemy import event, func, select
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry
+
+from ai.stigmer.agentic.agentexecution.v1.api_pb2 import AgentExecution
+from ai.stigmer.agentic.agentexecution.v1.enum_pb2 import ExecutionPhase
+from stigmer_server.errors import AlreadyExists
+from stigmer_server.resources import Kind
+from stigmer_server.storage._schema import migrate, resources
+from stigmer_status import FINAL_PHASES
+
+logger = logging.getLogger(__name__)
+
+_M = TypeVar("_M", bound=Message)
+_UNFINISHED = [int(p) for p in ExecutionPhase.values() if p not in FINAL_PHASES]
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Message]
+    next_page_token: str
+
+
+class Transaction:
+    """The operations of one database transaction; every method reads or writes whole rows."""
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._c = connection
+
+    async def get(
+        self, kind: Kind, resource_id: str, *, for_update: bool = False
+    ) -> Message | None:
+        query = select(resources.c.data).where(
+            resources.c.id == resource_id, resources.c.kind == kind.name
+        )
+        if for_update:
+            query = query.with_for_update()
+        data = (await self._c.execute(query)).scalar()
+        return None if data is None else _decode(kind, data)
+
+    async def get_by_slug(self, kind: Kind, scope: int, org: str, slug: str) -> Message | None:
+        query = select(resources.c.data).where(
+            resources.c.kind == kind.name,
+            resources.c.owner_scope == scope,
+            resources.c.org == org,
+            resources.c.slug == slug,
+        )
+        data = (await self._c.execute(query)).scalar()
+        return None if data is None else _decode(kind, data)
+
+    async def insert(self, kind: Kind, resource: Message) -> None:
+        values = _columns(kind, resource)
+        await self._ensure_slug_free(kind, values, resource_id=None)
+        try:
+            await self._c.execute(resources.insert().values(**values))
+        except IntegrityError as error:
+            raise _slug_taken(kind, values) from error
+
+    async def replace(self, kind: Kind, resource: Message) -> None:
+        values = _columns(kind, resource)
+        resource_id = values.pop("id")
+        values.pop("created_at")
+        await self._ensure_slug_free(kind, values, resource_id=resource_id)
+        try:
+            result = await self._c.execute(
+                resources.update()
+                .where(resources.c.id == resource_id, resources.c.kind == kind.name)
+                .values(**values)
+            )
+        except IntegrityError as error:
+            raise _slug_taken(kind, values) from error
+        if result.rowcount != 1:
+            raise RuntimeError(f"{kind.name} {resource_id!r} vanished inside its transaction")
+
+    async def delete(self, kind: Kind, resource_id: str) -> None:
+        await self._c.execute(
+            resources.delete().where(resources.c.id == resource_id, resources.c.kind == kind.name)
+        )
+
+    async def list_page(
+        self, kind: Kind, *, org: str, page_size: int, after_id: str, session_id: str = ""
+    ) -> Page:
+        query = select(resources.c.id, resources.c.data).where(resources.c.kind == kind.name)
+        if org:
+            query = query.where(resources.c.org == org)
+        if session_id:
+            query = query.where(resources.c.session_id == session_id)
+        if after_id:
+            query = query.where(resources.c.id > after_id)
+        rows = (await self._c.execute(query.order_by(resources.c.id).limit(page_size + 1))).all()
+        more = len(rows) > page_size
+        rows = rows[:page_size]
+        token = rows[-1].id if more and rows else ""
+        return Page([_decode(kind, row.data) for row in rows], token)
+
+    async def unfinished_executions(self, kind: Kind, session_id: str) -> list[str]:
+        """Ids of the session's executions not yet in a final phase, oldest first."""
+        query = (
+            select(resources.c.id)
+            .where(
+                resources.c.kind == kind.name,
+                resources.c.session_id == session_id,
+                resources.c.phase.in_(_UNFINISHED),
+            )
+            .order_by(resources.c.id)
+        )
+        return list((await self._c.execute(query)).scalars())
+
+    async def count(self) -> int:
+        return int(
+            (await self._c.execute(select(func.count()).select_from(resources))).scalar_one()
+        )
+
+    async def dump(self) -> list[tuple[str, bytes]]:
+        """Every row's id and bytes, in id order: how tests prove a request wrote nothing."""
+        rows = (
+            await self._c.execute(select(resources.c.id, resources.c.data).order_by(resources.c.id))
+        ).all()
+        return [(row.id, bytes(row.data)) for row in rows]
+
+    async def _ensure_slug_free(
+        self, kind: Kind, values: dict[str, Any], *, resource_id: str | None
+    ) -> None:
+        query = select(resources.c.id).where(
+            resources.c.kind == kind.name,
+            resources.c.owner_scope == values["owner_scope"],
+            resources.c.org == values["org"],
+            resources.c.slug == values["slug"],
+        )
+        existing = (await self._c.execute(query)).scalar()
+        if existing is not None and existing != resource_id:
+            raise _slug_taken(kind, values)
+
+
+class Store:
+    """The database: an engine, its schema, and transactions over it."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        # SQLite allows one writer; serialising our own transactions avoids SQLITE_BUSY
+        # when two of them upgrade a read lock at once. PostgreSQL needs no such lock.
+        self._serial = asyncio.Lock() if engine.dialect.name == "sqlite" else None
+
+    @classmethod
+    async def open(cls, url: str) -> Store:
+        engine = create_async_engine(url, pool_pre_ping=True)
+        if engine.dialect.name == "sqlite":
+            event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        version = await migrate(engine)
+        logger.info("database ready (%s, schema version %d)", engine.dialect.name, version)
+        return cls(engine)
+
+    async def close(self) -> None:
+        await self._engine.dispose()
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Transaction]:
+        async with contextlib.AsyncExitStack() as stack:
+            if self._serial is not None:
+                await stack.enter_async_context(self._serial)
+            connection = await stack.enter_async_context(self._engine.begin())
+            yield Transaction(connection)
+
+    async def get(self, kind: Kind, resource_id: str) -> Message | None:
+        async with self.transaction() as tx:
+            return await tx.get(kind, resource_id)
+
+
+def typed(resource: Message | None, message_type: type[_M]) -> _M | None:
+    """Narrow a stored resource to its message type (a mismatch is a programming error)."""
+    if resource is None:
+        return None
+    if not isinstance(resource, message_type):
+        raise TypeError(f"expected {message_type.__name__}, got {type(resource).__name__}")
+    return resource
+
+
+def _decode(kind: Kind, data: bytes) -> Message:
+    message = kind.new()
+    message.ParseFromString(data)
+    return message
+
+
+def _columns(kind: Kind, resource: Message) -> dict[str, Any]:
+    meta = cast(Any, resource).metadata
+    values: dict[str, Any] = {
+        "id": meta.id,
+        "kind": kind.name,
+        "owner_scope": int(meta.owner_scope),
+        "org": meta.org,
+        "slug": meta.slug,
+        "session_id": None,
+        "phase": None,
+        "version": meta.version,
+        "sequence": 0,
+        "created_at": meta.created_at.ToDatetime(tzinfo=UTC),
+        "updated_at": meta.updated_at.ToDatetime(tzinfo=UTC),
+        "data": resource.SerializeToString(deterministic=True),
+    }
+    if isinstance(resource, AgentExecution):
+        values["session_id"] = resource.spec.session_id
+        values["phase"] = int(resource.status.phase)
+        values["sequence"] = resource.status.sequence
+    return values
+
+
+def _slug_taken(kind: Kind, values: dict[str, Any]) -> AlreadyExists:
+    where = f"organization {values['org']!r}" if values["org"] else "this owner scope"
+    return AlreadyExists(
+        f"metadata.slug: a {kind.name} with slug {values['slug']!r} already exists in {where}"
+    )
+
+
+def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)

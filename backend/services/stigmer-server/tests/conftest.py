@@ -1,0 +1,196 @@
+"""Fixtures of the server's suites: gRPC stubs for a running server, a test-only runner.
+
+The runner double is a real Temporal activity worker registered under the contract's
+activity names (EnsureThread, ExecuteGraphton); what a turn does is chosen by the turn's
+message, so one worker serves every scenario.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from temporalio import activity
+from temporalio.client import Client
+from temporalio.exceptions import ApplicationError
+from temporalio.worker import Worker
+
+from ai.stigmer.agentic.agent.v1 import command_pb2_grpc as agent_cmd
+from ai.stigmer.agentic.agent.v1 import query_pb2_grpc as agent_query
+from ai.stigmer.agentic.agentexecution.v1 import command_pb2_grpc as execution_cmd
+from ai.stigmer.agentic.agentexecution.v1 import query_pb2_grpc as execution_query
+from ai.stigmer.agentic.agentexecution.v1.api_pb2 import AgentExecution
+from ai.stigmer.agentic.agentexecution.v1.enum_pb2 import ExecutionPhase, MessageType
+from ai.stigmer.agentic.agentexecution.v1.io_pb2 import AgentExecutionStatusUpdate
+from ai.stigmer.agentic.agentexecution.v1.status_pb2 import AgentExecutionStatus, AgentMessage
+from ai.stigmer.agentic.agentinstance.v1 import command_pb2_grpc as instance_cmd
+from ai.stigmer.agentic.agentinstance.v1 import query_pb2_grpc as instance_query
+from ai.stigmer.agentic.environment.v1 import command_pb2_grpc as environment_cmd
+from ai.stigmer.agentic.environment.v1 import query_pb2_grpc as environment_query
+from ai.stigmer.agentic.session.v1 import command_pb2_grpc as session_cmd
+from ai.stigmer.agentic.session.v1 import query_pb2_grpc as session_query
+from ai.stigmer.agentic.skill.v1 import command_pb2_grpc as skill_cmd
+from ai.stigmer.agentic.skill.v1 import query_pb2_grpc as skill_query
+from stigmer_contracts import ERROR_INVALID_INPUT, ensure_thread_defn, execute_graphton_defn
+from stigmer_testing._server import StigmerServer, start_stigmer_server
+
+
+@dataclass
+class Api:
+    """Async stubs of every controller on one channel, plus the auth metadata."""
+
+    channel: grpc.aio.Channel
+    metadata: tuple[tuple[str, str], ...]
+    agents: Any = field(init=False)
+    agents_q: Any = field(init=False)
+    instances: Any = field(init=False)
+    instances_q: Any = field(init=False)
+    sessions: Any = field(init=False)
+    sessions_q: Any = field(init=False)
+    skills: Any = field(init=False)
+    skills_q: Any = field(init=False)
+    environments: Any = field(init=False)
+    environments_q: Any = field(init=False)
+    executions: Any = field(init=False)
+    executions_q: Any = field(init=False)
+
+    def __post_init__(self) -> None:
+        c = self.channel
+        self.agents = agent_cmd.AgentCommandControllerStub(c)
+        self.agents_q = agent_query.AgentQueryControllerStub(c)
+        self.instances = instance_cmd.AgentInstanceCommandControllerStub(c)
+        self.instances_q = instance_query.AgentInstanceQueryControllerStub(c)
+        self.sessions = session_cmd.SessionCommandControllerStub(c)
+        self.sessions_q = session_query.SessionQueryControllerStub(c)
+        self.skills = skill_cmd.SkillCommandControllerStub(c)
+        self.skills_q = skill_query.SkillQueryControllerStub(c)
+        self.environments = environment_cmd.EnvironmentCommandControllerStub(c)
+        self.environments_q = environment_query.EnvironmentQueryControllerStub(c)
+        self.executions = execution_cmd.AgentExecutionCommandControllerStub(c)
+        self.executions_q = execution_query.AgentExecutionQueryControllerStub(c)
+
+    async def call(self, method: Any, request: Any) -> Any:
+        return await method(request, metadata=self.metadata, timeout=30)
+
+    async def wait_phase(
+        self, execution_id: str, *phases: ExecutionPhase.ValueType, timeout: float = 60
+    ) -> AgentExecution:
+        """Poll `get` until the execution reaches one of `phases`."""
+        from ai.stigmer.agentic.agentexecution.v1.io_pb2 import AgentExecutionId
+
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            execution: AgentExecution = await self.call(
+                self.executions_q.get, AgentExecutionId(value=execution_id)
+            )
+            if execution.status.phase in phases:
+                return execution
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(
+                    f"{execution_id} stayed {ExecutionPhase.Name(execution.status.phase)}"
+                )
+            await asyncio.sleep(0.1)
+
+
+def db_rows(server: StigmerServer) -> list[tuple[str, bytes]]:
+    """Every stored row (id, bytes) of a server's SQLite file, read directly."""
+    path = Path(server.db_url.split("///", 1)[1])
+    with sqlite3.connect(path) as connection:
+        return list(connection.execute("SELECT id, data FROM resources ORDER BY id"))
+
+
+@pytest.fixture(scope="module")
+async def server(temporal_address: str) -> AsyncIterator[StigmerServer]:
+    """A server of this test module's own (fresh SQLite file)."""
+    async with start_stigmer_server(temporal_address) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+async def api(server: StigmerServer) -> AsyncIterator[Api]:
+    async with grpc.aio.insecure_channel(server.address) as channel:
+        yield Api(channel, server.metadata)
+
+
+class RunnerDouble:
+    """EnsureThread and ExecuteGraphton as a test double of the agent-runner.
+
+    The message picks the behaviour: "ok ..." reports progress through updateStatus and
+    returns a COMPLETED status; "silent ..." returns COMPLETED without any updateStatus;
+    "fail ..." raises a non-retryable error; "block ..." heartbeats until cancelled;
+    "gate ..." waits for `release` before completing.
+    """
+
+    def __init__(self, api: Api) -> None:
+        self.api = api
+        self.release = asyncio.Event()
+        self.started: list[str] = []
+        self.finished: list[str] = []
+        self.cancelled: list[str] = []
+
+    @ensure_thread_defn
+    async def ensure_thread(self, session_id: str, agent_id: str) -> str:
+        return f"thread-{session_id}"
+
+    @execute_graphton_defn
+    async def execute_graphton(
+        self, execution: AgentExecution, thread_id: str
+    ) -> AgentExecutionStatus:
+        execution_id = execution.metadata.id
+        word = execution.spec.message.split()[0]
+        self.started.append(execution_id)
+        try:
+            if word == "fail":
+                raise ApplicationError(
+                    "the model rejected the request", type=ERROR_INVALID_INPUT, non_retryable=True
+                )
+            if word == "block":
+                while True:
+                    activity.heartbeat()
+                    await asyncio.sleep(0.2)
+            if word == "gate":
+                while not self.release.is_set():
+                    activity.heartbeat()
+                    await asyncio.sleep(0.1)
+            answer = AgentMessage(
+                id=f"{execution_id}-ai", type=MessageType.MESSAGE_AI, content="done"
+            )
+            if word == "ok":
+                await self.api.call(
+                    self.api.executions.updateStatus,
+                    AgentExecutionStatusUpdate(
+                        execution_id=execution_id,
+                        status=AgentExecutionStatus(
+                            phase=ExecutionPhase.EXECUTION_IN_PROGRESS, messages=[answer]
+                        ),
+                    ),
+                )
+            return AgentExecutionStatus(
+                phase=ExecutionPhase.EXECUTION_COMPLETED,
+                messages=[answer],
+            )
+        except asyncio.CancelledError:
+            self.cancelled.append(execution_id)
+            raise
+        finally:
+            self.finished.append(execution_id)
+
+
+@pytest.fixture(scope="module")
+async def runner(
+    server: StigmerServer, api: Api, temporal_client: Client
+) -> AsyncIterator[RunnerDouble]:
+    double = RunnerDouble(api)
+    worker = Worker(
+        temporal_client,
+        task_queue=server.execution_task_queue,
+        activities=[double.ensure_thread, double.execute_graphton],
+    )
+    async with worker:
+        yield double
