@@ -1,0 +1,72 @@
+"""Every service's committed overlays resolve against the committed service-hub groups."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from stigmer_dotenv import LocalSecrets, load_groups, load_overlay, resolve
+
+SERVICES = Path("backend/services")
+HUB = Path("_ops/planton/service-hub")
+# What each service reads (ARCHITECTURE section 8 and the services' env registries).
+REQUIRED = {
+    "agent-runner": {
+        "STIGMER_BACKEND_ENDPOINT",
+        "STIGMER_API_KEY",
+        "TEMPORAL_HOST_PORT",
+        "TEMPORAL_NAMESPACE",
+        "TEMPORAL_AGENT_EXECUTION_TASK_QUEUE",
+        "STIGMER_DATA_DIR",
+        "SANDBOX_TYPE",
+        "STIGMER_DEFAULT_MODEL",
+        "LOG_LEVEL",
+        "LOG_FORMAT",
+    },
+    "stigmer-server": {
+        "STIGMER_SERVER_ADDRESS",
+        "STIGMER_API_KEYS",
+        "TEMPORAL_HOST_PORT",
+        "TEMPORAL_NAMESPACE",
+        "TEMPORAL_AGENT_EXECUTION_TASK_QUEUE",
+        "EXECUTION_PERSISTENCE_TASK_QUEUE",
+        "STIGMER_SESSION_POLICY",
+        "STIGMER_DATA_DIR",
+        "LOG_LEVEL",
+        "LOG_FORMAT",
+    },
+}
+
+
+def test_every_service_with_a_kustomize_tree_is_checked() -> None:
+    found = {path.parent.name for path in SERVICES.glob("*/_kustomize")}
+    assert found == set(REQUIRED)
+
+
+@pytest.mark.parametrize("service", sorted(REQUIRED))
+def test_the_local_overlay_resolves_with_generated_secrets(service: str, tmp_path: Path) -> None:
+    declared = load_overlay(SERVICES / service / "_kustomize" / "overlays" / "local")
+    values = resolve(declared, load_groups(HUB), LocalSecrets(tmp_path))
+    assert declared.service == service
+    assert REQUIRED[service] <= values.keys()
+    assert all(values[name] for name in REQUIRED[service])
+
+
+@pytest.mark.parametrize("service", sorted(REQUIRED))
+def test_the_prod_overlay_refers_only_to_existing_entries(service: str) -> None:
+    declared = load_overlay(SERVICES / service / "_kustomize" / "overlays" / "prod")
+    values = resolve(declared, load_groups(HUB), None)
+    assert REQUIRED[service] <= values.keys()
+    assert values["LOG_FORMAT"] == "json"
+
+
+def test_runner_and_server_get_the_same_local_api_key(tmp_path: Path) -> None:
+    groups, secrets = load_groups(HUB), LocalSecrets(tmp_path)
+    runner = resolve(
+        load_overlay(SERVICES / "agent-runner/_kustomize/overlays/local"), groups, secrets
+    )
+    server = resolve(
+        load_overlay(SERVICES / "stigmer-server/_kustomize/overlays/local"), groups, secrets
+    )
+    assert runner["STIGMER_API_KEY"] in server["STIGMER_API_KEYS"].split(",")
+    assert runner["STIGMER_BACKEND_ENDPOINT"] == server["STIGMER_SERVER_ADDRESS"]
