@@ -8,6 +8,7 @@ message, so one worker serves every scenario.
 from __future__ import annotations
 
 import asyncio
+import secrets
 import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -23,22 +24,38 @@ from temporalio.worker import Worker
 
 from ai.stigmer.agentic.agent.v1 import command_pb2_grpc as agent_cmd
 from ai.stigmer.agentic.agent.v1 import query_pb2_grpc as agent_query
+from ai.stigmer.agentic.agent.v1.api_pb2 import Agent
+from ai.stigmer.agentic.agent.v1.spec_pb2 import AgentSpec
 from ai.stigmer.agentic.agentexecution.v1 import command_pb2_grpc as execution_cmd
 from ai.stigmer.agentic.agentexecution.v1 import query_pb2_grpc as execution_query
 from ai.stigmer.agentic.agentexecution.v1.api_pb2 import AgentExecution
 from ai.stigmer.agentic.agentexecution.v1.enum_pb2 import ExecutionPhase, MessageType
 from ai.stigmer.agentic.agentexecution.v1.io_pb2 import AgentExecutionStatusUpdate
+from ai.stigmer.agentic.agentexecution.v1.spec_pb2 import AgentExecutionSpec
 from ai.stigmer.agentic.agentexecution.v1.status_pb2 import AgentExecutionStatus, AgentMessage
 from ai.stigmer.agentic.agentinstance.v1 import command_pb2_grpc as instance_cmd
 from ai.stigmer.agentic.agentinstance.v1 import query_pb2_grpc as instance_query
+from ai.stigmer.agentic.agentinstance.v1.api_pb2 import AgentInstance
+from ai.stigmer.agentic.agentinstance.v1.spec_pb2 import AgentInstanceSpec
 from ai.stigmer.agentic.environment.v1 import command_pb2_grpc as environment_cmd
 from ai.stigmer.agentic.environment.v1 import query_pb2_grpc as environment_query
+from ai.stigmer.agentic.environment.v1.api_pb2 import Environment
+from ai.stigmer.agentic.environment.v1.spec_pb2 import EnvironmentSpec
 from ai.stigmer.agentic.session.v1 import command_pb2_grpc as session_cmd
 from ai.stigmer.agentic.session.v1 import query_pb2_grpc as session_query
+from ai.stigmer.agentic.session.v1.api_pb2 import Session
+from ai.stigmer.agentic.session.v1.spec_pb2 import SessionSpec
 from ai.stigmer.agentic.skill.v1 import command_pb2_grpc as skill_cmd
 from ai.stigmer.agentic.skill.v1 import query_pb2_grpc as skill_query
+from ai.stigmer.agentic.skill.v1.api_pb2 import Skill
+from ai.stigmer.agentic.skill.v1.spec_pb2 import SkillSpec
+from ai.stigmer.commons.apiresource.environment_pb2 import EnvironmentValue
+from ai.stigmer.commons.apiresource.metadata_pb2 import ApiResourceMetadata
+from ai.stigmer.commons.apiresource.reference_pb2 import ApiResourceReference
 from stigmer_contracts import ERROR_INVALID_INPUT, ensure_thread_defn, execute_graphton_defn
 from stigmer_testing._server import StigmerServer, start_stigmer_server
+
+V1 = "agentic.stigmer.ai/v1"
 
 
 @dataclass
@@ -78,13 +95,20 @@ class Api:
     async def call(self, method: Any, request: Any) -> Any:
         return await method(request, metadata=self.metadata, timeout=30)
 
+    async def new_session(self, make: Builders) -> tuple[str, str]:
+        """A fresh agent, instance and session: returns (agent id, session id)."""
+        agent = await self.call(self.agents.create, make.agent())
+        instance = await self.call(self.instances.create, make.instance(agent.metadata.id))
+        session = await self.call(self.sessions.create, make.session(instance.metadata.id))
+        return agent.metadata.id, session.metadata.id
+
     async def wait_phase(
-        self, execution_id: str, *phases: ExecutionPhase.ValueType, timeout: float = 60
+        self, execution_id: str, *phases: ExecutionPhase.ValueType, within: float = 60
     ) -> AgentExecution:
         """Poll `get` until the execution reaches one of `phases`."""
         from ai.stigmer.agentic.agentexecution.v1.io_pb2 import AgentExecutionId
 
-        deadline = asyncio.get_running_loop().time() + timeout
+        deadline = asyncio.get_running_loop().time() + within
         while True:
             execution: AgentExecution = await self.call(
                 self.executions_q.get, AgentExecutionId(value=execution_id)
@@ -194,3 +218,73 @@ async def runner(
     )
     async with worker:
         yield double
+
+
+class Builders:
+    """Valid requests of every kind, with unique names so tests can share a server."""
+
+    def __init__(self) -> None:
+        self._count = 0
+
+    def unique(self, stem: str) -> str:
+        self._count += 1
+        return f"{stem}-{secrets.token_hex(3)}-{self._count}"
+
+    def agent(self, name: str | None = None, **spec: Any) -> Agent:
+        return Agent(
+            api_version=V1,
+            kind="Agent",
+            metadata=ApiResourceMetadata(name=name or self.unique("Agent")),
+            spec=AgentSpec(model="scripted:demo", instructions="help", **spec),
+        )
+
+    def skill(self, name: str | None = None, org: str = "") -> Skill:
+        return Skill(
+            api_version=V1,
+            kind="Skill",
+            metadata=ApiResourceMetadata(name=name or self.unique("skill"), org=org),
+            spec=SkillSpec(description="d", markdown_content="---\nname: s\n---\nbody"),
+        )
+
+    def environment(self, name: str | None = None, **data: str) -> Environment:
+        return Environment(
+            api_version=V1,
+            kind="Environment",
+            metadata=ApiResourceMetadata(name=name or self.unique("env")),
+            spec=EnvironmentSpec(
+                data={key: EnvironmentValue(value=value) for key, value in data.items()}
+            ),
+        )
+
+    def instance(self, agent_id: str, *env_slugs: str) -> AgentInstance:
+        return AgentInstance(
+            api_version=V1,
+            kind="AgentInstance",
+            metadata=ApiResourceMetadata(name=self.unique("instance")),
+            spec=AgentInstanceSpec(
+                agent_id=agent_id,
+                environment_refs=[ApiResourceReference(slug=slug) for slug in env_slugs],
+            ),
+        )
+
+    def session(self, instance_id: str) -> Session:
+        return Session(
+            api_version=V1,
+            kind="Session",
+            metadata=ApiResourceMetadata(),
+            spec=SessionSpec(agent_instance_id=instance_id, subject="s"),
+        )
+
+    def execution(
+        self, message: str, *, session_id: str = "", agent_id: str = ""
+    ) -> AgentExecution:
+        return AgentExecution(
+            api_version=V1,
+            kind="AgentExecution",
+            spec=AgentExecutionSpec(session_id=session_id, agent_id=agent_id, message=message),
+        )
+
+
+@pytest.fixture(scope="session")
+def make() -> Builders:
+    return Builders()

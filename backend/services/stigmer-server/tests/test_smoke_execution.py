@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
 
 from ai.stigmer.agentic.agent.v1.api_pb2 import Agent
 from ai.stigmer.agentic.agentexecution.v1.api_pb2 import AgentExecution
 from ai.stigmer.agentic.agentexecution.v1.enum_pb2 import ExecutionPhase
 from ai.stigmer.agentic.agentexecution.v1.io_pb2 import SubscribeAgentExecutionRequest
+from ai.stigmer.agentic.agentexecution.v1.spec_pb2 import AgentExecutionSpec
 from ai.stigmer.commons.apiresource.metadata_pb2 import ApiResourceMetadata
+
+if TYPE_CHECKING:
+    from conftest import Api, RunnerDouble
 
 pytestmark = pytest.mark.integration
 V1 = "agentic.stigmer.ai/v1"
 
 
-async def test_agent_only_turn_runs_to_completed(api, runner) -> None:  # type: ignore[no-untyped-def]
+async def test_agent_only_turn_runs_to_completed(api: Api, runner: RunnerDouble) -> None:
     agent = await api.call(
         api.agents.create,
         Agent(api_version=V1, kind="Agent", metadata=ApiResourceMetadata(name="Smoke Agent")),
@@ -24,7 +30,7 @@ async def test_agent_only_turn_runs_to_completed(api, runner) -> None:  # type: 
         AgentExecution(
             api_version=V1,
             kind="AgentExecution",
-            spec={"agent_id": agent.metadata.id, "message": "ok hello"},
+            spec=AgentExecutionSpec(agent_id=agent.metadata.id, message="ok hello"),
         ),
     )
     assert execution.status.phase == ExecutionPhase.EXECUTION_PENDING
