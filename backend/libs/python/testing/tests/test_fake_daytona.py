@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -209,6 +210,20 @@ def test_hooks_change_a_sandbox_behind_the_clients_back(
     fake_daytona.discard(sandbox.id)
     with pytest.raises(DaytonaNotFoundError):
         daytona.get(sandbox.id)
+
+
+def test_timestamps_follow_activity_and_can_be_aged(
+    daytona: Daytona, fake_daytona: FakeDaytona, sandbox: Sandbox
+) -> None:
+    held = fake_daytona.sandbox(sandbox.id)
+    held.created_at = held.last_activity_at = datetime(2025, 1, 1, tzinfo=UTC)
+
+    (listed,) = daytona.list(ListSandboxesQuery(labels=OWNER))
+    assert listed.created_at == "2025-01-01T00:00:00.000Z"
+    assert listed.last_activity_at == "2025-01-01T00:00:00.000Z"
+
+    sandbox.process.exec("true")
+    assert held.last_activity_at.year > 2025, "toolbox use counts as activity"
 
 
 def test_deleting_a_session_kills_its_running_command(

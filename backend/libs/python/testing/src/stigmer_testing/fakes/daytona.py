@@ -17,6 +17,7 @@ import threading
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,10 @@ class FakeSandbox:
     request: Mapping[str, Any]
     state: str
     toolbox: Toolbox
-    created_at: str
+    # Tests may move these back in time to make a sandbox look old or idle to a reaper.
+    created_at: datetime
+    updated_at: datetime
+    last_activity_at: datetime
 
     @property
     def labels(self) -> dict[str, str]:
@@ -128,6 +132,7 @@ class FakeDaytona(FakeHttpServer):
             if request.path.startswith("/toolbox/"):
                 sandbox_id, _, rest = request.path[len("/toolbox/") :].partition("/")
                 sandbox = self._lookup(sandbox_id)
+                sandbox.last_activity_at = _now()
                 if sandbox.state != "started":
                     raise Refused(
                         409,
@@ -166,6 +171,8 @@ class FakeDaytona(FakeHttpServer):
                 return Response.json(200, {"url": f"{self.url}/toolbox"})
             else:
                 raise _api_error(404, f"no route for {method} /api{path}")
+            if method != "GET":
+                sandbox.updated_at = sandbox.last_activity_at = _now()
             dto = self._dto(sandbox)
         if sandbox.state in ("stopping", "destroying"):
             sandbox.toolbox.kill_all()
@@ -182,7 +189,7 @@ class FakeDaytona(FakeHttpServer):
                 raise _api_error(400, f"{name} must be an object of strings, got {value!r}")
         if self._base is None:
             raise _api_error(500, "the fake is not started")
-        sandbox_id = str(uuid.uuid4())
+        sandbox_id, now = str(uuid.uuid4()), _now()
         root = self._base / sandbox_id / "home" / "daytona"
         logs = self._base / sandbox_id / "logs"
         root.mkdir(parents=True)
@@ -192,7 +199,9 @@ class FakeDaytona(FakeHttpServer):
             request=body,
             state="creating",
             toolbox=Toolbox(root=root, logs=logs, env=dict(body.get("env") or {})),
-            created_at="2026-01-01T00:00:00.000Z",
+            created_at=now,
+            updated_at=now,
+            last_activity_at=now,
         )
         with self._state_lock:
             self._sandboxes[sandbox_id] = sandbox
@@ -206,10 +215,17 @@ class FakeDaytona(FakeHttpServer):
         raise _api_error(404, f"Sandbox with ID or name {id_or_name} not found")
 
     def _list(self, query: Mapping[str, list[str]]) -> dict[str, Any]:
-        wanted = json.loads(query["labels"][0]) if "labels" in query else {}
+        try:
+            wanted = json.loads(query["labels"][0]) if "labels" in query else {}
+            offset = int(query.get("cursor", ["0"])[0])
+            limit = int(query.get("limit", ["100"])[0])
+        except ValueError as error:
+            raise _api_error(
+                400, f"labels must be JSON, cursor and limit numbers: {error}"
+            ) from None
+        if not isinstance(wanted, dict):
+            raise _api_error(400, f"labels must be a JSON object, got {wanted!r}")
         states = {s for value in query.get("states", []) for s in value.split(",")}
-        offset = int(query.get("cursor", ["0"])[0])
-        limit = int(query.get("limit", ["100"])[0])
         with self._state_lock:
             matching = [
                 self._dto(s, listing=True)
@@ -239,8 +255,9 @@ class FakeDaytona(FakeHttpServer):
             "state": sandbox.state,
             "snapshot": body.get("snapshot"),
             "toolboxProxyUrl": f"{self.url}/toolbox",
-            "createdAt": sandbox.created_at,
-            "updatedAt": sandbox.created_at,
+            "createdAt": _iso(sandbox.created_at),
+            "updatedAt": _iso(sandbox.updated_at),
+            "lastActivityAt": _iso(sandbox.last_activity_at),
         }
         for interval in ("autoStopInterval", "autoArchiveInterval", "autoDeleteInterval"):
             if interval in body:
@@ -251,14 +268,25 @@ class FakeDaytona(FakeHttpServer):
 
 
 def _error(refused: Refused) -> Response:
-    known = refused.status in HTTPStatus._value2member_map_
+    try:
+        code = refused.code or HTTPStatus(refused.status).name
+    except ValueError:
+        code = "ERROR"  # a status the stdlib has no name for, e.g. an injected 529
     envelope = {
         "statusCode": refused.status,
         "message": str(refused),
-        "code": refused.code or (HTTPStatus(refused.status).name if known else "ERROR"),
+        "code": code,
         "source": refused.source,
     }
     return Response.json(refused.status, envelope)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _api_error(status: int, message: str) -> Refused:
