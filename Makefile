@@ -6,7 +6,7 @@ VENV := $(ROOT)/.venv/bin
 BUF := $(ROOT)/tools/buf/node_modules/.bin/buf
 PYTEST_ARGS ?=
 
-.PHONY: help setup run test lint fmt typecheck protos protos-check pytest unit integration bazel-test bench
+.PHONY: help setup run test lint fmt typecheck protos protos-check pytest unit integration bazel-test bazel-lock bazel-lock-check bench
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -20,12 +20,13 @@ run: setup ## Start the local system and run a demo agent turn end to end
 test: setup ## Everything CI checks: lint, typecheck, all pytest suites, bazel test
 	@$(MAKE) --no-print-directory lint typecheck pytest bazel-test
 
-lint: ## ruff, buf lint, buf format, protos-check
+lint: ## ruff, buf lint, buf format, protos-check, bazel-lock-check
 	$(VENV)/ruff check .
 	$(VENV)/ruff format --check .
 	$(BUF) lint
 	$(BUF) format --diff --exit-code
 	@bash tools/protos.sh check
+	@bash tools/bazel/export_requirements.sh --check
 
 fmt: ## Format Python and protos in place
 	$(VENV)/ruff format .
@@ -52,6 +53,12 @@ integration: ## Integration tests only (real Temporal, gRPC, databases, sandboxe
 
 bazel-test: ## bazel test //... (hermetic, offline)
 	bazel test //...
+
+bazel-lock: ## Export uv.lock to tools/bazel/requirements.lock (Bazel's hash-pinned lock)
+	@bash tools/bazel/export_requirements.sh
+
+bazel-lock-check: ## Fail when tools/bazel/requirements.lock disagrees with uv.lock
+	@bash tools/bazel/export_requirements.sh --check
 
 bench: ## Benchmarks; results written under docs/benchmarks/
 	@bash tools/bench.sh
