@@ -62,7 +62,9 @@ class RunnerActivities:
         self, execution: AgentExecution, thread_id: str
     ) -> AgentExecutionStatus:
         info = activity.info()
-        maximum = EXECUTE_GRAPHTON_OPTIONS.retry_policy.maximum_attempts
+        # The workflow may configure its own policy; the contract's is the fallback.
+        policy = info.retry_policy or EXECUTE_GRAPHTON_OPTIONS.retry_policy
+        maximum = policy.maximum_attempts
         turn = Turn(
             clients=self._clients,
             sandboxes=self._sandboxes,

@@ -1,0 +1,152 @@
+"""The activities under temporalio's ActivityEnvironment against a real stigmer-server.
+
+No runner worker polls this server's queue, so the workflow each `create` starts waits;
+the test runs the activities itself, as the worker would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
+
+from agent_runner.activities import RunnerActivities
+from agent_runner.clients import StigmerClients
+from agent_runner.models import DefaultModelFactory, ProviderDefaults
+from agent_runner.sandbox import LocalSandboxProvider, LocalSandboxSettings
+from agent_runner.status import FlushPolicy
+from agent_runner.turn import TurnSettings
+from ai.stigmer.agentic.agentexecution.v1.api_pb2 import AgentExecution
+from ai.stigmer.agentic.agentexecution.v1.enum_pb2 import (
+    ExecutionPhase,
+    MessageType,
+    ToolCallStatus,
+)
+from stigmer_contracts import ERROR_INVALID_INPUT, ERROR_NOT_FOUND
+from stigmer_testing._server import StigmerServer
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def activities(
+    stigmer_server: StigmerServer, tmp_path: Path
+) -> AsyncIterator[RunnerActivities]:
+    clients = StigmerClients.connect(stigmer_server.address, stigmer_server.api_key)
+    async with AsyncSqliteSaver.from_conn_string(str(tmp_path / "checkpoints.sqlite")) as saver:
+        yield RunnerActivities(
+            clients=clients,
+            sandboxes=LocalSandboxProvider(
+                LocalSandboxSettings(
+                    root=tmp_path / "sandboxes",
+                    command_timeout=30,
+                    max_output_bytes=10_000,
+                    isolation="auto",
+                    network=False,
+                )
+            ),
+            models=DefaultModelFactory(ProviderDefaults()),
+            checkpointer=saver,
+            settings=TurnSettings(
+                default_model="scripted:demo", flush=FlushPolicy(), heartbeat_interval=0.5
+            ),
+        )
+    await clients.close()
+
+
+@pytest.fixture
+def world(stigmer_server: StigmerServer, world_for: Any) -> Any:
+    return world_for(stigmer_server)
+
+
+async def test_ensure_thread_creates_and_then_returns_the_sessions_thread(
+    activities: RunnerActivities, world: Any
+) -> None:
+    session = await world.session("scripted:demo")
+    env = ActivityEnvironment()
+    first = await env.run(activities.ensure_thread, session.metadata.id, "")
+    assert first.startswith("thread-")
+    assert (await world.get_session(session.metadata.id)).spec.thread_id == first
+    assert await env.run(activities.ensure_thread, session.metadata.id, "") == first
+
+
+async def test_ensure_thread_of_a_missing_session_is_not_retried(
+    activities: RunnerActivities,
+) -> None:
+    with pytest.raises(ApplicationError) as caught:
+        await ActivityEnvironment().run(activities.ensure_thread, "ses-missing", "")
+    assert caught.value.type == ERROR_NOT_FOUND
+    assert caught.value.non_retryable
+
+
+async def test_execute_graphton_runs_the_demo_turn_and_stores_its_status(
+    activities: RunnerActivities, world: Any, tmp_path: Path
+) -> None:
+    session = await world.session("scripted:demo")
+    execution = await world.start(session, "Show me the demo.")
+    env = ActivityEnvironment()
+    heartbeats: list[Any] = []
+    env.on_heartbeat = lambda *details: heartbeats.append(details)
+    thread = await env.run(activities.ensure_thread, session.metadata.id, "")
+    status = await env.run(activities.execute_graphton, execution, thread)
+    assert status.phase == ExecutionPhase.EXECUTION_COMPLETED
+    assert heartbeats
+    stored = (await world.get(execution.metadata.id)).status
+    assert stored.phase == ExecutionPhase.EXECUTION_COMPLETED
+    assert stored.sequence > 1
+    assert stored.messages[0].type == MessageType.MESSAGE_HUMAN
+    assert [c.name for c in stored.tool_calls] == ["execute", "read_file", "task"]
+    assert all(c.status == ToolCallStatus.TOOL_CALL_COMPLETED for c in stored.tool_calls)
+    assert "Say hello politely." in stored.tool_calls[1].result
+    assert stored.sub_agent_executions[0].name == "researcher"
+    assert len(stored.todos) == 4
+    # What the server stored is what the activity returned (the deltas merged to the same).
+    assert [m.content for m in stored.messages] == [m.content for m in status.messages]
+    session = await world.get_session(session.metadata.id)
+    assert session.spec.sandbox_id == f"local-{session.metadata.id}"
+    workspace = tmp_path / "sandboxes" / session.spec.sandbox_id
+    assert (workspace / "notes.txt").read_text() == "turn one was here\n"
+    skill_dir = next((workspace / "skills").iterdir())
+    assert (skill_dir / "SKILL.md").read_text().endswith("Say hello politely.\n")
+
+
+async def test_a_repeated_attempt_of_a_finished_turn_does_not_run_it_again(
+    activities: RunnerActivities, world: Any, tmp_path: Path
+) -> None:
+    session = await world.session("scripted:demo")
+    execution = await world.start(session, "Show me the demo.")
+    env = ActivityEnvironment()
+    thread = await env.run(activities.ensure_thread, session.metadata.id, "")
+    first = await env.run(activities.execute_graphton, execution, thread)
+    again = await env.run(activities.execute_graphton, execution, thread)
+    assert again.phase == ExecutionPhase.EXECUTION_COMPLETED
+    assert [c.id for c in again.tool_calls] == [c.id for c in first.tool_calls]
+    notes = tmp_path / "sandboxes" / f"local-{session.metadata.id}" / "notes.txt"
+    assert notes.read_text() == "turn one was here\n"
+
+
+async def test_bad_input_is_recorded_failed_and_not_retried(
+    activities: RunnerActivities, world: Any
+) -> None:
+    session = await world.session("mystery-model")
+    execution = await world.start(session, "hi")
+    thread = await ActivityEnvironment().run(activities.ensure_thread, session.metadata.id, "")
+    with pytest.raises(ApplicationError) as caught:
+        await ActivityEnvironment().run(activities.execute_graphton, execution, thread)
+    assert caught.value.type == ERROR_INVALID_INPUT
+    assert caught.value.non_retryable
+    stored = (await world.get(execution.metadata.id)).status
+    assert stored.phase == ExecutionPhase.EXECUTION_FAILED
+    assert "mystery-model" in stored.error
+
+
+async def test_an_empty_session_id_names_the_field(activities: RunnerActivities) -> None:
+    execution = AgentExecution()
+    execution.metadata.id = "aex-1"
+    with pytest.raises(ApplicationError, match=r"execution\.spec\.session_id cannot be empty"):
+        await ActivityEnvironment().run(activities.execute_graphton, execution, "thread-1")
