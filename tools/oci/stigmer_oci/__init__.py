@@ -1,0 +1,1 @@
+"""Reproducible OCI images of the Stigmer services, built without a Docker daemon."""

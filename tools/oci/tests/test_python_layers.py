@@ -1,0 +1,87 @@
+"""What uv leaves behind is made host-independent; service metadata is read and validated."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from pathlib import Path
+
+import pytest
+from stigmer_oci.python_layers import _finish_site_packages
+from stigmer_oci.spec import SpecError, base_spec, check_epoch, check_tag, load_service
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+
+
+def _uv_target_output(site: Path) -> None:
+    """site-packages as `uv pip install --target` leaves it for a wheel with a console script."""
+    dist = site / "demo-1.0.dist-info"
+    dist.mkdir(parents=True)
+    (site / "bin").mkdir()
+    (site / "bin/demo").write_text(
+        "#!/home/builder/.venv/bin/python3\nfrom demo import main\nmain()\n"
+    )
+    (site / ".lock").write_text("")
+    (dist / "direct_url.json").write_text('{"url":"file:///tmp/wheels/demo-1.0.whl"}')
+    (dist / "uv_cache.json").write_text('{"timestamp":{"secs_since_epoch":1795498342}}')
+    (dist / "RECORD").write_text(
+        "demo/__init__.py,sha256=abc,10\n"
+        "bin/demo,sha256=old,60\n"
+        "demo-1.0.dist-info/direct_url.json,sha256=def,40\n"
+        "demo-1.0.dist-info/uv_cache.json,sha256=ghi,45\n"
+        "demo-1.0.dist-info/RECORD,,\n"
+    )
+
+
+def test_finish_moves_scripts_into_the_venv_with_the_image_interpreter(tmp_path: Path) -> None:
+    site = tmp_path / "opt/venv/lib/python3.11/site-packages"
+    _uv_target_output(site)
+    (tmp_path / "opt/venv/bin").mkdir()
+
+    _finish_site_packages(site)
+
+    script = tmp_path / "opt/venv/bin/demo"
+    content = script.read_bytes()
+    assert content == b"#!/opt/venv/bin/python\nfrom demo import main\nmain()\n"
+    assert script.stat().st_mode & 0o777 == 0o755
+    assert not (site / "bin").exists()
+    assert not (site / ".lock").exists()
+    digest = base64.urlsafe_b64encode(hashlib.sha256(content).digest()).rstrip(b"=").decode()
+    assert (site / "demo-1.0.dist-info/RECORD").read_text().splitlines() == [
+        "demo/__init__.py,sha256=abc,10",
+        f"../../../bin/demo,sha256={digest},{len(content)}",
+        "demo-1.0.dist-info/RECORD,,",
+    ]
+    assert not (site / "demo-1.0.dist-info/direct_url.json").exists()
+    assert not (site / "demo-1.0.dist-info/uv_cache.json").exists()
+
+
+def test_load_service_reads_the_entrypoint_from_pyproject() -> None:
+    service = load_service(REPO_ROOT, "agent-runner")
+
+    assert (service.name, service.package, service.script) == (
+        "agent-runner",
+        "agent-runner",
+        "agent-runner",
+    )
+
+
+def test_unknown_service_names_the_known_ones() -> None:
+    with pytest.raises(SpecError, match=r"unknown service 'nope'; expected one of: .*agent-runner"):
+        load_service(REPO_ROOT, "nope")
+
+
+@pytest.mark.parametrize("tag", ["", "has space", "-leading", "x" * 129, "a/b"])
+def test_bad_tags_are_rejected(tag: str) -> None:
+    with pytest.raises(SpecError, match="is not a valid image tag"):
+        check_tag(tag)
+
+
+def test_epoch_and_base_inputs_are_validated() -> None:
+    assert check_epoch("1735689600") == 1735689600
+    with pytest.raises(SpecError, match="SOURCE_DATE_EPOCH: expected whole seconds"):
+        check_epoch("2025-01-01")
+    with pytest.raises(SpecError, match="suite: 'Bookworm!'"):
+        base_spec(suite="Bookworm!", mirror="http://deb.debian.org/debian", epoch=0)
+    with pytest.raises(SpecError, match="mirror: expected an http"):
+        base_spec(suite="bookworm", mirror="deb.debian.org", epoch=0)
