@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -288,3 +288,9 @@ class Builders:
 @pytest.fixture(scope="session")
 def make() -> Builders:
     return Builders()
+
+
+@pytest.fixture(scope="module")
+def stored_rows(server: StigmerServer) -> Callable[[], list[tuple[str, bytes]]]:
+    """Reads every row of the module server's database (to prove nothing was written)."""
+    return lambda: db_rows(server)
