@@ -8,6 +8,7 @@ message, so one worker serves every scenario.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import sqlite3
 from collections.abc import AsyncIterator, Callable
@@ -136,10 +137,22 @@ async def server(temporal_address: str) -> AsyncIterator[StigmerServer]:
         yield running
 
 
-@pytest.fixture(scope="module")
-async def api(server: StigmerServer) -> AsyncIterator[Api]:
+@contextlib.asynccontextmanager
+async def connect(server: StigmerServer) -> AsyncIterator[Api]:
     async with grpc.aio.insecure_channel(server.address) as channel:
         yield Api(channel, server.metadata)
+
+
+@pytest.fixture(scope="session")
+def connect_api() -> Callable[[StigmerServer], contextlib.AbstractAsyncContextManager[Api]]:
+    """`async with connect_api(server) as api:` for servers a test starts itself."""
+    return connect
+
+
+@pytest.fixture(scope="module")
+async def api(server: StigmerServer) -> AsyncIterator[Api]:
+    async with connect(server) as connected:
+        yield connected
 
 
 class RunnerDouble:
@@ -154,9 +167,7 @@ class RunnerDouble:
     def __init__(self, api: Api) -> None:
         self.api = api
         self.release = asyncio.Event()
-        self.started: list[str] = []
-        self.finished: list[str] = []
-        self.cancelled: list[str] = []
+        self.timeline: list[tuple[str, str]] = []  # ("start" | "end" | "cancelled", id)
 
     @ensure_thread_defn
     async def ensure_thread(self, session_id: str, agent_id: str) -> str:
@@ -168,7 +179,7 @@ class RunnerDouble:
     ) -> AgentExecutionStatus:
         execution_id = execution.metadata.id
         word = execution.spec.message.split()[0]
-        self.started.append(execution_id)
+        self.timeline.append(("start", execution_id))
         try:
             if word == "fail":
                 raise ApplicationError(
@@ -200,23 +211,42 @@ class RunnerDouble:
                 messages=[answer],
             )
         except asyncio.CancelledError:
-            self.cancelled.append(execution_id)
+            self.timeline.append(("cancelled", execution_id))
             raise
         finally:
-            self.finished.append(execution_id)
+            self.timeline.append(("end", execution_id))
+
+    def saw(self, what: str, execution_id: str) -> bool:
+        return (what, execution_id) in self.timeline
+
+
+@contextlib.asynccontextmanager
+async def run_double(
+    client: Client, server: StigmerServer, api: Api
+) -> AsyncIterator[RunnerDouble]:
+    double = RunnerDouble(api)
+    worker = Worker(
+        client,
+        task_queue=server.execution_task_queue,
+        activities=[double.ensure_thread, double.execute_graphton],
+    )
+    async with worker:
+        yield double
+
+
+@pytest.fixture(scope="session")
+def runner_for(
+    temporal_client: Client,
+) -> Callable[[StigmerServer, Api], contextlib.AbstractAsyncContextManager[RunnerDouble]]:
+    """`async with runner_for(server, api) as double:` a runner double for that server."""
+    return lambda server, api: run_double(temporal_client, server, api)
 
 
 @pytest.fixture(scope="module")
 async def runner(
     server: StigmerServer, api: Api, temporal_client: Client
 ) -> AsyncIterator[RunnerDouble]:
-    double = RunnerDouble(api)
-    worker = Worker(
-        temporal_client,
-        task_queue=server.execution_task_queue,
-        activities=[double.ensure_thread, double.execute_graphton],
-    )
-    async with worker:
+    async with run_double(temporal_client, server, api) as double:
         yield double
 
 

@@ -1,0 +1,204 @@
+"""The execution workflow on the real Temporal dev server, with a test-only runner worker."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import grpc
+import pytest
+from temporalio.client import Client, WorkflowExecutionStatus
+
+from ai.stigmer.agentic.agentexecution.v1.enum_pb2 import ExecutionPhase
+from ai.stigmer.agentic.agentexecution.v1.io_pb2 import (
+    AgentExecutionId,
+    ListAgentExecutionsBySessionRequest,
+)
+
+if TYPE_CHECKING:
+    from contextlib import AbstractAsyncContextManager
+
+    from conftest import Api, Builders, RunnerDouble
+
+    from stigmer_testing._server import StigmerServer, StigmerServerFactory
+
+    Connect = Callable[[StigmerServer], AbstractAsyncContextManager[Api]]
+    RunnerFor = Callable[[StigmerServer, Api], AbstractAsyncContextManager[RunnerDouble]]
+
+pytestmark = pytest.mark.integration
+P = ExecutionPhase
+
+
+async def _until(condition: object, within: float = 30) -> None:
+    deadline = asyncio.get_running_loop().time() + within
+    while not condition():  # type: ignore[operator]
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.05)
+
+
+async def test_successful_turn_persists_the_final_status(
+    api: Api, make: Builders, runner: RunnerDouble, temporal_client: Client
+) -> None:
+    _, session_id = await api.new_session(make)
+    created = await api.call(api.executions.create, make.execution("ok go", session_id=session_id))
+    final = await api.wait_phase(created.metadata.id, P.EXECUTION_COMPLETED)
+    assert [m.content for m in final.status.messages] == ["done"]
+    assert final.status.HasField("started_at")
+    assert final.status.HasField("completed_at")
+    # create (1), the runner's IN_PROGRESS update (2), the workflow's final persist (3)
+    assert final.status.sequence == 3
+    result = await temporal_client.get_workflow_handle(created.metadata.id).result()
+    assert result.phase == P.EXECUTION_COMPLETED
+
+
+async def test_activity_failure_is_persisted_as_failed_with_the_error(
+    api: Api, make: Builders, runner: RunnerDouble, temporal_client: Client
+) -> None:
+    _, session_id = await api.new_session(make)
+    created = await api.call(
+        api.executions.create, make.execution("fail now", session_id=session_id)
+    )
+    final = await api.wait_phase(created.metadata.id, P.EXECUTION_FAILED)
+    assert "the model rejected the request" in final.status.error
+    assert "ExecuteGraphton" in final.status.error
+    handle = temporal_client.get_workflow_handle(created.metadata.id)
+    assert (await handle.describe()).status == WorkflowExecutionStatus.FAILED
+
+
+async def test_final_status_is_stored_when_the_runner_never_reports(
+    api: Api, make: Builders, runner: RunnerDouble
+) -> None:
+    agent = await api.call(api.agents.create, make.agent())
+    created = await api.call(
+        api.executions.create, make.execution("silent run", agent_id=agent.metadata.id)
+    )
+    final = await api.wait_phase(created.metadata.id, P.EXECUTION_COMPLETED)
+    assert [m.content for m in final.status.messages] == ["done"]
+    assert final.status.sequence == 2, "create, then only the workflow's own persist"
+
+
+async def test_cancel_stops_the_activity_and_ends_cancelled(
+    api: Api, make: Builders, runner: RunnerDouble, temporal_client: Client
+) -> None:
+    _, session_id = await api.new_session(make)
+    created = await api.call(
+        api.executions.create, make.execution("block forever", session_id=session_id)
+    )
+    execution_id = created.metadata.id
+    await _until(lambda: runner.saw("start", execution_id))
+    cancelled = await api.call(api.executions.cancel, AgentExecutionId(value=execution_id))
+    assert cancelled.status.phase == P.EXECUTION_CANCELLED
+    await _until(lambda: runner.saw("cancelled", execution_id))
+    handle = temporal_client.get_workflow_handle(execution_id)
+    await _until_async_status(handle, WorkflowExecutionStatus.CANCELED)
+    stored = await api.call(api.executions_q.get, AgentExecutionId(value=execution_id))
+    assert stored.status.phase == P.EXECUTION_CANCELLED
+    again = await api.call(api.executions.cancel, AgentExecutionId(value=execution_id))
+    assert again.status.sequence == stored.status.sequence, (
+        "cancelling a final execution changes nothing"
+    )
+
+
+async def _until_async_status(handle: object, status: WorkflowExecutionStatus) -> None:
+    for _ in range(300):
+        if (await handle.describe()).status == status:  # type: ignore[attr-defined]
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"workflow never reached {status}")
+
+
+async def test_second_turn_in_a_session_waits_for_the_first(
+    api: Api, make: Builders, runner: RunnerDouble
+) -> None:
+    runner.release.clear()
+    _, session_id = await api.new_session(make)
+    first = await api.call(api.executions.create, make.execution("gate one", session_id=session_id))
+    second = await api.call(api.executions.create, make.execution("ok two", session_id=session_id))
+    await _until(lambda: runner.saw("start", first.metadata.id))
+    await asyncio.sleep(1.5)  # time enough for the second turn to start if it did not wait
+    assert not runner.saw("start", second.metadata.id)
+    waiting = await api.call(api.executions_q.get, AgentExecutionId(value=second.metadata.id))
+    assert waiting.status.phase == P.EXECUTION_PENDING
+    runner.release.set()
+    await api.wait_phase(first.metadata.id, P.EXECUTION_COMPLETED)
+    await api.wait_phase(second.metadata.id, P.EXECUTION_COMPLETED)
+    timeline = runner.timeline
+    assert timeline.index(("end", first.metadata.id)) < timeline.index(
+        ("start", second.metadata.id)
+    )
+
+
+async def test_cancelling_a_waiting_turn_ends_it_without_running(
+    api: Api, make: Builders, runner: RunnerDouble
+) -> None:
+    runner.release.clear()
+    _, session_id = await api.new_session(make)
+    first = await api.call(api.executions.create, make.execution("gate one", session_id=session_id))
+    second = await api.call(api.executions.create, make.execution("ok two", session_id=session_id))
+    await _until(lambda: runner.saw("start", first.metadata.id))
+    cancelled = await api.call(api.executions.cancel, AgentExecutionId(value=second.metadata.id))
+    assert cancelled.status.phase == P.EXECUTION_CANCELLED
+    runner.release.set()
+    await api.wait_phase(first.metadata.id, P.EXECUTION_COMPLETED)
+    await asyncio.sleep(1)
+    assert not runner.saw("start", second.metadata.id)
+
+
+async def test_reject_policy_refuses_a_second_running_turn(
+    stigmer_server_factory: StigmerServerFactory,
+    connect_api: Connect,
+    runner_for: RunnerFor,
+    make: Builders,
+) -> None:
+    async with (
+        stigmer_server_factory(env={"STIGMER_SESSION_POLICY": "reject"}) as server,
+        connect_api(server) as api,runner_for(server, api) as double
+    ):
+        _, session_id = await api.new_session(make)
+        first = await api.call(
+            api.executions.create, make.execution("gate one", session_id=session_id)
+        )
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await api.call(
+                api.executions.create, make.execution("ok two", session_id=session_id)
+            )
+        assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+        assert first.metadata.id in (refused.value.details() or "")
+        listed = await api.call(
+            api.executions_q.listBySession,
+            ListAgentExecutionsBySessionRequest(session_id=session_id),
+        )
+        assert [e.metadata.id for e in listed.items] == [first.metadata.id]
+        double.release.set()
+        await api.wait_phase(first.metadata.id, P.EXECUTION_COMPLETED)
+        third = await api.call(
+            api.executions.create, make.execution("ok three", session_id=session_id)
+        )
+        await api.wait_phase(third.metadata.id, P.EXECUTION_COMPLETED)
+
+
+async def test_unreachable_temporal_fails_the_call_and_records_failed(
+    stigmer_server_factory: StigmerServerFactory, connect_api: Connect, make: Builders
+) -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        dead = f"127.0.0.1:{probe.getsockname()[1]}"
+    async with (
+        stigmer_server_factory(env={"TEMPORAL_HOST_PORT": dead}) as server,
+        connect_api(server) as api,
+    ):
+        _, session_id = await api.new_session(make)
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await api.call(api.executions.create, make.execution("ok", session_id=session_id))
+        assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
+        assert dead in (refused.value.details() or "")
+        listed = await api.call(
+            api.executions_q.listBySession,
+            ListAgentExecutionsBySessionRequest(session_id=session_id),
+        )
+        assert len(listed.items) == 1
+        assert listed.items[0].status.phase == P.EXECUTION_FAILED
+        assert "unreachable" in listed.items[0].status.error
