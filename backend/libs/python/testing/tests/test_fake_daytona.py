@@ -17,7 +17,7 @@ from daytona import (
     DaytonaConflictError,
     DaytonaInternalServerError,
     DaytonaNotFoundError,
-    DaytonaTimeoutError,
+    DaytonaProcessExecutionTimeoutError,
     FileDownloadRequest,
     FileUpload,
     ListSandboxesQuery,
@@ -108,7 +108,7 @@ def test_exec_runs_for_real_in_the_sandbox_directory(
 def test_exec_past_its_timeout_is_killed_with_a_timeout_error(
     fake_daytona: FakeDaytona, sandbox: Sandbox
 ) -> None:
-    with pytest.raises(DaytonaTimeoutError, match="timeout"):
+    with pytest.raises(DaytonaProcessExecutionTimeoutError, match="timeout"):
         sandbox.process.exec("sleep 30", timeout=1)
     assert fake_daytona.running_commands(sandbox.id) == []
 
@@ -158,7 +158,9 @@ def test_an_upload_escaping_the_sandbox_is_refused_and_writes_nothing(
     assert not (fake_daytona.sandbox(sandbox.id).root / "first.txt").exists()
 
 
-def test_list_filters_by_label(daytona: Daytona, sandbox: Sandbox) -> None:
+def test_list_filters_by_label_and_pages(
+    daytona: Daytona, fake_daytona: FakeDaytona, sandbox: Sandbox
+) -> None:
     other = daytona.create(
         CreateSandboxFromSnapshotParams(snapshot="s", labels={"stigmer.session": "session-2"})
     )
@@ -168,6 +170,9 @@ def test_list_filters_by_label(daytona: Daytona, sandbox: Sandbox) -> None:
 
     assert mine == [sandbox.id]
     assert everyone == {sandbox.id, other.id}
+    paged = {s.id for s in daytona.list(ListSandboxesQuery(limit=1))}
+    assert paged == everyone, "the SDK follows nextCursor through every page"
+    assert len([r for r in fake_daytona.requests if r.query.get("limit") == ["1"]]) == 2
     assert list(daytona.list(ListSandboxesQuery(labels={"stigmer.session": "nobody"}))) == []
 
 

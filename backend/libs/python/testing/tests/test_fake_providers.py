@@ -333,3 +333,14 @@ async def test_openai_sends_usage_only_when_asked(fake_openai: FakeOpenAI) -> No
     _, reply = await stream(_PROVIDER_OPENAI.build(fake_openai), [HumanMessage("hi")])
     assert reply.usage_metadata is not None
     assert (reply.usage_metadata["input_tokens"], reply.usage_metadata["output_tokens"]) == (11, 7)
+
+
+async def test_anthropic_counts_tokens(fake_anthropic: FakeAnthropic) -> None:
+    model = _PROVIDER_ANTHROPIC.build(fake_anthropic)
+    assert isinstance(model, ChatAnthropic)
+
+    short = model.get_num_tokens_from_messages([HumanMessage("hi")])
+    long = model.get_num_tokens_from_messages([HumanMessage("hi " * 400)])
+
+    assert 0 < short < long
+    assert fake_anthropic.requests[0].path == "/v1/messages/count_tokens"

@@ -10,10 +10,11 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from stigmer_testing.fakes._http import Response
+from stigmer_testing.fakes._http import RecordedRequest, Response
 from stigmer_testing.fakes._script import (
     ScriptedProvider,
     Turn,
+    estimate_tokens,
     json_chunks,
     text_chunks,
 )
@@ -38,6 +39,14 @@ class FakeAnthropic(ScriptedProvider):
         return headers.get("authorization") == f"Bearer {self.api_key}" or (
             headers.get("x-api-key") == self.api_key
         )
+
+    def handle(self, request: RecordedRequest) -> Response:
+        if request.method == "POST" and request.path == "/v1/messages/count_tokens":
+            if not self.authorized(request.headers) and self.api_key is not None:
+                return self.error_response(401, "invalid api key")
+            messages = (request.json() or {}).get("messages", [])
+            return Response.json(200, {"input_tokens": estimate_tokens(len(json.dumps(messages)))})
+        return super().handle(request)
 
     def error_response(self, status: int, message: str) -> Response:
         kind = _ERROR_TYPES.get(status, "api_error")
