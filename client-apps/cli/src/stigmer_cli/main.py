@@ -18,17 +18,13 @@ class _App(typer.Typer):
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         try:
-            return super().__call__(*args, standalone_mode=False, **kwargs)
+            return super().__call__(*args, **kwargs)
         except CliError as error:
             console = Console(stderr=True)
             console.print(f"[bold red]error:[/] {escape(error.message)}")
             if error.fix:
                 console.print(f"[bold]fix:[/] {escape(error.fix)}")
             raise SystemExit(error.exit_code) from None
-        except typer.Exit as done:
-            raise SystemExit(done.exit_code) from None
-        except typer.Abort:
-            raise SystemExit(130) from None
 
 
 def build() -> typer.Typer:

@@ -18,6 +18,7 @@ from ai.stigmer.agentic.agentexecution.v1.enum_pb2 import ExecutionPhase
 from stigmer_cli._kinds import AGENT_INSTANCE, EXECUTION, SESSION, Kind
 
 _MASK = "********"
+_PIPED_WIDTH = 400
 
 
 class OutputFormat(StrEnum):
@@ -53,15 +54,19 @@ def print_resources(
     elif output == OutputFormat.YAML:
         docs = [to_dict(item) for item in items]
         console.out(yaml.safe_dump_all(docs, sort_keys=False).rstrip())
-    else:
+    elif console.is_terminal:
         console.print(resource_table(kind, items))
+    else:
+        # Piped output is read by tools and tests: never squeeze or wrap an id to 80 columns.
+        wide = Console(file=console.file, width=_PIPED_WIDTH, color_system=None)
+        wide.print(resource_table(kind, items))
 
 
 def resource_table(kind: Kind, items: Sequence[Message]) -> Table:
     table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
     columns, row = _columns(kind)
     for column in columns[:-1]:
-        table.add_column(column, no_wrap=True)
+        table.add_column(column, no_wrap=True, min_width=len(column))
     table.add_column(columns[-1], overflow="ellipsis", no_wrap=True)
     for item in items:
         table.add_row(*row(item))

@@ -18,7 +18,6 @@ from ai.stigmer.agentic.agentexecution.v1.spec_pb2 import AgentExecutionSpec
 from ai.stigmer.agentic.session.v1.api_pb2 import Session
 from ai.stigmer.agentic.session.v1.spec_pb2 import SessionSpec
 from ai.stigmer.commons.apiresource.environment_pb2 import EnvironmentValue
-from ai.stigmer.commons.apiresource.metadata_pb2 import ApiResourceMetadata
 from stigmer_cli._client import Resources
 from stigmer_cli._context import options
 from stigmer_cli._errors import CliError
@@ -102,7 +101,6 @@ def _turn_spec(
         Session(
             api_version=API_VERSION,
             kind=SESSION.name,
-            metadata=ApiResourceMetadata(name=_subject(prompt)),
             spec=SessionSpec(agent_instance_id=instance.metadata.id, subject=_subject(prompt)),
         ),
     )
@@ -126,7 +124,10 @@ def _watch(
         try:
             return watcher.follow()
         except KeyboardInterrupt:
-            console.print("[yellow]cancelling the execution (Ctrl-C again to stop waiting)[/]")
+            # stderr, so `-o json` output stays a single JSON document.
+            Console(stderr=True).print(
+                "[yellow]cancelling the execution (Ctrl-C again to stop waiting)[/]"
+            )
             resources.call(
                 "cancel the execution",
                 lambda: EXECUTION.command_stub(resources.channel).cancel(

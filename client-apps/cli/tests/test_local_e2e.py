@@ -1,0 +1,342 @@
+"""End to end: the real `stigmer` program, a real local system (Temporal dev server,
+stigmer-server, agent-runner) from a fresh STIGMER_HOME, the examples and the scripted model.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
+
+STIGMER = str(Path(sys.executable).parent / "stigmer")
+REPO = Path(__file__).resolve().parents[3]
+EXAMPLES = REPO / "examples"
+SLOW_SCRIPT = """\
+replies:
+  - tool_calls:
+      - {name: execute, args: {command: "sleep 30"}}
+  - text: "slept"
+"""
+SLOW_MANIFEST = """\
+apiVersion: agentic.stigmer.ai/v1
+kind: Agent
+metadata: {name: Slow agent}
+spec:
+  model: scripted:%s
+  instructions: Wait.
+---
+apiVersion: agentic.stigmer.ai/v1
+kind: AgentInstance
+metadata: {name: Slow}
+spec: {agent: slow-agent}
+"""
+
+
+@dataclass(frozen=True)
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+def _env(home: Path) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("STIGMER_", "TEMPORAL_", "ANTHROPIC_", "OPENAI_"))
+    }
+    env["STIGMER_HOME"] = str(home)
+    env["COLUMNS"] = "160"
+    return env
+
+
+def stigmer(home: Path, *args: str, timeout: float = 120.0) -> Result:
+    done = subprocess.run(
+        [STIGMER, *args],
+        env=_env(home),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=REPO,
+        check=False,
+    )
+    return Result(done.returncode, done.stdout, done.stderr)
+
+
+def spawn(home: Path, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [STIGMER, *args],
+        env=_env(home),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+    )
+
+
+def free_ports(count: int) -> list[int]:
+    probes = [socket.socket() for _ in range(count)]
+    try:
+        for probe in probes:
+            probe.bind(("127.0.0.1", 0))
+        return [probe.getsockname()[1] for probe in probes]
+    finally:
+        for probe in probes:
+            probe.close()
+
+
+def port_flags(ports: list[int]) -> list[str]:
+    return [
+        "--temporal-port",
+        str(ports[0]),
+        "--temporal-ui-port",
+        str(ports[1]),
+        "--server-port",
+        str(ports[2]),
+    ]
+
+
+def recorded_pids(home: Path) -> list[int]:
+    state = json.loads((home / "local-state.json").read_text(encoding="utf-8"))
+    pids = [c["pid"] for c in state["components"].values() if c["pid"] is not None]
+    return [state["supervisor_pid"], *pids]
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat_line = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+    return stat_line[stat_line.rindex(")") + 2] != "Z"
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A fresh data directory with the local system up; `local down` must leave nothing."""
+    home = tmp_path_factory.mktemp("stigmer-home")
+    up = stigmer(home, "local", "up", *port_flags(free_ports(3)), timeout=180)
+    assert up.code == 0, up.out + up.err
+    pids = recorded_pids(home)
+    try:
+        yield home
+    finally:
+        down = stigmer(home, "local", "down", timeout=60)
+        assert down.code == 0, down.out + down.err
+        assert [pid for pid in pids if alive(pid)] == []
+        assert not (home / "local-state.json").exists()
+
+
+@pytest.fixture(scope="module")
+def applied(home: Path) -> Result:
+    result = stigmer(home, "apply", "-f", str(EXAMPLES))
+    assert result.code == 0, result.out + result.err
+    return result
+
+
+def test_local_up_is_ready_and_a_second_up_is_harmless(home: Path) -> None:
+    status = stigmer(home, "local", "status")
+    assert status.code == 0, status.out + status.err
+    for component in ("temporal", "stigmer-server", "agent-runner"):
+        line = next(row for row in status.out.splitlines() if row.startswith(component))
+        assert "running" in line
+        assert "ready" in line
+    before = recorded_pids(home)
+    again = stigmer(home, "local", "up")
+    assert again.code == 0, again.out + again.err
+    assert "already runs" in again.out
+    assert recorded_pids(home) == before
+
+
+def test_api_key_is_generated_once_and_private(home: Path) -> None:
+    key_file = home / "api-key"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert key_file.read_text(encoding="utf-8").strip().startswith("stk_local_")
+
+
+def test_apply_creates_then_reports_unchanged(home: Path, applied: Result) -> None:
+    created = [line.split()[:2] for line in applied.out.splitlines()]
+    assert created == [
+        ["skill/hello-world", "created"],
+        ["skill/workspace-notes", "created"],
+        ["environment/demo-defaults", "created"],
+        ["environment/demo-overrides", "created"],
+        ["agent/demo-agent", "created"],
+        ["agentinstance/demo", "created"],
+    ]
+    again = stigmer(home, "apply", "-f", str(EXAMPLES))
+    assert again.code == 0, again.err
+    assert [line.split()[1] for line in again.out.splitlines()] == ["unchanged"] * 6
+
+
+def test_get_lists_what_was_applied_and_masks_secrets(home: Path, applied: Result) -> None:
+    agents = stigmer(home, "get", "agents")
+    assert agents.code == 0, agents.err
+    assert "demo-agent" in agents.out
+    instance = json.loads(stigmer(home, "get", "instance", "demo", "-o", "json").out)
+    agent = json.loads(stigmer(home, "get", "agent", "demo-agent", "-o", "json").out)
+    assert instance["spec"]["agentId"] == agent["metadata"]["id"]
+    assert [r["slug"] for r in instance["spec"]["environmentRefs"]] == [
+        "demo-defaults",
+        "demo-overrides",
+    ]
+    env_yaml = stigmer(home, "get", "environments", "demo-overrides", "-o", "yaml").out
+    assert "demo-token-not-a-real-secret" not in env_yaml
+    assert "'********'" in env_yaml
+
+
+def test_wrong_kind_manifest_fails_naming_file_and_field(home: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "apiVersion: agentic.stigmer.ai/v1\nkind: Agnet\nmetadata: {name: x}\nspec: {}\n",
+        encoding="utf-8",
+    )
+    result = stigmer(home, "apply", "-f", str(bad))
+    assert result.code == 1
+    assert f"{bad}: document 1: kind: expected one of" in result.err
+    assert "nothing was applied" in result.err
+
+
+def test_run_shows_the_turn_and_a_second_turn_continues_the_session(
+    home: Path, applied: Result, tmp_path: Path
+) -> None:
+    session_file = tmp_path / "session"
+    first = stigmer(
+        home, "run", "demo", "Look around please.", "--write-session-id", str(session_file)
+    )
+    assert first.code == 0, first.out + first.err
+    for shown in (
+        "✓ execute echo 'turn one was here' >> notes.txt && ls",  # a tool call, completed
+        "[x] Ask the researcher about the system",  # the todo checklist
+        "✓ sub-agent researcher: Find out which operating system",  # the sub-agent...
+        "    ✓ execute uname -s",  # ...with its own tool call nested under it
+        "This is the scripted demo model.",  # the answer
+        "completed",
+    ):
+        assert shown in first.out, first.out
+    session = session_file.read_text(encoding="utf-8").strip()
+    assert f"--session {session}" in first.out
+
+    second = stigmer(home, "run", "demo", "What did you leave?", "--session", session, "-o", "json")
+    assert second.code == 0, second.out + second.err
+    execution = json.loads(second.out)
+    assert execution["status"]["phase"] == "EXECUTION_COMPLETED"
+    assert execution["spec"]["sessionId"] == session
+    answer = execution["status"]["messages"][-1]["content"]
+    assert "turn one was here" in answer  # the script's expectation held: turn 1 is remembered
+
+    listed = stigmer(home, "executions", "--session", session)
+    assert listed.out.count("COMPLETED") == 2
+
+
+def _slow_instance(home: Path, tmp_path: Path) -> None:
+    script = tmp_path / "slow-script.yaml"
+    script.write_text(SLOW_SCRIPT, encoding="utf-8")
+    manifest = tmp_path / "slow.yaml"
+    manifest.write_text(SLOW_MANIFEST % script, encoding="utf-8")
+    result = stigmer(home, "apply", "-f", str(manifest))
+    assert result.code == 0, result.err
+
+
+def _running_execution(home: Path, timeout: float = 60.0) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        listed = json.loads(stigmer(home, "executions", "-o", "json").out or "[]")
+        items = listed if isinstance(listed, list) else [listed]
+        running = [
+            e
+            for e in items
+            if e["status"].get("phase") == "EXECUTION_IN_PROGRESS"
+            and any(
+                t.get("status") == "TOOL_CALL_RUNNING" for t in e["status"].get("toolCalls", [])
+            )
+        ]
+        if running:
+            return str(running[0]["metadata"]["id"])
+        time.sleep(0.5)
+    raise AssertionError("no execution reached a running tool call")
+
+
+def test_ctrl_c_cancels_a_running_turn(home: Path, applied: Result, tmp_path: Path) -> None:
+    _slow_instance(home, tmp_path)
+    run = spawn(home, "run", "slow", "Take your time.", "-o", "json")
+    try:
+        execution_id = _running_execution(home)
+        run.send_signal(signal.SIGINT)
+        out, err = run.communicate(timeout=60)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.communicate()
+    assert run.returncode == 130, out + err
+    final = json.loads(out)
+    assert final["metadata"]["id"] == execution_id
+    assert final["status"]["phase"] == "EXECUTION_CANCELLED"
+
+
+def test_cancel_command_ends_a_watched_turn_cancelled(
+    home: Path, applied: Result, tmp_path: Path
+) -> None:
+    _slow_instance(home, tmp_path)
+    run = spawn(home, "run", "slow", "Take your time.")
+    try:
+        execution_id = _running_execution(home)
+        cancelled = stigmer(home, "cancel", execution_id)
+        assert cancelled.code == 0, cancelled.err
+        out, err = run.communicate(timeout=60)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.communicate()
+    assert run.returncode == 130, out + err
+    assert "cancelled" in out
+    shown = json.loads(stigmer(home, "get", "executions", execution_id, "-o", "json").out)
+    assert shown["status"]["phase"] == "EXECUTION_CANCELLED"
+
+
+def test_a_crashed_runner_is_restarted(home: Path) -> None:
+    state_file = home / "local-state.json"
+    runner = json.loads(state_file.read_text(encoding="utf-8"))["components"]["agent-runner"]
+    os.kill(runner["pid"], signal.SIGKILL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        now = json.loads(state_file.read_text(encoding="utf-8"))["components"]["agent-runner"]
+        if now["restarts"] == runner["restarts"] + 1 and now["phase"] == "running":
+            break
+        time.sleep(0.3)
+    else:
+        raise AssertionError(f"the runner was not restarted: {now}")
+    assert now["pid"] != runner["pid"]
+    assert now["last_exit_code"] == -signal.SIGKILL
+    deadline = time.monotonic() + 60
+    while (status := stigmer(home, "local", "status")).code != 0:
+        assert time.monotonic() < deadline, status.out
+        time.sleep(1)
+    runner_row = next(r for r in status.out.splitlines() if r.startswith("agent-runner"))
+    assert runner_row.split()[-1] == "1"  # RESTARTS
+
+
+def test_up_with_a_busy_port_fails_fast_naming_it(tmp_path: Path) -> None:
+    ports = free_ports(3)
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", ports[2]))
+        holder.listen()
+        started = time.monotonic()
+        result = stigmer(tmp_path, "local", "up", *port_flags(ports), timeout=60)
+    assert result.code == 1
+    assert time.monotonic() - started < 15
+    assert f"port {ports[2]} (stigmer-server) already in use" in result.err
+    assert "--server-port" in result.err
+    assert not (tmp_path / "local-state.json").exists()
