@@ -13,6 +13,15 @@ _QUIET = {
     "asyncio": logging.WARNING,
     "httpcore": logging.WARNING,
     "httpx": logging.INFO,
+    # Their DEBUG lines carry checkpoint blobs and request bodies: conversation text that may
+    # hold a secret the model was shown.
+    "aiosqlite": logging.WARNING,
+    "psycopg": logging.WARNING,
+    "langchain": logging.WARNING,
+    "langgraph": logging.WARNING,
+    "deepagents": logging.WARNING,
+    "anthropic": logging.WARNING,
+    "openai": logging.WARNING,
     "temporalio": logging.WARNING,
     "temporalio.activity": logging.INFO,
     "temporalio.worker._activity": logging.INFO,

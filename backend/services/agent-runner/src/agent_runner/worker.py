@@ -65,6 +65,10 @@ async def runner_worker(config: RunnerConfig) -> AsyncIterator[Worker]:
             activities=[activities.ensure_thread, activities.execute_graphton],
             max_concurrent_activities=config.max_concurrent_turns,
             graceful_shutdown_timeout=timedelta(seconds=config.shutdown_grace),
+            # A cancel reaches a turn only in a heartbeat's reply; the SDK's default throttle
+            # (0.8 x the heartbeat timeout) would let a cancelled command run for ~24 s.
+            max_heartbeat_throttle_interval=timedelta(seconds=config.heartbeat_interval),
+            default_heartbeat_throttle_interval=timedelta(seconds=config.heartbeat_interval),
         )
 
 
