@@ -13,6 +13,7 @@ from daytona import (
     CreateSandboxFromSnapshotParams,
     Daytona,
     DaytonaAuthenticationError,
+    DaytonaBadRequestError,
     DaytonaConfig,
     DaytonaConflictError,
     DaytonaInternalServerError,
@@ -103,6 +104,18 @@ def test_exec_runs_for_real_in_the_sandbox_directory(
     assert (root / "made.txt").read_text() == "made\n"
     assert sandbox.get_work_dir() == str(root)
     assert sandbox.process.exec("exit 3").exit_code == 3
+
+
+def test_exec_honours_cwd_and_refuses_a_missing_one(
+    fake_daytona: FakeDaytona, sandbox: Sandbox
+) -> None:
+    root = fake_daytona.sandbox(sandbox.id).root
+    (root / "sub").mkdir()
+
+    assert sandbox.process.exec("pwd", cwd="sub").result == f"{root}/sub\n"
+    assert sandbox.process.exec("pwd", cwd="/sub").result == f"{root}/sub\n", "re-rooted"
+    with pytest.raises(DaytonaBadRequestError, match="cwd 'nowhere' is not a directory"):
+        sandbox.process.exec("pwd", cwd="nowhere")
 
 
 def test_exec_past_its_timeout_is_killed_with_a_timeout_error(

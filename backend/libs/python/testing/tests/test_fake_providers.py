@@ -7,10 +7,11 @@ client has no retries, its errors are one class) the case says so.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 import anthropic
+import httpx
 import ollama
 import openai
 import pytest
@@ -344,3 +345,23 @@ async def test_anthropic_counts_tokens(fake_anthropic: FakeAnthropic) -> None:
 
     assert 0 < short < long
     assert fake_anthropic.requests[0].path == "/v1/messages/count_tokens"
+
+
+async def test_a_chunked_request_body_is_read_whole(fake_openai: FakeOpenAI) -> None:
+    fake_openai.set_replies([Reply(text="got it")])
+    payload = json.dumps({"model": "m", "messages": [{"role": "user", "content": "hi"}]})
+
+    async def pieces() -> AsyncIterator[bytes]:
+        for start in range(0, len(payload), 10):
+            yield payload[start : start + 10].encode()
+
+    async with httpx.AsyncClient() as client:
+        response = await client.post(
+            f"{fake_openai.url}/v1/chat/completions",
+            content=pieces(),
+            headers={"authorization": f"Bearer {fake_openai.api_key}"},
+        )
+
+    assert fake_openai.requests[0].headers["transfer-encoding"] == "chunked"
+    assert fake_openai.requests[0].json()["messages"][0]["content"] == "hi"
+    assert response.json()["choices"][0]["message"]["content"] == "got it"

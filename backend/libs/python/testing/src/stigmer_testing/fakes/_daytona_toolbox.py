@@ -126,10 +126,13 @@ class Toolbox:
         command_id = uuid.uuid4().hex
         stdout, stderr = self.logs / f"{command_id}.out", self.logs / f"{command_id}.err"
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(self.root)}
+        workdir = self.host_path(cwd) if cwd else self.root
+        if not workdir.is_dir():
+            raise Refused(400, f"cwd {cwd!r} is not a directory in the sandbox")
         with stdout.open("wb") as out, stderr.open("wb") as err:
             process = subprocess.Popen(
                 ["sh", "-c", command],
-                cwd=self.host_path(cwd) if cwd else self.root,
+                cwd=workdir,
                 env={**env, **self.env, **envs},
                 stdin=subprocess.DEVNULL,
                 stdout=out,

@@ -107,8 +107,9 @@ class _Handler(BaseHTTPRequestHandler):
             while size := int(self.rfile.readline().split(b";")[0].strip() or b"0", 16):
                 chunks.append(self.rfile.read(size))
                 self.rfile.readline()
-            while self.rfile.readline().strip():  # trailers end with an empty line
-                pass
+            trailer = self.rfile.readline()
+            while trailer.strip():  # trailers end with an empty line
+                trailer = self.rfile.readline()
             return b"".join(chunks)
         return self.rfile.read(int(self.headers.get("Content-Length") or 0))
 

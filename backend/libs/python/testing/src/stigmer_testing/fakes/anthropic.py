@@ -42,7 +42,7 @@ class FakeAnthropic(ScriptedProvider):
 
     def handle(self, request: RecordedRequest) -> Response:
         if request.method == "POST" and request.path == "/v1/messages/count_tokens":
-            if not self.authorized(request.headers) and self.api_key is not None:
+            if self.api_key is not None and not self.authorized(request.headers):
                 return self.error_response(401, "invalid api key")
             messages = (request.json() or {}).get("messages", [])
             return Response.json(200, {"input_tokens": estimate_tokens(len(json.dumps(messages)))})
