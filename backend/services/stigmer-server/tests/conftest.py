@@ -13,6 +13,7 @@ import secrets
 import sqlite3
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -229,6 +230,10 @@ async def run_double(
         client,
         task_queue=server.execution_task_queue,
         activities=[double.ensure_thread, double.execute_graphton],
+        # Cancellation reaches an activity with its next heartbeat sent to the server;
+        # the SDK otherwise batches heartbeats for up to 80% of the heartbeat timeout.
+        max_heartbeat_throttle_interval=timedelta(seconds=0.5),
+        default_heartbeat_throttle_interval=timedelta(seconds=0.5),
     )
     async with worker:
         yield double

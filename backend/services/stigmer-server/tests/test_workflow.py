@@ -155,16 +155,15 @@ async def test_reject_policy_refuses_a_second_running_turn(
 ) -> None:
     async with (
         stigmer_server_factory(env={"STIGMER_SESSION_POLICY": "reject"}) as server,
-        connect_api(server) as api,runner_for(server, api) as double
+        connect_api(server) as api,
+        runner_for(server, api) as double,
     ):
         _, session_id = await api.new_session(make)
         first = await api.call(
             api.executions.create, make.execution("gate one", session_id=session_id)
         )
         with pytest.raises(grpc.aio.AioRpcError) as refused:
-            await api.call(
-                api.executions.create, make.execution("ok two", session_id=session_id)
-            )
+            await api.call(api.executions.create, make.execution("ok two", session_id=session_id))
         assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
         assert first.metadata.id in (refused.value.details() or "")
         listed = await api.call(

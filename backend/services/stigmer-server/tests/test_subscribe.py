@@ -1,0 +1,162 @@
+"""subscribe and updateStatus: every sequence number exactly once, even while racing."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from typing import TYPE_CHECKING
+
+import pytest
+
+from ai.stigmer.agentic.agentexecution.v1.api_pb2 import AgentExecution
+from ai.stigmer.agentic.agentexecution.v1.enum_pb2 import ExecutionPhase, TodoStatus
+from ai.stigmer.agentic.agentexecution.v1.io_pb2 import (
+    AgentExecutionEvent,
+    AgentExecutionId,
+    AgentExecutionStatusUpdate,
+    SubscribeAgentExecutionRequest,
+)
+from ai.stigmer.agentic.agentexecution.v1.status_pb2 import (
+    AgentExecutionStatus,
+    AgentMessage,
+    Todo,
+)
+from stigmer_status import apply_event
+
+if TYPE_CHECKING:
+    from conftest import Api, Builders
+
+pytestmark = pytest.mark.integration
+P = ExecutionPhase
+
+
+async def _pending_execution(api: Api, make: Builders) -> str:
+    """An execution nobody runs (no runner polls this module's queue): only the test writes."""
+    _, session_id = await api.new_session(make)
+    created = await api.call(api.executions.create, make.execution("wait", session_id=session_id))
+    return str(created.metadata.id)
+
+
+async def _collect(api: Api, execution_id: str, after: int = 0) -> list[AgentExecutionEvent]:
+    request = SubscribeAgentExecutionRequest(execution_id=execution_id, after_sequence=after)
+    return [
+        event
+        async for event in api.executions_q.subscribe(request, metadata=api.metadata, timeout=60)
+    ]
+
+
+def _update(execution_id: str, status: AgentExecutionStatus) -> AgentExecutionStatusUpdate:
+    return AgentExecutionStatusUpdate(execution_id=execution_id, status=status)
+
+
+async def test_watchers_joining_during_a_burst_see_every_sequence_once(
+    api: Api, make: Builders
+) -> None:
+    execution_id = await _pending_execution(api, make)
+    chunks = [f"w{i} " for i in range(150)]
+
+    async def write() -> None:
+        await api.call(
+            api.executions.updateStatus,
+            _update(execution_id, AgentExecutionStatus(phase=P.EXECUTION_IN_PROGRESS)),
+        )
+        for index, chunk in enumerate(chunks):
+            delta = AgentExecutionStatus(
+                messages=[AgentMessage(id="m1", content=chunk, append=True)]
+            )
+            if index % 25 == 0:
+                delta.todos[f"todo-{index}"].CopyFrom(
+                    Todo(id=f"todo-{index}", content="t", status=TodoStatus.TODO_PENDING)
+                )
+            await api.call(api.executions.updateStatus, _update(execution_id, delta))
+        await api.call(
+            api.executions.updateStatus,
+            _update(execution_id, AgentExecutionStatus(phase=P.EXECUTION_COMPLETED)),
+        )
+
+    async def watch(delay: float) -> list[AgentExecutionEvent]:
+        await asyncio.sleep(delay)
+        return await _collect(api, execution_id)
+
+    rng = random.Random(7)
+    watchers = [asyncio.create_task(watch(rng.uniform(0, 0.8))) for _ in range(8)]
+    await write()
+    results = await asyncio.gather(*watchers)
+
+    joined_at = {events[0].sequence for events in results}
+    assert len(joined_at) > 1, "watchers joined at different points of the burst"
+    final: AgentExecution = await api.call(
+        api.executions_q.get, AgentExecutionId(value=execution_id)
+    )
+    assert final.status.sequence == 1 + 1 + len(chunks) + 1
+    assert final.status.messages[0].content == "".join(chunks)
+    for events in results:
+        assert events[0].WhichOneof("payload") == "snapshot"
+        sequences = [event.sequence for event in events]
+        assert sequences == list(range(sequences[0], final.status.sequence + 1)), (
+            "no gap, no repeat"
+        )
+        assert all(event.WhichOneof("payload") == "delta" for event in events[1:])
+        copy = None
+        for event in events:
+            copy = apply_event(copy, event)
+        assert copy is not None
+        assert copy.status == final.status, "a watcher's copy converges on the stored status"
+
+
+async def test_resume_after_a_sequence_and_final_streams(api: Api, make: Builders) -> None:
+    execution_id = await _pending_execution(api, make)
+    for text in ("a", "b", "c"):
+        await api.call(
+            api.executions.updateStatus,
+            _update(
+                execution_id,
+                AgentExecutionStatus(messages=[AgentMessage(id="m", content=text, append=True)]),
+            ),
+        )
+    watcher = asyncio.create_task(_collect(api, execution_id, after=4))
+    await asyncio.sleep(0.3)
+    await api.call(
+        api.executions.updateStatus,
+        _update(execution_id, AgentExecutionStatus(phase=P.EXECUTION_FAILED, error="boom")),
+    )
+    resumed = await watcher
+    assert [(e.sequence, e.WhichOneof("payload")) for e in resumed] == [(5, "delta")]
+    assert resumed[0].delta.error == "boom"
+
+    # An execution already final: one snapshot, then the stream ends.
+    done = await _collect(api, execution_id)
+    assert [(e.sequence, e.WhichOneof("payload")) for e in done] == [(5, "snapshot")]
+    assert done[0].snapshot.status.messages[0].content == "abc"
+    # Nothing newer than what the client has: nothing to send.
+    assert await _collect(api, execution_id, after=5) == []
+
+
+async def test_numbered_updates_apply_once_and_phase_never_leaves_final(
+    api: Api, make: Builders
+) -> None:
+    execution_id = await _pending_execution(api, make)
+    delta = AgentExecutionStatus(
+        sequence=2, messages=[AgentMessage(id="m", content="hi", append=True)]
+    )
+    first = await api.call(api.executions.updateStatus, _update(execution_id, delta))
+    retried = await api.call(api.executions.updateStatus, _update(execution_id, delta))
+    assert (first.applied, first.sequence) == (True, 2)
+    assert (retried.applied, retried.sequence) == (False, 2)
+    await api.call(
+        api.executions.updateStatus,
+        _update(execution_id, AgentExecutionStatus(sequence=3, phase=P.EXECUTION_COMPLETED)),
+    )
+    late = await api.call(
+        api.executions.updateStatus,
+        _update(
+            execution_id,
+            AgentExecutionStatus(sequence=4, phase=P.EXECUTION_IN_PROGRESS, error="late"),
+        ),
+    )
+    assert late.applied
+    stored = await api.call(api.executions_q.get, AgentExecutionId(value=execution_id))
+    assert stored.status.messages[0].content == "hi", "the retried append was not applied twice"
+    assert stored.status.phase == P.EXECUTION_COMPLETED
+    assert stored.status.error == "late"
+    assert stored.status.HasField("completed_at")
