@@ -100,7 +100,8 @@ def cache_key(spec: BaseSpec) -> str:
 
 
 @contextmanager
-def _locked(path: Path) -> Iterator[None]:
+def locked(path: Path) -> Iterator[None]:
+    """An exclusive lock on path across processes: one builder per cache entry at a time."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
@@ -160,7 +161,7 @@ def ensure_base(spec: BaseSpec, cache_dir: Path) -> BaseImage:
     """The cached base for spec, building it first when the cache has none."""
     key = cache_key(spec)
     target = cache_dir / "base" / key
-    with _locked(cache_dir / "base" / f"{key}.lock"):
+    with locked(cache_dir / "base" / f"{key}.lock"):
         if not (target / "base.json").is_file():
             if target.exists():
                 shutil.rmtree(target)

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
-from stigmer_oci.base import BaseImage, cache_key, ensure_base
+from stigmer_oci.base import BaseImage, cache_key, ensure_base, locked
 from stigmer_oci.compile import compile_site_packages
 from stigmer_oci.layers import Layer, compress_to_blob, write_tree_tar
 from stigmer_oci.layout import ImageConfig, ImageRef, write_layout
@@ -62,32 +62,37 @@ def _tree_layer(tree: Path, blobs: Path, epoch: int) -> Layer:
 
 
 def _cached_layer(
-    cache: Path, key: str, build: Callable[[Path], Layer], use_cache: bool
-) -> tuple[Layer, Path]:
-    """A layer built by build(blob_dir), kept in cache/layers/<key> for the next build."""
+    cache: Path, key: str, build: Callable[[Path], Layer], use_cache: bool, blobs: Path
+) -> Layer:
+    """A layer built by build(blob_dir), kept in cache/layers/<key>, placed into blobs.
+
+    The key's lock is held until the blob is linked into the new layout, so a concurrent
+    build replacing the same cache entry cannot pull it away half-way.
+    """
     directory = cache / "layers" / key
     record = directory / "layer.json"
-    if use_cache and record.is_file():
-        layer = Layer(**json.loads(record.read_text()))
-        logger.info("reusing the cached dependency layer %s", key)
-        return layer, directory / layer.digest.removeprefix("sha256:")
-    scratch = Path(tempfile.mkdtemp(prefix="layer-", dir=cache))
-    try:
-        layer = build(scratch)
-        (scratch / "layer.json").write_text(json.dumps(asdict(layer), sort_keys=True))
-        if directory.exists():
-            shutil.rmtree(directory)
-        directory.parent.mkdir(parents=True, exist_ok=True)
-        scratch.replace(directory)
-    except BaseException:
-        shutil.rmtree(scratch, ignore_errors=True)
-        raise
-    return layer, directory / layer.digest.removeprefix("sha256:")
+    with locked(cache / "layers" / f"{key}.lock"):
+        if use_cache and record.is_file():
+            layer = Layer(**json.loads(record.read_text()))
+            logger.info("reusing the cached dependency layer %s", key)
+        else:
+            scratch = Path(tempfile.mkdtemp(prefix="layer-", dir=cache))
+            try:
+                layer = build(scratch)
+                (scratch / "layer.json").write_text(json.dumps(asdict(layer), sort_keys=True))
+                if directory.exists():
+                    shutil.rmtree(directory)
+                scratch.replace(directory)
+            except BaseException:
+                shutil.rmtree(scratch, ignore_errors=True)
+                raise
+        _place_blob(directory / layer.digest.removeprefix("sha256:"), blobs, layer)
+    return layer
 
 
 def _deps_layer(
-    spec: BuildSpec, base: BaseImage, lock: ServiceLock, use_cache: bool
-) -> tuple[Layer, Path]:
+    spec: BuildSpec, base: BaseImage, lock: ServiceLock, use_cache: bool, blobs: Path
+) -> Layer:
     key_text = json.dumps(
         [_RECIPE, cache_key(spec.base), base.python_version, spec.epoch, lock.requirements]
     )
@@ -106,7 +111,7 @@ def _deps_layer(
             compile_site_packages(base.rootfs, tree / SITE_PACKAGES.lstrip("/"))
             return _tree_layer(tree, blobs, spec.epoch)
 
-    return _cached_layer(spec.cache_dir, key, build, use_cache)
+    return _cached_layer(spec.cache_dir, key, build, use_cache, blobs)
 
 
 def _app_layer(spec: BuildSpec, base: BaseImage, lock: ServiceLock, blobs: Path) -> Layer:
@@ -140,8 +145,7 @@ def build_image(spec: BuildSpec, *, use_layer_cache: bool = True) -> ImageRef:
         blobs = staging / "blobs" / "sha256"
         blobs.mkdir(parents=True)
         _place_blob(base.blob, blobs, base.layer)
-        deps, deps_blob = _deps_layer(spec, base, lock, use_layer_cache)
-        _place_blob(deps_blob, blobs, deps)
+        deps = _deps_layer(spec, base, lock, use_layer_cache, blobs)
         app = _app_layer(spec, base, lock, blobs)
         config = ImageConfig(
             entrypoint=[f"{VENV}/bin/{spec.service.script}"],
