@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from runner_world import World, running_commands, write_script
 
 from ai.stigmer.agentic.agentexecution.v1.enum_pb2 import (
     ExecutionPhase,
@@ -19,8 +20,6 @@ from ai.stigmer.agentic.agentexecution.v1.enum_pb2 import (
 from ai.stigmer.agentic.agentexecution.v1.io_pb2 import AgentExecutionId
 from stigmer_testing._runner import AgentRunnerProcess, start_agent_runner
 from stigmer_testing._server import StigmerServer, start_stigmer_server
-
-from .conftest import World, running_commands, write_script
 
 pytestmark = pytest.mark.integration
 
