@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import stat
@@ -228,6 +229,7 @@ def test_run_shows_the_turn_and_a_second_turn_continues_the_session(
         assert shown in first.out, first.out
     session = session_file.read_text(encoding="utf-8").strip()
     assert f"--session {session}" in first.out
+    assert f"session   {session}" in first.out
 
     second = stigmer(home, "run", "demo", "What did you leave?", "--session", session, "-o", "json")
     assert second.code == 0, second.out + second.err
@@ -324,8 +326,8 @@ def test_a_crashed_runner_is_restarted(home: Path) -> None:
     while (status := stigmer(home, "local", "status")).code != 0:
         assert time.monotonic() < deadline, status.out
         time.sleep(1)
-    runner_row = next(r for r in status.out.splitlines() if r.startswith("agent-runner"))
-    assert runner_row.split()[-1] == "1"  # RESTARTS
+    runner_row = next(r.rstrip() for r in status.out.splitlines() if r.startswith("agent-runner"))
+    assert re.fullmatch(rf"agent-runner\s+running\s+{now['pid']}\s+.+\s+1\s+ready", runner_row)
 
 
 def test_up_with_a_busy_port_fails_fast_naming_it(tmp_path: Path) -> None:

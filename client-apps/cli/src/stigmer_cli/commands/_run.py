@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,8 +23,14 @@ from stigmer_cli._client import Resources
 from stigmer_cli._context import options
 from stigmer_cli._errors import CliError
 from stigmer_cli._kinds import AGENT, AGENT_INSTANCE, API_VERSION, EXECUTION, SESSION
-from stigmer_cli.commands._output import OutputFormat, phase_name
+from stigmer_cli.commands._output import phase_name
 from stigmer_cli.live import Watcher, render_execution
+
+
+class RunOutput(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+
 
 EXIT_FAILED = 1
 EXIT_CANCELLED = 130
@@ -49,8 +56,8 @@ def run_command(
         typer.Option("--secret-env", help="K=V kept secret: redacted in status and logs."),
     ] = None,
     output: Annotated[
-        OutputFormat, typer.Option("--output", "-o", help="table (live view) or json.")
-    ] = OutputFormat.TABLE,
+        RunOutput, typer.Option("--output", "-o", help="text (the live view) or json.")
+    ] = RunOutput.TEXT,
     write_session_id: Annotated[
         Path | None,
         typer.Option("--write-session-id", help="Write the session id to this file (scripts)."),
@@ -67,8 +74,8 @@ def run_command(
     if write_session_id is not None:
         write_session_id.write_text(created.spec.session_id + "\n", encoding="utf-8")
     console = Console()
-    final = _watch(resources, created.metadata.id, console, live=output != OutputFormat.JSON)
-    if output == OutputFormat.JSON:
+    final = _watch(resources, created.metadata.id, console, live=output == RunOutput.TEXT)
+    if output == RunOutput.JSON:
         console.out(json_format.MessageToJson(final))
     else:
         _print_continuation(console, target, final)
@@ -146,11 +153,10 @@ def _watch(
 def _print_continuation(console: Console, target: str, final: AgentExecution) -> None:
     session_id = final.spec.session_id
     phase = phase_name(final.status.phase).lower()
-    console.print(
-        f"\n[bold]execution[/] {final.metadata.id} {phase}; [bold]session[/] {session_id}\n"
-        "continue with: "
-        + escape(f'stigmer run {shlex.quote(target)} "..." --session {session_id}')
-    )
+    console.print(f"\nexecution {final.metadata.id} {phase}")
+    console.print(f"session   {session_id}")
+    continuation = f'stigmer run {shlex.quote(target)} "..." --session {session_id}'
+    console.print("continue: " + escape(continuation), soft_wrap=True)
 
 
 def cancel_command(

@@ -139,10 +139,10 @@ def probe(layout: Layout, settings: LocalSettings, state: LocalState | None) -> 
 
 def _address(name: str, settings: LocalSettings) -> str:
     if name == TEMPORAL:
-        return f"{settings.temporal_address} (UI {settings.temporal_ui_url})"
+        return f"{settings.temporal_address}, UI :{settings.temporal_ui_port}"
     if name == SERVER:
         return settings.server_address
-    return f"polls Temporal at {settings.temporal_address}"
+    return "task queue 'execution'"
 
 
 async def _probe_all(settings: LocalSettings, api_key: str) -> dict[str, str | None]:

@@ -42,9 +42,10 @@ def _layout(ctx: typer.Context) -> Layout:
 
 
 def _table(rows: list[Health]) -> Table:
-    table = Table(show_edge=False, pad_edge=False)
-    for column in ("COMPONENT", "STATE", "PID", "ADDRESS", "HEALTH", "RESTARTS"):
-        table.add_column(column)
+    table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
+    for column in ("COMPONENT", "STATE", "PID", "ADDRESS", "RESTARTS"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("HEALTH")
     for row in rows:
         health = "[green]ready[/]" if row.ready else f"[yellow]{row.problem or row.phase}[/]"
         if row.phase == "failed":
@@ -54,8 +55,8 @@ def _table(rows: list[Health]) -> Table:
             row.phase,
             str(row.pid) if row.pid else "-",
             row.address,
-            health,
             str(row.restarts),
+            health,
         )
     return table
 
