@@ -292,6 +292,31 @@ async def test_a_bad_request_fails_at_once_with_the_providers_message(
     assert len(fake.requests) == 1, "a 400 is not retried"
 
 
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_an_error_inside_a_stream_breaks_it_off_without_a_retry(
+    request: pytest.FixtureRequest, provider: Provider
+) -> None:
+    fake = _fake(request, provider)
+    fake.set_replies([Reply(text="I was saying", stream_error="Overloaded mid-stream")])
+    seen: list[str] = []
+
+    async def read_until_it_breaks() -> None:
+        async for chunk in provider.build(fake).astream([HumanMessage("hi")]):
+            seen.append(text_of(chunk))
+
+    with pytest.raises(Exception, match="Overloaded mid-stream") as raised:
+        await read_until_it_breaks()
+
+    expected = {
+        "fake_anthropic": anthropic.APIStatusError,
+        "fake_openai": openai.APIError,
+        "fake_ollama": ollama.ResponseError,
+    }[provider.fixture]
+    assert isinstance(raised.value, expected)
+    assert "I was saying" in "".join(seen), "the text before the error was delivered"
+    assert len(fake.requests) == 1
+
+
 @pytest.mark.parametrize("provider", PROVIDERS[:2])
 async def test_a_wrong_api_key_is_refused(
     request: pytest.FixtureRequest, provider: Provider

@@ -28,18 +28,25 @@ class ToolCall:
 
 @dataclass(frozen=True)
 class Reply:
-    """One assistant reply: text and/or tool calls; token counts default to estimates."""
+    """One assistant reply: text and/or tool calls; token counts default to estimates.
+
+    With `stream_error`, a stream breaks off after the reply's content with an in-stream
+    error carrying that message (HTTP status already 200, so clients do not retry it);
+    a non-streaming request gets a 500 with the message instead.
+    """
 
     text: str = ""
     tool_calls: tuple[ToolCall, ...] = ()
     expect: str | None = None
     input_tokens: int | None = None
     output_tokens: int | None = None
+    stream_error: str | None = None
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> Reply:
         """A reply in the scripted model's YAML format: `text`, `tool_calls`, `expect`."""
-        unknown = set(data) - {"text", "tool_calls", "expect", "input_tokens", "output_tokens"}
+        known = {"text", "tool_calls", "expect", "input_tokens", "output_tokens", "stream_error"}
+        unknown = set(data) - known
         if unknown:
             raise ValueError(
                 f"reply has unknown keys {sorted(unknown)}: expected text, tool_calls, expect"
@@ -55,6 +62,7 @@ class Reply:
             expect=data.get("expect"),
             input_tokens=data.get("input_tokens"),
             output_tokens=data.get("output_tokens"),
+            stream_error=data.get("stream_error"),
         )
 
 
@@ -145,6 +153,8 @@ class ScriptedProvider(FakeHttpServer):
         turn = Turn(reply, conversation.assistant_messages, input_tokens, output_tokens)
         if body.get("stream"):
             return self.stream(body, turn)
+        if reply.stream_error is not None:
+            return self.error_response(500, reply.stream_error)
         return Response.json(200, self.whole(body, turn))
 
     @abstractmethod

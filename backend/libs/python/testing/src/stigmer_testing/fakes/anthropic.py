@@ -105,8 +105,12 @@ class FakeAnthropic(ScriptedProvider):
             block += 1
         usage = {"input_tokens": turn.input_tokens, "output_tokens": turn.output_tokens}
         stop = {"stop_reason": _stop_reason(turn), "stop_sequence": None}
-        events.append(_event("message_delta", {"delta": stop, "usage": usage}))
-        events.append(_event("message_stop", {}))
+        if turn.reply.stream_error is not None:
+            error = {"type": "overloaded_error", "message": turn.reply.stream_error}
+            events.append(_event("error", {"error": error}))
+        else:
+            events.append(_event("message_delta", {"delta": stop, "usage": usage}))
+            events.append(_event("message_stop", {}))
         return Response(
             200, tuple(events), content_type="text/event-stream", part_delay=self.chunk_delay
         )

@@ -42,7 +42,10 @@ class FakeOllama(ScriptedProvider):
         ]
         if turn.reply.tool_calls:
             lines.append(self._line({"role": "assistant", "content": "", **_tool_calls(turn)}))
-        lines.append({**self._line({"role": "assistant", "content": ""}), **_done(turn)})
+        if turn.reply.stream_error is not None:
+            lines.append({"error": turn.reply.stream_error})
+        else:
+            lines.append({**self._line({"role": "assistant", "content": ""}), **_done(turn)})
         parts = tuple(f"{json.dumps(line)}\n".encode() for line in lines)
         return Response(
             200, parts, content_type="application/x-ndjson", part_delay=self.chunk_delay

@@ -80,14 +80,19 @@ class FakeOpenAI(ScriptedProvider):
             {**head, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}
             for delta in deltas
         ]
-        chunks.append(
-            {**head, "choices": [{"index": 0, "delta": {}, "finish_reason": _finish(turn)}]}
-        )
-        options = body.get("stream_options")
-        if isinstance(options, dict) and options.get("include_usage"):
-            chunks.append({**head, "choices": [], "usage": _usage(turn)})
+        if turn.reply.stream_error is not None:
+            # OpenAI reports a failure inside a stream as a chunk holding only `error`.
+            error = {"message": turn.reply.stream_error, "type": "server_error", "code": None}
+            chunks.append({"error": error})
+        else:
+            done = {"index": 0, "delta": {}, "finish_reason": _finish(turn)}
+            chunks.append({**head, "choices": [done]})
+            options = body.get("stream_options")
+            if isinstance(options, dict) and options.get("include_usage"):
+                chunks.append({**head, "choices": [], "usage": _usage(turn)})
         parts = [f"data: {json.dumps(chunk)}\n\n".encode() for chunk in chunks]
-        parts.append(b"data: [DONE]\n\n")
+        if turn.reply.stream_error is None:
+            parts.append(b"data: [DONE]\n\n")
         return Response(
             200, tuple(parts), content_type="text/event-stream", part_delay=self.chunk_delay
         )
