@@ -34,7 +34,7 @@ fmt: ## Format Python and protos in place
 	$(BUF) format -w
 
 typecheck: ## mypy --strict over every package and the stubs
-	$(VENV)/mypy
+	@bash tools/typecheck.sh
 
 protos: ## Regenerate apis/stubs/python from apis/*.proto
 	@bash tools/protos.sh generate

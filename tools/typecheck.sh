@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# mypy --strict (root pyproject config) over each package in its own run: packages share
+# module names such as tests' conftest.py, which one run would report as duplicates.
+set -uo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+GROUPS_=(
+  "apis/stubs/python/ai apis/tests"
+  "backend/libs/python/contracts"
+  "backend/libs/python/status"
+  "backend/libs/python/testing"
+  "backend/services/stigmer-server"
+  "backend/services/agent-runner"
+  "client-apps/cli"
+  "tools/bench tools/ci"
+  "tools/oci"
+  "tools/bazel"
+)
+failed=()
+for group in "${GROUPS_[@]}"; do
+  # shellcheck disable=SC2086
+  if ! "$ROOT/.venv/bin/mypy" $group; then failed+=("$group"); fi
+done
+if [ ${#failed[@]} -gt 0 ]; then
+  printf 'typecheck: mypy failed for: %s\n' "${failed[@]}" >&2
+  exit 1
+fi
+echo "typecheck: mypy --strict clean"
