@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import random
 from typing import TYPE_CHECKING
 
 import pytest
@@ -55,12 +54,17 @@ async def test_watchers_joining_during_a_burst_see_every_sequence_once(
     execution_id = await _pending_execution(api, make)
     chunks = [f"w{i} " for i in range(150)]
 
+    watchers: list[asyncio.Task[list[AgentExecutionEvent]]] = []
+
     async def write() -> None:
         await api.call(
             api.executions.updateStatus,
             _update(execution_id, AgentExecutionStatus(phase=P.EXECUTION_IN_PROGRESS)),
         )
         for index, chunk in enumerate(chunks):
+            if index % 20 == 0:
+                # A new watcher subscribes while the writes go on, racing them.
+                watchers.append(asyncio.create_task(_collect(api, execution_id)))
             delta = AgentExecutionStatus(
                 messages=[AgentMessage(id="m1", content=chunk, append=True)]
             )
@@ -74,12 +78,6 @@ async def test_watchers_joining_during_a_burst_see_every_sequence_once(
             _update(execution_id, AgentExecutionStatus(phase=P.EXECUTION_COMPLETED)),
         )
 
-    async def watch(delay: float) -> list[AgentExecutionEvent]:
-        await asyncio.sleep(delay)
-        return await _collect(api, execution_id)
-
-    rng = random.Random(7)
-    watchers = [asyncio.create_task(watch(rng.uniform(0, 0.8))) for _ in range(8)]
     await write()
     results = await asyncio.gather(*watchers)
 

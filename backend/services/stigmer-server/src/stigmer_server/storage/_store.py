@@ -158,7 +158,12 @@ class Store:
 
     @classmethod
     async def open(cls, url: str) -> Store:
-        engine = create_async_engine(url, pool_pre_ping=True)
+        if url.startswith("sqlite"):
+            # One connection: our transactions are serialised anyway, and opening more
+            # connections under load costs more than it gives on SQLite.
+            engine = create_async_engine(url, pool_size=1, max_overflow=0)
+        else:
+            engine = create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
         if engine.dialect.name == "sqlite":
             event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         version = await migrate(engine)
