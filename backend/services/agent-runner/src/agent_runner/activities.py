@@ -1,41 +1,52 @@
-"""The runner's Temporal activities, registered under the shared contract's names."""
+"""The runner's Temporal activities, registered under the shared contract's names.
+
+This module stays light (no langchain, no deepagents) so the worker can poll while the agent
+stack is still loading: a turn waits for its dependencies, EnsureThread never needs them.
+"""
 
 from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from langgraph.checkpoint.base import BaseCheckpointSaver
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from agent_runner.clients import StigmerClients
+from agent_runner.config import TurnSettings
 from agent_runner.errors import classify
-from agent_runner.models import ModelFactory
-from agent_runner.sandbox import SandboxProvider
-from agent_runner.turn import AttemptContext, Turn, TurnSettings
 from ai.stigmer.agentic.agentexecution.v1.api_pb2 import AgentExecution
 from ai.stigmer.agentic.agentexecution.v1.status_pb2 import AgentExecutionStatus
 from stigmer_contracts import EXECUTE_GRAPHTON_OPTIONS, ensure_thread_defn, execute_graphton_defn
 
+if TYPE_CHECKING:
+    from langgraph.checkpoint.base import BaseCheckpointSaver
+
+    from agent_runner.models import ModelFactory
+    from agent_runner.sandbox import SandboxProvider
+
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TurnDependencies:
+    """What a turn needs besides the clients: built once per worker, after start-up."""
+
+    sandboxes: SandboxProvider
+    models: ModelFactory
+    checkpointer: BaseCheckpointSaver[str]
+    settings: TurnSettings
 
 
 class RunnerActivities:
     def __init__(
-        self,
-        *,
-        clients: StigmerClients,
-        sandboxes: SandboxProvider,
-        models: ModelFactory,
-        checkpointer: BaseCheckpointSaver[str],
-        settings: TurnSettings,
+        self, *, clients: StigmerClients, dependencies: Awaitable[TurnDependencies]
     ) -> None:
         self._clients = clients
-        self._sandboxes = sandboxes
-        self._models = models
-        self._checkpointer = checkpointer
-        self._settings = settings
+        self._dependencies = dependencies
 
     @ensure_thread_defn
     async def ensure_thread(self, session_id: str, agent_id: str) -> str:
@@ -61,16 +72,20 @@ class RunnerActivities:
     async def execute_graphton(
         self, execution: AgentExecution, thread_id: str
     ) -> AgentExecutionStatus:
+        # Loaded in the background since start-up; by the first turn it is normally there.
+        from agent_runner.turn import AttemptContext, Turn
+
+        dependencies = await self._dependencies
         info = activity.info()
         # The workflow may configure its own policy; the contract's is the fallback.
         policy = info.retry_policy or EXECUTE_GRAPHTON_OPTIONS.retry_policy
         maximum = policy.maximum_attempts
         turn = Turn(
             clients=self._clients,
-            sandboxes=self._sandboxes,
-            models=self._models,
-            checkpointer=self._checkpointer,
-            settings=self._settings,
+            sandboxes=dependencies.sandboxes,
+            models=dependencies.models,
+            checkpointer=dependencies.checkpointer,
+            settings=dependencies.settings,
             execution=execution,
             thread_id=thread_id,
             context=AttemptContext(

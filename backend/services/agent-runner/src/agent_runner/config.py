@@ -12,9 +12,6 @@ from pathlib import Path
 from typing import TypeVar
 
 from agent_runner import env_names as names
-from agent_runner.models import ProviderDefaults
-from agent_runner.sandbox import LocalSandboxSettings
-from agent_runner.status import FlushPolicy
 from stigmer_contracts import AGENT_EXECUTION_TASK_QUEUE_DEFAULT
 
 # Offline by default: a clearly named scripted model, never a silent provider call.
@@ -28,6 +25,47 @@ _N = TypeVar("_N", int, float)
 
 class ConfigError(ValueError):
     """One or more variables are missing or invalid; the message names all of them."""
+
+
+# The settings below are plain values on purpose: this module must import nothing heavy
+# (langchain, deepagents), so the worker polls before the agent stack has finished loading.
+
+
+@dataclass(frozen=True)
+class ProviderDefaults:
+    """Provider settings used when the turn's environment does not bring its own."""
+
+    anthropic_api_key: str = ""
+    openai_api_key: str = ""
+    openai_base_url: str = ""
+    ollama_base_url: str = ""
+
+
+@dataclass(frozen=True)
+class LocalSandboxSettings:
+    root: Path
+    command_timeout: int
+    max_output_bytes: int
+    # "auto" uses bubblewrap when it works here, "bwrap" requires it, "none" never uses it.
+    isolation: str
+    network: bool
+
+
+@dataclass(frozen=True)
+class FlushPolicy:
+    """When status updates go out: after max_events, or max_delay seconds after the first."""
+
+    max_events: int = 10
+    max_delay: float = 0.25
+    final_attempts: int = 5
+    final_backoff: float = 0.5
+
+
+@dataclass(frozen=True)
+class TurnSettings:
+    default_model: str
+    flush: FlushPolicy
+    heartbeat_interval: float
 
 
 @dataclass(frozen=True)
@@ -111,6 +149,11 @@ def load_config(env: Mapping[str, str]) -> RunnerConfig:
     grace = number(names.SHUTDOWN_GRACE_SECONDS, 30.0, float, 0.0)
     log_level = choice(names.LOG_LEVEL, "INFO", LOG_LEVELS, str.upper)
     log_format = choice(names.LOG_FORMAT, "text", LOG_FORMATS)
+    checkpoint_db_url = optional(names.STIGMER_CHECKPOINT_DB_URL, "")
+    if checkpoint_db_url and not checkpoint_db_url.startswith(("postgres://", "postgresql://")):
+        problems.append(
+            f"{names.STIGMER_CHECKPOINT_DB_URL} must be a postgresql:// URL, or unset for SQLite"
+        )
     if problems:
         raise ConfigError("invalid agent-runner configuration: " + "; ".join(problems))
     root = Path(data_dir).expanduser().resolve()
@@ -138,7 +181,7 @@ def load_config(env: Mapping[str, str]) -> RunnerConfig:
             openai_base_url=optional(names.OPENAI_BASE_URL, ""),
             ollama_base_url=optional(names.OLLAMA_BASE_URL, ""),
         ),
-        checkpoint_db_url=optional(names.STIGMER_CHECKPOINT_DB_URL, ""),
+        checkpoint_db_url=checkpoint_db_url,
         flush=FlushPolicy(max_events=max_events, max_delay=max_delay_ms / 1000),
         heartbeat_interval=heartbeat,
         max_concurrent_turns=concurrency,

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import sys
+
 import grpc
 from grpc import aio
-from langgraph.errors import GraphRecursionError
 from temporalio.exceptions import ApplicationError
 
-from agent_runner.sandbox import SandboxStartError
 from stigmer_contracts import ERROR_INVALID_INPUT, ERROR_MODEL_REQUEST_REJECTED, ERROR_NOT_FOUND
 
 ERROR_BACKEND = "BackendError"
@@ -16,6 +16,16 @@ ERROR_MODEL_UNAVAILABLE = "ModelUnavailable"
 ERROR_TURN = "TurnFailed"
 
 _INVALID_CODES = {grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.OUT_OF_RANGE}
+
+
+class SandboxStartError(RuntimeError):
+    """The sandbox could not be created or reached; a retry may succeed."""
+
+
+def _recursion_limit_hit(exc: BaseException) -> bool:
+    # langgraph loads in the background after start-up; until it has, no graph has run.
+    errors = sys.modules.get("langgraph.errors")
+    return errors is not None and isinstance(exc, errors.GraphRecursionError)
 
 
 def classify(exc: BaseException) -> ApplicationError:
@@ -33,7 +43,7 @@ def classify(exc: BaseException) -> ApplicationError:
         return ApplicationError(text, type=ERROR_BACKEND, non_retryable=False)
     if isinstance(exc, SandboxStartError):
         return ApplicationError(message, type=ERROR_SANDBOX, non_retryable=False)
-    if isinstance(exc, GraphRecursionError):
+    if _recursion_limit_hit(exc):
         return ApplicationError(message, type=ERROR_INVALID_INPUT, non_retryable=True)
     if isinstance(exc, ValueError):
         return ApplicationError(message, type=ERROR_INVALID_INPUT, non_retryable=True)

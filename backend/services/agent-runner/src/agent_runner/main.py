@@ -12,7 +12,7 @@ from dotenv import load_dotenv
 
 from agent_runner.config import ConfigError, load_config
 from agent_runner.logs import configure_logging
-from agent_runner.worker import serve
+from agent_runner.worker import StartupError, serve
 
 SERVICE_DIR = Path(__file__).resolve().parents[2]
 
@@ -33,7 +33,10 @@ def main() -> None:
         raise SystemExit(2) from exc
     configure_logging(config.log_level, config.log_format)
     logging.getLogger(__name__).info("agent-runner starting (pid %d)", os.getpid())
-    asyncio.run(serve(config))
+    try:
+        asyncio.run(serve(config))
+    except StartupError as exc:
+        raise SystemExit(1) from exc
 
 
 if __name__ == "__main__":

@@ -19,25 +19,19 @@ from langgraph.graph.state import CompiledStateGraph
 
 from agent_runner.agent import RECURSION_LIMIT, AgentPlan, build_agent
 from agent_runner.clients import StigmerClients, require_id
+from agent_runner.config import TurnSettings
 from agent_runner.environment import Redactor
 from agent_runner.errors import classify
 from agent_runner.models import ModelFactory
 from agent_runner.resolve import Resolved, resolve, skills_for, turn_environment
 from agent_runner.sandbox import SandboxProvider
 from agent_runner.skills import skill_entries, write_skills
-from agent_runner.status import STREAM_MODES, FlushPolicy, StatusBuilder, StatusPublisher
+from agent_runner.status import STREAM_MODES, StatusBuilder, StatusPublisher
 from ai.stigmer.agentic.agentexecution.v1.api_pb2 import AgentExecution
 from ai.stigmer.agentic.agentexecution.v1.enum_pb2 import ExecutionPhase
 from ai.stigmer.agentic.agentexecution.v1.status_pb2 import AgentExecutionStatus
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class TurnSettings:
-    default_model: str
-    flush: FlushPolicy
-    heartbeat_interval: float
 
 
 @dataclass(frozen=True)

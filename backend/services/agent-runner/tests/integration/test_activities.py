@@ -6,6 +6,7 @@ the test runs the activities itself, as the worker would.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -15,12 +16,11 @@ from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from agent_runner.activities import RunnerActivities
+from agent_runner.activities import RunnerActivities, TurnDependencies
 from agent_runner.clients import StigmerClients
+from agent_runner.config import FlushPolicy, TurnSettings
 from agent_runner.models import DefaultModelFactory, ProviderDefaults
 from agent_runner.sandbox import LocalSandboxProvider, LocalSandboxSettings
-from agent_runner.status import FlushPolicy
-from agent_runner.turn import TurnSettings
 from ai.stigmer.agentic.agentexecution.v1.api_pb2 import AgentExecution
 from ai.stigmer.agentic.agentexecution.v1.enum_pb2 import (
     ExecutionPhase,
@@ -39,8 +39,7 @@ async def activities(
 ) -> AsyncIterator[RunnerActivities]:
     clients = StigmerClients.connect(stigmer_server.address, stigmer_server.api_key)
     async with AsyncSqliteSaver.from_conn_string(str(tmp_path / "checkpoints.sqlite")) as saver:
-        yield RunnerActivities(
-            clients=clients,
+        dependencies = TurnDependencies(
             sandboxes=LocalSandboxProvider(
                 LocalSandboxSettings(
                     root=tmp_path / "sandboxes",
@@ -56,6 +55,9 @@ async def activities(
                 default_model="scripted:demo", flush=FlushPolicy(), heartbeat_interval=0.5
             ),
         )
+        ready: asyncio.Future[TurnDependencies] = asyncio.get_running_loop().create_future()
+        ready.set_result(dependencies)
+        yield RunnerActivities(clients=clients, dependencies=ready)
     await clients.close()
 
 

@@ -1,10 +1,10 @@
 """Chat models for a turn: provider strings and the offline scripted model."""
 
+from agent_runner.config import ProviderDefaults
 from agent_runner.models._factory import (
     DefaultModelFactory,
     ModelFactory,
     ModelSpecError,
-    ProviderDefaults,
     split_model_spec,
 )
 from agent_runner.models._script import (

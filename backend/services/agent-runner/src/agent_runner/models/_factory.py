@@ -8,12 +8,12 @@ provider's base URL at them, so every provider here takes its URL from the same 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Protocol
 
 from langchain_core.language_models import BaseChatModel
 from pydantic import SecretStr
 
+from agent_runner.config import ProviderDefaults
 from agent_runner.models._script import Script, load_script
 from agent_runner.models._scripted import ScriptedChatModel
 
@@ -28,14 +28,6 @@ class ModelFactory(Protocol):
     ) -> BaseChatModel:
         """The model for the main agent (`subagent=None`) or for the named sub-agent."""
         ...
-
-
-@dataclass(frozen=True)
-class ProviderDefaults:
-    anthropic_api_key: str = ""
-    openai_api_key: str = ""
-    openai_base_url: str = ""
-    ollama_base_url: str = ""
 
 
 _BARE_PREFIXES = {

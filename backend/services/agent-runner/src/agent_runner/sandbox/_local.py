@@ -12,11 +12,12 @@ import re
 import shutil
 import subprocess
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
+from agent_runner.config import LocalSandboxSettings
 from agent_runner.environment import Redactor
-from agent_runner.sandbox._protocol import Sandbox, SandboxStartError
+from agent_runner.errors import SandboxStartError
+from agent_runner.sandbox._protocol import Sandbox
 from agent_runner.sandbox._shell import SandboxShellBackend, bwrap_prefix
 
 logger = logging.getLogger(__name__)
@@ -24,16 +25,6 @@ logger = logging.getLogger(__name__)
 LOCAL_PREFIX = "local-"
 MINIMAL_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-
-
-@dataclass(frozen=True)
-class LocalSandboxSettings:
-    root: Path
-    command_timeout: int
-    max_output_bytes: int
-    # "auto" uses bubblewrap when it works here, "bwrap" requires it, "none" never uses it.
-    isolation: str
-    network: bool
 
 
 def probe_bwrap(root: Path) -> str | None:

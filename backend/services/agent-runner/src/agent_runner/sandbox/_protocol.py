@@ -16,10 +16,6 @@ from deepagents.backends.protocol import SandboxBackendProtocol
 from agent_runner.environment import Redactor
 
 
-class SandboxStartError(RuntimeError):
-    """The sandbox could not be created or reached; a retry may succeed."""
-
-
 @dataclass(frozen=True)
 class Sandbox:
     id: str

@@ -13,9 +13,9 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Protocol
 
+from agent_runner.config import FlushPolicy
 from agent_runner.status._builder import Delta, StatusBuilder
 from ai.stigmer.agentic.agentexecution.v1.io_pb2 import (
     AgentExecutionStatusUpdate,
@@ -31,14 +31,6 @@ class StatusSink(Protocol):
     ) -> AgentExecutionStatusUpdateResult: ...
 
     async def stored_sequence(self, execution_id: str) -> int: ...
-
-
-@dataclass(frozen=True)
-class FlushPolicy:
-    max_events: int = 10
-    max_delay: float = 0.25
-    final_attempts: int = 5
-    final_backoff: float = 0.5
 
 
 class FlushGate:
