@@ -89,3 +89,14 @@ def test_a_failure_carries_retry_after_and_the_providers_error_body() -> None:
 def test_a_failure_count_below_one_is_refused() -> None:
     with pytest.raises(ValueError, match=r"Failure\.count must be at least 1, got 0"):
         FakeOpenAI().fail(Failure(500, count=0))
+
+
+def test_a_conversation_opening_with_a_when_text_gets_its_own_script() -> None:
+    fake = FakeOpenAI([Reply(text="main")])
+    fake.set_replies([Reply(text="researcher")], when="research the weather")
+
+    def reply_to(opening: str) -> str:
+        return fake.reply_for(Conversation(0, "", 0, opening)).text
+
+    assert reply_to("You help.\nresearch the weather in Paris") == "researcher"
+    assert reply_to("You help.\nsomething else") == "main"

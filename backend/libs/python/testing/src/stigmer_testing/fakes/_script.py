@@ -73,6 +73,7 @@ class Conversation:
     assistant_messages: int
     last_input: str
     size: int  # characters, for the input-token estimate
+    opening: str = ""  # the system prompt and the first user message, to pick a script by
 
 
 def estimate_tokens(characters: int) -> int:
@@ -117,16 +118,20 @@ class ScriptedProvider(FakeHttpServer):
         self.api_key = api_key
         self.chunk_delay = chunk_delay
         self.model = model
-        self._replies: tuple[Reply, ...] = tuple(replies)
+        self._scripts: dict[str | None, tuple[Reply, ...]] = {None: tuple(replies)}
         self._replies_lock = threading.Lock()
 
-    def set_replies(self, replies: Iterable[Reply]) -> None:
+    def set_replies(self, replies: Iterable[Reply], *, when: str | None = None) -> None:
+        """Set the script; with `when`, a separate script for conversations whose system
+        prompt or first user message contains it (a sub-agent's task, say), since each
+        such conversation counts its assistant messages from zero."""
         with self._replies_lock:
-            self._replies = tuple(replies)
+            self._scripts[when] = tuple(replies)
 
     def reply_for(self, conversation: Conversation) -> Reply:
         with self._replies_lock:
-            replies = self._replies
+            chosen = [r for w, r in self._scripts.items() if w and w in conversation.opening]
+            replies = chosen[0] if chosen else self._scripts.get(None, ())
         index = conversation.assistant_messages
         if index >= len(replies):
             return Reply(text=f"script exhausted: no reply {index}, the script has {len(replies)}")
@@ -146,7 +151,7 @@ class ScriptedProvider(FakeHttpServer):
         body = request.json()
         if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
             return self.error_response(400, "body must be a JSON object with a messages list")
-        conversation = _conversation(body["messages"], self.input_roles)
+        conversation = _conversation(body, self.input_roles)
         reply = self.reply_for(conversation)
         input_tokens = reply.input_tokens or estimate_tokens(conversation.size)
         output_tokens = reply.output_tokens or estimate_tokens(output_size(reply))
@@ -194,11 +199,19 @@ def content_text(content: Any) -> str:
     return ""
 
 
-def _conversation(messages: Sequence[Any], input_roles: tuple[str, ...]) -> Conversation:
+def _conversation(body: Mapping[str, Any], input_roles: tuple[str, ...]) -> Conversation:
+    messages: Sequence[Any] = body["messages"]
     roles = [m.get("role") if isinstance(m, dict) else None for m in messages]
     inputs = [m for m, role in zip(messages, roles, strict=True) if role in input_roles]
+    # Anthropic keeps the system prompt beside the messages; the others send it as one.
+    opening = [content_text(body.get("system"))]
+    for message, role in zip(messages, roles, strict=True):
+        opening.append(content_text(message.get("content")) if role else "")
+        if role == "user":
+            break
     return Conversation(
         assistant_messages=roles.count("assistant"),
         last_input=content_text(inputs[-1].get("content")) if inputs else "",
         size=len(json.dumps(list(messages))),
+        opening="\n".join(opening),
     )
