@@ -26,6 +26,8 @@ def find_invalid_utf8(descriptor: Descriptor, data: bytes, prefix: str = "") -> 
                 pos += 4
             elif wire_type == _LENGTH:
                 length, pos = _varint(data, pos)
+                if pos + length > len(data):
+                    return None  # truncated: not a UTF-8 problem
                 chunk, pos = data[pos : pos + length], pos + length
                 found = _check_field(descriptor.fields_by_number.get(number), chunk, prefix)
                 if found is not None:
