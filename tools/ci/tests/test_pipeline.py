@@ -13,9 +13,11 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import socket
 import ssl
 import subprocess
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -146,8 +148,17 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
         yield running
 
 
+def _report_cost(request: pytest.FixtureRequest, seconds: float, log: str) -> None:
+    """Print the pipeline's cost even when pytest captures output: it is the slowest test."""
+    steps = [line.strip() for line in log.splitlines() if line.strip().endswith(" s")]
+    capture = request.config.pluginmanager.getplugin("capturemanager")
+    with capture.global_and_fixture_disabled():
+        summary = "; ".join(steps)
+        print(f"\n[pipeline] build_and_push_service.sh agent-runner: {seconds:.1f} s ({summary})")
+
+
 @pytest.fixture(scope="module")
-def pushed(registry: Registry) -> Pushed:
+def pushed(registry: Registry, request: pytest.FixtureRequest) -> Pushed:
     env = {
         **os.environ,
         "STIGMER_REGISTRY_USERNAME": registry.username,
@@ -166,7 +177,7 @@ def pushed(registry: Registry) -> Pushed:
         check=False,
     )
     seconds = time.monotonic() - started
-    print(f"\\nbuild_and_push_service.sh agent-runner took {seconds:.1f} s\\n{result.stderr}")
+    _report_cost(request, seconds, result.stderr)
     assert result.returncode == 0, result.stderr
     assert registry.password not in result.stdout + result.stderr
     reference, digest = result.stdout.strip().splitlines()[-1].split("@")
@@ -174,9 +185,21 @@ def pushed(registry: Registry) -> Pushed:
 
 
 @pytest.fixture(scope="module")
-def bundle(pushed: Pushed, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
-    """The pushed image pulled back from the registry and unpacked: (rootfs, process config)."""
-    root = tmp_path_factory.mktemp("pulled")
+def bundle(pushed: Pushed) -> Iterator[tuple[Path, dict[str, Any]]]:
+    """The pushed image pulled back from the registry and unpacked: (rootfs, process config).
+
+    It lives in its own world-traversable directory (pytest's are 0700), so the image's
+    user can reach the rootfs when a test runs it through bubblewrap.
+    """
+    root = Path(tempfile.mkdtemp(prefix="stigmer-pulled-"))
+    root.chmod(0o755)
+    try:
+        yield _pull_and_unpack(pushed, root)
+    finally:
+        shutil.rmtree(root)
+
+
+def _pull_and_unpack(pushed: Pushed, root: Path) -> tuple[Path, dict[str, Any]]:
     registry = pushed.registry
     subprocess.run(
         [
@@ -195,6 +218,7 @@ def bundle(pushed: Pushed, tmp_path_factory: pytest.TempPathFactory) -> tuple[Pa
         capture_output=True,
         check=True,
     )
+    (root / "bundle").chmod(0o755)
     runtime = json.loads((root / "bundle" / "config.json").read_text())
     return root / "bundle" / "rootfs", runtime["process"]
 
@@ -266,7 +290,7 @@ def test_agent_runner_check_prints_versions(bundle: tuple[Path, dict[str, Any]])
 
 
 def test_bubblewrap_in_the_image_starts_a_sandbox_for_the_image_user(
-    bundle: tuple[Path, dict[str, Any]], tmp_path: Path
+    bundle: tuple[Path, dict[str, Any]],
 ) -> None:
     """The runner's local sandbox inside the image, the way a container runtime would run it.
 
@@ -275,7 +299,7 @@ def test_bubblewrap_in_the_image_starts_a_sandbox_for_the_image_user(
     run as 65532 with the arguments the runner's local sandbox uses.
     """
     rootfs, _ = bundle
-    workspace = tmp_path / "workspace"
+    workspace = rootfs.parent / "workspace"
     workspace.mkdir()
     os.chown(workspace, 65532, 65532)
     inner = ["/usr/bin/bwrap", "--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc"]

@@ -99,7 +99,11 @@ def _spec(args: argparse.Namespace) -> BuildSpec:
     epoch = check_epoch(os.environ.get("SOURCE_DATE_EPOCH", str(DEFAULT_EPOCH)))
     return BuildSpec(
         service=load_service(root, args.service),
-        workspace=Workspace(root=root, uv=_find_uv(root, args.uv)),
+        workspace=Workspace(
+            root=root,
+            uv=_find_uv(root, args.uv),
+            build_constraints=Path(__file__).resolve().parents[1] / "build-constraints.txt",
+        ),
         base=base_spec(suite=args.suite, mirror=args.mirror, epoch=epoch),
         out=args.out.resolve(),
         tag=check_tag(args.tag),

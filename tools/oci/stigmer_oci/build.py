@@ -126,6 +126,8 @@ def _app_layer(spec: BuildSpec, base: BaseImage, lock: ServiceLock, blobs: Path)
 
 
 def _replace_layout(staging: Path, out: Path) -> None:
+    if out.is_dir() and not any(out.iterdir()):
+        out.rmdir()  # Bazel creates a declared directory output before the action runs.
     if out.exists():
         if not (out / "oci-layout").is_file():
             raise BuildError(f"{out} exists and is not an OCI layout: refusing to replace it")

@@ -34,10 +34,11 @@ class PythonLayerError(RuntimeError):
 
 @dataclass(frozen=True)
 class Workspace:
-    """Where the uv workspace is and which uv to drive it with."""
+    """Where the uv workspace is, which uv to drive it with, and the pinned build backend."""
 
     root: Path
     uv: Path
+    build_constraints: Path  # hash-pinned hatchling for the workspace wheels
 
 
 @dataclass(frozen=True)
