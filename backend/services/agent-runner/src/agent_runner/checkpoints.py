@@ -14,7 +14,7 @@ async def open_checkpointer(
     *, data_dir: Path, db_url: str
 ) -> AsyncIterator[BaseCheckpointSaver[str]]:
     """Open for the life of the worker; several runners share one only through PostgreSQL."""
-    if db_url.startswith(("postgres://", "postgresql://")):
+    if db_url.startswith("postgresql://"):
         from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 
         async with AsyncPostgresSaver.from_conn_string(db_url) as saver:

@@ -97,6 +97,14 @@ class RunnerConfig:
         return f"{scheme}://{rest.rpartition('@')[2]}"
 
 
+def postgres_url(url: str) -> str:
+    """The libpq form of a PostgreSQL URL: the server's SQLAlchemy URL works here too."""
+    scheme, sep, rest = url.partition("://")
+    if sep and (scheme == "postgres" or scheme.startswith("postgresql+")):
+        return f"postgresql://{rest}"
+    return url
+
+
 def load_config(env: Mapping[str, str]) -> RunnerConfig:
     problems: list[str] = []
 
@@ -149,8 +157,8 @@ def load_config(env: Mapping[str, str]) -> RunnerConfig:
     grace = number(names.SHUTDOWN_GRACE_SECONDS, 30.0, float, 0.0)
     log_level = choice(names.LOG_LEVEL, "INFO", LOG_LEVELS, str.upper)
     log_format = choice(names.LOG_FORMAT, "text", LOG_FORMATS)
-    checkpoint_db_url = optional(names.STIGMER_CHECKPOINT_DB_URL, "")
-    if checkpoint_db_url and not checkpoint_db_url.startswith(("postgres://", "postgresql://")):
+    checkpoint_db_url = postgres_url(optional(names.STIGMER_CHECKPOINT_DB_URL, ""))
+    if checkpoint_db_url and not checkpoint_db_url.startswith("postgresql://"):
         problems.append(
             f"{names.STIGMER_CHECKPOINT_DB_URL} must be a postgresql:// URL, or unset for SQLite"
         )

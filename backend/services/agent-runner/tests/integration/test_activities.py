@@ -12,13 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from agent_runner.activities import RunnerActivities, TurnDependencies
+from agent_runner.checkpoints import open_checkpointer
 from agent_runner.clients import StigmerClients
 from agent_runner.config import FlushPolicy, TurnSettings
+from agent_runner.config import postgres_url as postgres_url_of
 from agent_runner.models import DefaultModelFactory, ProviderDefaults
 from agent_runner.sandbox import LocalSandboxProvider, LocalSandboxSettings
 from ai.stigmer.agentic.agentexecution.v1.api_pb2 import AgentExecution
@@ -33,32 +34,43 @@ from stigmer_testing._server import StigmerServer
 pytestmark = pytest.mark.integration
 
 
+def runner_activities(
+    server: StigmerServer, clients: StigmerClients, root: Path, checkpointer: Any
+) -> RunnerActivities:
+    dependencies = TurnDependencies(
+        sandboxes=LocalSandboxProvider(
+            LocalSandboxSettings(
+                root=root / "sandboxes",
+                command_timeout=30,
+                max_output_bytes=10_000,
+                isolation="auto",
+                network=False,
+            )
+        ),
+        models=DefaultModelFactory(ProviderDefaults()),
+        checkpointer=checkpointer,
+        settings=TurnSettings(
+            default_model="scripted:demo", flush=FlushPolicy(), heartbeat_interval=0.5
+        ),
+    )
+    ready: asyncio.Future[TurnDependencies] = asyncio.get_running_loop().create_future()
+    ready.set_result(dependencies)
+    return RunnerActivities(clients=clients, dependencies=ready)
+
+
+@pytest.fixture
+async def clients(stigmer_server: StigmerServer) -> AsyncIterator[StigmerClients]:
+    result = StigmerClients.connect(stigmer_server.address, stigmer_server.api_key)
+    yield result
+    await result.close()
+
+
 @pytest.fixture
 async def activities(
-    stigmer_server: StigmerServer, tmp_path: Path
+    stigmer_server: StigmerServer, clients: StigmerClients, tmp_path: Path
 ) -> AsyncIterator[RunnerActivities]:
-    clients = StigmerClients.connect(stigmer_server.address, stigmer_server.api_key)
-    async with AsyncSqliteSaver.from_conn_string(str(tmp_path / "checkpoints.sqlite")) as saver:
-        dependencies = TurnDependencies(
-            sandboxes=LocalSandboxProvider(
-                LocalSandboxSettings(
-                    root=tmp_path / "sandboxes",
-                    command_timeout=30,
-                    max_output_bytes=10_000,
-                    isolation="auto",
-                    network=False,
-                )
-            ),
-            models=DefaultModelFactory(ProviderDefaults()),
-            checkpointer=saver,
-            settings=TurnSettings(
-                default_model="scripted:demo", flush=FlushPolicy(), heartbeat_interval=0.5
-            ),
-        )
-        ready: asyncio.Future[TurnDependencies] = asyncio.get_running_loop().create_future()
-        ready.set_result(dependencies)
-        yield RunnerActivities(clients=clients, dependencies=ready)
-    await clients.close()
+    async with open_checkpointer(data_dir=tmp_path, db_url="") as saver:
+        yield runner_activities(stigmer_server, clients, tmp_path, saver)
 
 
 @pytest.fixture
@@ -152,3 +164,30 @@ async def test_an_empty_session_id_names_the_field(activities: RunnerActivities)
     execution.metadata.id = "aex-1"
     with pytest.raises(ApplicationError, match=r"execution\.spec\.session_id cannot be empty"):
         await ActivityEnvironment().run(activities.execute_graphton, execution, "thread-1")
+
+
+async def test_a_second_turn_continues_the_conversation_with_postgresql_checkpoints(
+    stigmer_server: StigmerServer,
+    clients: StigmerClients,
+    world: Any,
+    tmp_path: Path,
+    postgres_url: str,
+) -> None:
+    session = await world.session("scripted:demo")
+    url = postgres_url_of(postgres_url)
+    env = ActivityEnvironment()
+    async with open_checkpointer(data_dir=tmp_path, db_url=url) as saver:
+        activities = runner_activities(stigmer_server, clients, tmp_path, saver)
+        thread = await env.run(activities.ensure_thread, session.metadata.id, "")
+        first = await world.start(session, "Show me the demo.")
+        assert (await env.run(activities.execute_graphton, first, thread)).phase == (
+            ExecutionPhase.EXECUTION_COMPLETED
+        )
+    # A fresh connection (another runner process would do the same) sees the first turn.
+    async with open_checkpointer(data_dir=tmp_path, db_url=url) as saver:
+        activities = runner_activities(stigmer_server, clients, tmp_path, saver)
+        second = await world.start(session, "Anything left from before?")
+        status = await env.run(activities.execute_graphton, second, thread)
+    assert status.messages[-1].content == (
+        "The note from the first turn is still in the workspace: turn one was here."
+    )

@@ -59,9 +59,16 @@ def test_overrides_and_a_database_password_stays_out_of_the_log_target() -> None
             **REQUIRED,
             "TEMPORAL_AGENT_EXECUTION_TASK_QUEUE": "turns",
             "STATUS_FLUSH_MAX_DELAY_MS": "100",
-            "STIGMER_CHECKPOINT_DB_URL": "postgresql://runner:hunter22@db:5432/stigmer",
+            # The server's SQLAlchemy URL works as is.
+            "STIGMER_CHECKPOINT_DB_URL": "postgresql+asyncpg://runner:hunter22@db:5432/stigmer",
         }
     )
     assert config.task_queue == "turns"
     assert config.flush.max_delay == 0.1
+    assert config.checkpoint_db_url == "postgresql://runner:hunter22@db:5432/stigmer"
     assert config.checkpoint_target == "postgresql://db:5432/stigmer"
+
+
+def test_a_checkpoint_database_other_than_postgresql_is_refused() -> None:
+    with pytest.raises(ConfigError, match="STIGMER_CHECKPOINT_DB_URL must be a postgresql://"):
+        load_config({**REQUIRED, "STIGMER_CHECKPOINT_DB_URL": "mysql://db/x"})
