@@ -200,3 +200,36 @@ async def test_an_attempt_killed_after_a_tool_call_resumes_without_rerunning_it(
         calls = final.status.tool_calls
         assert [c.status for c in calls] == [ToolCallStatus.TOOL_CALL_COMPLETED] * 2
         assert "slept" in calls[1].result
+
+
+DRAIN = """
+replies:
+  - tool_calls:
+      - name: execute
+        args: {command: "sleep 2 && echo drained-sleep"}
+  - text: "finished while draining"
+"""
+
+
+async def test_sigterm_drains_a_running_turn_within_the_grace_period(
+    temporal_address: str, world_for: Any, tmp_path: Path
+) -> None:
+    async with start_stigmer_server(temporal_address) as server:
+        world: World = world_for(server)
+        session = await world.session(write_script(tmp_path, "drain", DRAIN))
+        async with start_agent_runner(
+            server, temporal_address, env={"SHUTDOWN_GRACE_SECONDS": "20"}
+        ) as runner:
+            execution = await world.start(session, "Take your time.")
+            for _ in range(300):
+                if running_commands("sleep 2 && echo drained-sleep"):
+                    break
+                await asyncio.sleep(0.05)
+            assert running_commands("sleep 2 && echo drained-sleep"), runner.log()[-3000:]
+            assert await runner.stop() == 0
+            log = runner.log()
+        final = await world.wait_final(execution.metadata.id, within=30)
+        assert final.status.phase == ExecutionPhase.EXECUTION_COMPLETED, final.status.error
+        assert final.status.messages[-1].content == "finished while draining"
+        assert "draining" in log
+        assert "agent-runner stopped" in log
