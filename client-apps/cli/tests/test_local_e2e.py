@@ -308,6 +308,70 @@ def test_cancel_command_ends_a_watched_turn_cancelled(
     assert shown["status"]["phase"] == "EXECUTION_CANCELLED"
 
 
+def test_a_failing_turn_exits_1_and_shows_the_error(home: Path, applied: Result) -> None:
+    manifest = (
+        "apiVersion: agentic.stigmer.ai/v1\nkind: Agent\nmetadata: {name: Keyless}\n"
+        "spec: {model: 'openai:gpt-4.1-mini', instructions: hi}\n---\n"
+        "apiVersion: agentic.stigmer.ai/v1\nkind: AgentInstance\nmetadata: {name: Keyless}\n"
+        "spec: {agent: keyless}\n"
+    )
+    path = home / "keyless.yaml"
+    path.write_text(manifest, encoding="utf-8")
+    assert stigmer(home, "apply", "-f", str(path)).code == 0
+    result = stigmer(home, "run", "keyless", "Hello?")
+    assert result.code == 1, result.out + result.err
+    assert "failed" in result.out
+    assert "OPENAI_API_KEY" in result.out  # the runner's error, shown to the user
+
+
+def test_a_session_only_continues_with_its_own_target(
+    home: Path, applied: Result, tmp_path: Path
+) -> None:
+    _slow_instance(home, tmp_path)
+    session_file = tmp_path / "session"
+    first = stigmer(
+        home, "run", "demo", "Hi", "--write-session-id", str(session_file), "-o", "json"
+    )
+    assert first.code == 0, first.err
+    session = session_file.read_text(encoding="utf-8").strip()
+    wrong = stigmer(home, "run", "slow", "Hi again", "--session", session)
+    assert wrong.code == 1
+    assert f"session {session} belongs to agent instance" in wrong.err
+    by_agent = stigmer(home, "run", "demo-agent", "Hi again", "--session", session, "-o", "json")
+    assert by_agent.code == 0, by_agent.err
+    assert json.loads(by_agent.out)["spec"]["sessionId"] == session
+
+
+def test_delete_removes_a_resource_and_get_then_fails(home: Path, tmp_path: Path) -> None:
+    path = tmp_path / "scratch.yaml"
+    path.write_text(
+        "apiVersion: agentic.stigmer.ai/v1\nkind: Skill\nmetadata: {name: Scratch}\n"
+        "spec: {description: temporary}\n",
+        encoding="utf-8",
+    )
+    refused = stigmer(home, "apply", "-f", str(path))
+    assert refused.code == 1  # the server's own validation, located in the manifest
+    assert f"{path}: document 1 (Skill scratch): create Skill: spec.markdown" in refused.err
+    fixed = path.read_text(encoding="utf-8").replace("temporary}", "temporary, markdownContent: x}")
+    path.write_text(fixed, encoding="utf-8")
+    assert stigmer(home, "apply", "-f", str(path)).code == 0
+    deleted = stigmer(home, "delete", "skill", "scratch")
+    assert deleted.code == 0, deleted.err
+    assert "skill/scratch deleted" in deleted.out
+    missing = stigmer(home, "get", "skills", "scratch")
+    assert missing.code == 1
+    assert "no Skill with id or slug 'scratch'" in missing.err
+
+
+def test_logs_show_the_supervisor_and_reject_unknown_components(home: Path) -> None:
+    logs = stigmer(home, "local", "logs", "supervisor", "-n", "200")
+    assert logs.code == 0
+    assert "started temporal" in logs.out
+    unknown = stigmer(home, "local", "logs", "postgres")
+    assert unknown.code == 1
+    assert "unknown component 'postgres'" in unknown.err
+
+
 def test_a_crashed_runner_is_restarted(home: Path) -> None:
     state_file = home / "local-state.json"
     runner = json.loads(state_file.read_text(encoding="utf-8"))["components"]["agent-runner"]

@@ -21,9 +21,9 @@ class _App(typer.Typer):
             return super().__call__(*args, **kwargs)
         except CliError as error:
             console = Console(stderr=True)
-            console.print(f"[bold red]error:[/] {escape(error.message)}")
+            console.print(f"[bold red]error:[/] {escape(error.message)}", soft_wrap=True)
             if error.fix:
-                console.print(f"[bold]fix:[/] {escape(error.fix)}")
+                console.print(f"[bold]fix:[/] {escape(error.fix)}", soft_wrap=True)
             raise SystemExit(error.exit_code) from None
 
 

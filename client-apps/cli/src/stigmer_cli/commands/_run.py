@@ -87,23 +87,26 @@ def _turn_spec(
 ) -> AgentExecutionSpec:
     if not prompt.strip():
         raise CliError("the prompt is empty", fix='pass the message to send: stigmer run demo "hi"')
-    if session_id:
-        found: Any = resources.find(SESSION, session_id)
-        return AgentExecutionSpec(session_id=found.metadata.id, message=prompt)
     instance: Any = resources.by_id(AGENT_INSTANCE, target) or resources.by_slug(
         AGENT_INSTANCE, target
     )
+    agent: Any = None
     if instance is None:
-        agent: Any = resources.by_id(AGENT, target) or resources.by_slug(AGENT, target)
+        agent = resources.by_id(AGENT, target) or resources.by_slug(AGENT, target)
         if agent is None:
             raise CliError(
                 f"no agent instance or agent with id or slug {target!r}",
                 fix="list them with `stigmer get instances` / `stigmer get agents`, "
                 "or apply manifests with `stigmer apply -f <dir>`",
             )
+    if session_id:
+        session: Any = resources.find(SESSION, session_id)
+        _check_session_target(resources, session, target, instance, agent)
+        return AgentExecutionSpec(session_id=session.metadata.id, message=prompt)
+    if instance is None:
         # The server opens a session on the agent's default instance.
         return AgentExecutionSpec(agent_id=agent.metadata.id, message=prompt)
-    session: Any = resources.create(
+    created: Any = resources.create(
         SESSION,
         Session(
             api_version=API_VERSION,
@@ -111,7 +114,25 @@ def _turn_spec(
             spec=SessionSpec(agent_instance_id=instance.metadata.id, subject=_subject(prompt)),
         ),
     )
-    return AgentExecutionSpec(session_id=session.metadata.id, message=prompt)
+    return AgentExecutionSpec(session_id=created.metadata.id, message=prompt)
+
+
+def _check_session_target(
+    resources: Resources, session: Any, target: str, instance: Any, agent: Any
+) -> None:
+    """A session continues with its own agent: refuse one that belongs to another target."""
+    session_instance = session.spec.agent_instance_id
+    if instance is not None and session_instance == instance.metadata.id:
+        return
+    if agent is not None:
+        owner: Any = resources.by_id(AGENT_INSTANCE, session_instance)
+        if owner is not None and owner.spec.agent_id == agent.metadata.id:
+            return
+    raise CliError(
+        f"session {session.metadata.id} belongs to agent instance {session_instance}, "
+        f"not to {target!r}",
+        fix="run it with the session's own instance, or leave out --session for a new one",
+    )
 
 
 def _watch(

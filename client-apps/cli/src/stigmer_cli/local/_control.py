@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
+import contextlib
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -98,18 +99,26 @@ def prepare(layout: Layout, ports: Ports) -> LocalSettings:
 
 
 def spawn_supervisor(layout: Layout) -> ProcessRecord:
-    with layout.log_file("supervisor").open("ab") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "stigmer_cli.local.supervisor", str(layout.home)],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            cwd=str(layout.home),
-        )
-    record = ProcessRecord.of(process.pid)
+    """Start the supervisor detached: its own session, stdin from /dev/null, output to its log.
+
+    posix_spawn rather than Popen: the CLI exits while the supervisor lives on, and a dropped
+    Popen of a running child is reported as a leak.
+    """
+    log = str(layout.log_file("supervisor"))
+    pid = os.posix_spawn(
+        sys.executable,
+        [sys.executable, "-m", "stigmer_cli.local.supervisor", str(layout.home)],
+        dict(os.environ),
+        file_actions=[
+            (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+            (os.POSIX_SPAWN_OPEN, 1, log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600),
+            (os.POSIX_SPAWN_DUP2, 1, 2),
+        ],
+        setsid=True,
+    )
+    record = ProcessRecord.of(pid)
     if record is None:
-        raise CliError(f"the supervisor exited at once; see {layout.log_file('supervisor')}")
+        raise CliError(f"the supervisor exited at once; see {log}")
     return record
 
 
@@ -196,6 +205,7 @@ def stop(layout: Layout) -> list[int]:
         return []
     stopped = [p.pid for p in state.processes() if p.alive()]
     terminate(state.supervisor, grace=_SUPERVISOR_GRACE_SECONDS, group=False)
+    _reap(state.supervisor.pid)
     # The supervisor stops its components; these are only left when it was killed itself.
     for component in state.components.values():
         process = component.process
@@ -206,6 +216,12 @@ def stop(layout: Layout) -> list[int]:
         raise CliError(f"processes {leftovers} did not stop", fix="kill them by pid")
     layout.state_file.unlink(missing_ok=True)
     return stopped
+
+
+def _reap(pid: int) -> None:
+    """Collect the supervisor's exit status when this process started it (`up` that failed)."""
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
 
 
 def tail(path: Path, lines: int) -> str:

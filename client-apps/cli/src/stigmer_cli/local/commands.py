@@ -78,10 +78,18 @@ def up(
     """Start the local system in the background (harmless when it already runs)."""
     console = Console()
     layout = _layout(ctx)
-    if running_state(layout) is not None:
-        settings = read_settings(layout)
-        if settings is not None:
-            console.print(_table(probe(layout, settings, running_state(layout))))
+    state = running_state(layout)
+    existing = read_settings(layout)
+    if state is not None and existing is not None:
+        rows = probe(layout, existing, state)
+        console.print(_table(rows))
+        waiting = [row.name for row in rows if not row.ready]
+        if waiting:
+            raise CliError(
+                f"the local system runs but {', '.join(waiting)} is not ready",
+                fix=f"see `stigmer local logs {waiting[0]}`; restart with "
+                "`stigmer local down && stigmer local up`",
+            )
         console.print(f"The local system already runs (data in {layout.home}).")
         return
     stop(layout)  # a stale state file from a killed supervisor: clear what it left

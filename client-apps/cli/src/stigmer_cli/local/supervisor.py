@@ -179,6 +179,7 @@ def main() -> None:
     if len(sys.argv) != 2:
         sys.exit("usage: python -m stigmer_cli.local.supervisor <data dir>")
     layout = Layout(Path(sys.argv[1]))
+    os.chdir(layout.home)
     logging.basicConfig(
         level=logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

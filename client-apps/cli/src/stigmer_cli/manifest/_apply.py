@@ -9,6 +9,7 @@ from typing import Any
 from google.protobuf.message import Message
 
 from stigmer_cli._client import Resources
+from stigmer_cli._errors import CliError
 from stigmer_cli._kinds import AGENT
 from stigmer_cli.manifest._parse import Document, ManifestError
 
@@ -49,23 +50,31 @@ def apply(documents: list[Document], resources: Resources) -> list[Outcome]:
     check_references(documents, resources)
     outcomes = []
     for document in documents:
-        desired = _desired(document, resources)
-        existing = resources.by_slug(document.kind, document.slug)
-        if existing is None:
-            stored = resources.create(document.kind, desired)
-            action = Action.CREATED
-        elif _same(existing, desired):
-            stored, action = existing, Action.UNCHANGED
-        else:
-            meta: Any = desired.metadata  # type: ignore[attr-defined]
-            meta.id = existing.metadata.id  # type: ignore[attr-defined]
-            meta.version = existing.metadata.version  # type: ignore[attr-defined]
-            stored = resources.update(document.kind, desired)
-            action = Action.UPDATED
-        outcomes.append(
-            Outcome(document.kind.name, document.slug, stored.metadata.id, action)  # type: ignore[attr-defined]
-        )
+        try:
+            outcomes.append(_apply_one(document, resources))
+        except CliError as error:
+            # The server's refusal, located in the manifest that caused it.
+            raise CliError(
+                f"{document.where}: {error.message}", fix=error.fix, exit_code=error.exit_code
+            ) from None
     return outcomes
+
+
+def _apply_one(document: Document, resources: Resources) -> Outcome:
+    desired = _desired(document, resources)
+    existing: Any = resources.by_slug(document.kind, document.slug)
+    if existing is None:
+        stored: Any = resources.create(document.kind, desired)
+        action = Action.CREATED
+    elif _same(existing, desired):
+        stored, action = existing, Action.UNCHANGED
+    else:
+        meta: Any = desired.metadata  # type: ignore[attr-defined]
+        meta.id = existing.metadata.id
+        meta.version = existing.metadata.version
+        stored = resources.update(document.kind, desired)
+        action = Action.UPDATED
+    return Outcome(document.kind.name, document.slug, stored.metadata.id, action)
 
 
 def _desired(document: Document, resources: Resources) -> Message:

@@ -1,0 +1,58 @@
+"""Small pieces of the commands: kind names, env flags, secret masking."""
+
+from __future__ import annotations
+
+import pytest
+
+from ai.stigmer.agentic.environment.v1.api_pb2 import Environment
+from ai.stigmer.agentic.environment.v1.spec_pb2 import EnvironmentSpec
+from ai.stigmer.commons.apiresource.environment_pb2 import EnvironmentValue
+from stigmer_cli._errors import CliError
+from stigmer_cli._kinds import AGENT_INSTANCE, EXECUTION, kind_named
+from stigmer_cli.commands._output import to_dict
+from stigmer_cli.commands._run import _parse_env
+
+
+@pytest.mark.parametrize(
+    ("word", "kind"),
+    [("instances", AGENT_INSTANCE), ("AgentInstance", AGENT_INSTANCE), ("exec", EXECUTION)],
+)
+def test_kind_names_users_type(word: str, kind: object) -> None:
+    assert kind_named(word) is kind
+
+
+def test_unknown_kind_lists_the_known_ones() -> None:
+    with pytest.raises(CliError) as caught:
+        kind_named("agnets")
+    assert caught.value.fix is not None
+    assert "agents" in caught.value.fix
+    assert "agent-instances" in caught.value.fix
+
+
+def test_env_flags_keep_values_with_equals_signs_and_mark_secrets() -> None:
+    parsed = _parse_env(["URL=http://x/?a=b", "EMPTY="], secret=False)
+    assert parsed == {
+        "URL": EnvironmentValue(value="http://x/?a=b"),
+        "EMPTY": EnvironmentValue(value=""),
+    }
+    assert _parse_env(["TOKEN=s3"], secret=True)["TOKEN"].is_secret
+
+
+def test_env_flag_without_equals_names_the_option() -> None:
+    with pytest.raises(CliError, match="--secret-env 'TOKEN': expected NAME=VALUE"):
+        _parse_env(["TOKEN"], secret=True)
+
+
+def test_secret_values_are_masked_in_printed_resources() -> None:
+    environment = Environment(
+        spec=EnvironmentSpec(
+            data={
+                "TOKEN": EnvironmentValue(value="s3cr3t", is_secret=True),
+                "PLAIN": EnvironmentValue(value="visible"),
+            }
+        )
+    )
+    data = to_dict(environment)["spec"]["data"]
+    assert data["TOKEN"]["value"] == "********"
+    assert data["PLAIN"]["value"] == "visible"
+    assert "s3cr3t" not in str(to_dict(environment))

@@ -1,0 +1,71 @@
+"""Local mode's files and process identity, without starting anything."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from stigmer_cli._errors import CliError
+from stigmer_cli.local._apikey import ensure_api_key, read_api_key
+from stigmer_cli.local._procs import ProcessRecord
+from stigmer_cli.local._state import ComponentState, LocalState, Phase, read_state, write_state
+
+
+def test_api_key_is_generated_once_with_mode_0600(tmp_path: Path) -> None:
+    path = tmp_path / "home" / "api-key"
+    first = ensure_api_key(path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert first.startswith("stk_local_")
+    assert len(first) > 40
+    assert ensure_api_key(path) == first
+
+
+def test_a_key_file_others_can_read_is_refused_with_the_fix(tmp_path: Path) -> None:
+    path = tmp_path / "api-key"
+    ensure_api_key(path)
+    path.chmod(0o644)
+    with pytest.raises(CliError) as caught:
+        read_api_key(path)
+    assert "readable by other users (mode 0644)" in caught.value.message
+    assert caught.value.fix == f"chmod 600 {path}"
+
+
+def test_process_record_tells_our_process_from_a_reused_pid() -> None:
+    child = subprocess.Popen(["sleep", "30"])
+    try:
+        record = ProcessRecord.of(child.pid)
+        assert record is not None
+        assert record.alive()
+        assert not ProcessRecord(child.pid, "1").alive()  # same pid, another start time
+    finally:
+        child.kill()
+        child.wait()
+    assert not record.alive()
+    assert ProcessRecord.of(child.pid) is None
+
+
+def test_state_round_trips_and_lists_components_before_the_supervisor(tmp_path: Path) -> None:
+    me = ProcessRecord.of(os.getpid())
+    assert me is not None
+    state = LocalState(me.pid, me.start_time).with_component(
+        ComponentState(
+            name="temporal",
+            address="127.0.0.1:7233",
+            phase=Phase.RESTARTING,
+            pid=me.pid,
+            start_time=me.start_time,
+            restarts=2,
+            last_exit_code=-9,
+            message="exited with code -9; restarting",
+        )
+    )
+    path = tmp_path / "local-state.json"
+    write_state(path, state)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert read_state(path) == state
+    assert state.processes() == [me, me]
+    assert read_state(tmp_path / "missing.json") is None
