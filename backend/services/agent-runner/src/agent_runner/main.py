@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from dotenv import load_dotenv
@@ -17,9 +18,13 @@ from agent_runner.worker import StartupError, serve
 SERVICE_DIR = Path(__file__).resolve().parents[2]
 
 
-def load_env_files() -> None:
-    """The working directory's .env first, then the service's; neither overrides real env vars."""
-    for candidate in (Path.cwd() / ".env", SERVICE_DIR / ".env"):
+def load_env_files(directories: Sequence[Path] | None = None) -> None:
+    """The working directory's .env first, then the service's; neither overrides real env vars.
+
+    Because nothing overrides, the first file that sets a variable wins.
+    """
+    for directory in directories or (Path.cwd(), SERVICE_DIR):
+        candidate = directory / ".env"
         if candidate.is_file():
             load_dotenv(candidate, override=False)
 
