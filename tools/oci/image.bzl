@@ -35,6 +35,11 @@ def _image_impl(ctx):
         command = """
 set -eu
 export PATH={path}
+# uv reaches PyPI through whatever CA the host trusts (a proxy's included); the strict action
+# env drops SSL_CERT_FILE unless --action_env passes it, so fall back to the system bundle.
+if [ -z "${{SSL_CERT_FILE:-}}" ] && [ -f /etc/ssl/certs/ca-certificates.crt ]; then
+    export SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt
+fi
 # The builder resolves its own path to find the workspace (execroot entries are symlinks).
 tool_dir="$(dirname "$(dirname "$(readlink -f "{main}")")")"
 out="$PWD/{out}"
@@ -48,6 +53,8 @@ PYTHONPATH="$tool_dir" python3 -m stigmer_oci "{service}" --out "$out" \\
             revision = revision,
         ),
         execution_requirements = _EXECUTION,
+        # --action_env values (SSL_CERT_FILE, HTTPS_PROXY, UV_INDEX_URL) reach the builder.
+        use_default_shell_env = True,
         mnemonic = "OciImage",
         progress_message = "Building the OCI image of %s (Debian base cached in .cache/oci)" % ctx.attr.service,
     )
@@ -93,7 +100,7 @@ oci_tarball = rule(
 )
 
 def service_image(service, deps, name = "image", visibility = None):
-    """`:image` and `:image_tarball` of the service backend/services/<service>.
+    """`:image` and `:image_tarball`, declared in the BUILD.bazel of backend/services/<service>.
 
     deps: the service's py_library (its runfiles bring the libraries and stubs it imports).
     """
@@ -101,15 +108,9 @@ def service_image(service, deps, name = "image", visibility = None):
         name = name,
         service = service,
         deps = deps,
-        # uv.lock records every workspace member's version and dependencies; the pyproject
-        # files add how each wheel is built.
-        srcs = [
-            "//:uv.lock",
-            "//backend/services/%s:pyproject.toml" % service,
-            "//apis:stubs/python/pyproject.toml",
-            "//backend/libs/python/contracts:pyproject.toml",
-            "//backend/libs/python/status:pyproject.toml",
-        ],
+        # uv.lock records every workspace member's version and dependencies; the service's
+        # pyproject adds its entrypoint. (The libraries' pyproject files are not exported.)
+        srcs = ["//:uv.lock", "pyproject.toml"],
         visibility = visibility,
     )
     oci_tarball(

@@ -10,8 +10,6 @@ import pytest
 from stigmer_oci.python_layers import _finish_site_packages
 from stigmer_oci.spec import SpecError, base_spec, check_epoch, check_tag, load_service
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
-
 
 def _uv_target_output(site: Path) -> None:
     """site-packages as `uv pip install --target` leaves it for a wheel with a console script."""
@@ -56,19 +54,40 @@ def test_finish_moves_scripts_into_the_venv_with_the_image_interpreter(tmp_path:
     assert not (site / "demo-1.0.dist-info/uv_cache.json").exists()
 
 
-def test_load_service_reads_the_entrypoint_from_pyproject() -> None:
-    service = load_service(REPO_ROOT, "agent-runner")
-
-    assert (service.name, service.package, service.script) == (
-        "agent-runner",
-        "agent-runner",
-        "agent-runner",
+def _service(root: Path, name: str, scripts: str) -> None:
+    directory = root / "backend" / "services" / name
+    directory.mkdir(parents=True)
+    (directory / "pyproject.toml").write_text(
+        f'[project]\nname = "{name}"\nversion = "2.1.0"\n\n[project.scripts]\n{scripts}'
     )
 
 
-def test_unknown_service_names_the_known_ones() -> None:
-    with pytest.raises(SpecError, match=r"unknown service 'nope'; expected one of: .*agent-runner"):
-        load_service(REPO_ROOT, "nope")
+def test_load_service_reads_the_entrypoint_from_pyproject(tmp_path: Path) -> None:
+    _service(tmp_path, "demo-svc", 'demo-svc = "demo_svc.main:main"\n')
+
+    service = load_service(tmp_path, "demo-svc")
+
+    assert (service.name, service.package, service.version, service.script) == (
+        "demo-svc",
+        "demo-svc",
+        "2.1.0",
+        "demo-svc",
+    )
+
+
+def test_a_service_needs_exactly_one_console_script(tmp_path: Path) -> None:
+    _service(tmp_path, "two", 'a = "x:main"\nb = "y:main"\n')
+
+    with pytest.raises(SpecError, match=r"exactly one entrypoint, found 2"):
+        load_service(tmp_path, "two")
+
+
+def test_unknown_service_names_the_known_ones(tmp_path: Path) -> None:
+    _service(tmp_path, "alpha", 'alpha = "a:main"\n')
+    _service(tmp_path, "beta", 'beta = "b:main"\n')
+
+    with pytest.raises(SpecError, match=r"unknown service 'nope'; expected one of: alpha, beta$"):
+        load_service(tmp_path, "nope")
 
 
 @pytest.mark.parametrize("tag", ["", "has space", "-leading", "x" * 129, "a/b"])
