@@ -59,8 +59,16 @@ def _env(home: Path) -> dict[str, str]:
         if not k.startswith(("STIGMER_", "TEMPORAL_", "ANTHROPIC_", "OPENAI_"))
     }
     env["STIGMER_HOME"] = str(home)
+    env["HOME"] = str(user_home(home))
     env["COLUMNS"] = "160"
     return env
+
+
+def user_home(home: Path) -> Path:
+    """A HOME of its own per data directory, to prove nothing is written outside STIGMER_HOME."""
+    path = home.with_name(home.name + "-user")
+    path.mkdir(exist_ok=True)
+    return path
 
 
 def stigmer(home: Path, *args: str, timeout: float = 120.0) -> Result:
@@ -138,6 +146,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         assert down.code == 0, down.out + down.err
         assert [pid for pid in pids if alive(pid)] == []
         assert not (home / "local-state.json").exists()
+        assert sorted(p.name for p in user_home(home).rglob("*")) == []
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -170,9 +170,3 @@ class Resources:
                 lambda: stub.delete(kind.id_of(value), timeout=_CALL_TIMEOUT_SECONDS),
             ),
         )
-
-    def stream(self, action: str, iterator: Iterator[_T]) -> Iterator[_T]:
-        try:
-            yield from iterator
-        except grpc.RpcError as error:
-            raise from_rpc_error(error, address=self.address, action=action) from None
