@@ -71,7 +71,7 @@ ref="$registry/$service:$tag"
 
 if [ "$builder" = "auto" ]; then
   builder="direct"
-  if command -v bazel >/dev/null 2>&1 && grep -qs 'name = "image"' "$service_dir/BUILD.bazel"; then
+  if command -v bazel >/dev/null 2>&1 && grep -qsE 'service_image\(|name = "image"' "$service_dir/BUILD.bazel"; then
     builder="bazel"
   fi
 fi

@@ -104,10 +104,13 @@ def service_image(service, deps, name = "image", visibility = None):
 
     deps: the service's py_library (its runfiles bring the libraries and stubs it imports).
     """
+    # manual: `bazel build //...` and `bazel test //...` leave images alone (they need
+    # mmdebstrap, root or user namespaces, the network); name the targets to build them.
     oci_service_image(
         name = name,
         service = service,
         deps = deps,
+        tags = ["manual"],
         # uv.lock records every workspace member's version and dependencies; the service's
         # pyproject adds its entrypoint. (The libraries' pyproject files are not exported.)
         srcs = ["//:uv.lock", "pyproject.toml"],
@@ -117,5 +120,6 @@ def service_image(service, deps, name = "image", visibility = None):
         name = name + "_tarball",
         image = ":" + name,
         repository = service,
+        tags = ["manual"],
         visibility = visibility,
     )

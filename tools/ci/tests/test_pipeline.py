@@ -169,7 +169,7 @@ def pushed(registry: Registry, request: pytest.FixtureRequest) -> Pushed:
     result = subprocess.run(
         [
             *("bash", str(SCRIPT), "agent-runner", "--registry", f"{registry.address}/stigmer"),
-            *("--tag", "pipeline-test", "--builder", "direct"),
+            *("--tag", "pipeline-test", "--builder", "bazel"),
         ],
         capture_output=True,
         text=True,
