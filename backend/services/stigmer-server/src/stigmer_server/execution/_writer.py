@@ -57,7 +57,7 @@ class StatusWriter:
                 sequence = delta.sequence or status.sequence + 1
                 status.sequence = sequence
                 change.sequence = sequence
-                await tx.replace(kinds.AGENT_EXECUTION, execution)
+                await tx.replace(kinds.AGENT_EXECUTION, execution, slug_changed=False)
             self._hub.publish(execution_id, AgentExecutionEvent(sequence=sequence, delta=change))
         if change.HasField("phase") and is_final(change.phase):
             logger.info("execution %s ended %s", execution_id, ExecutionPhase.Name(status.phase))

@@ -71,11 +71,13 @@ class Transaction:
         except IntegrityError as error:
             raise _slug_taken(kind, values) from error
 
-    async def replace(self, kind: Kind, resource: Message) -> None:
+    async def replace(self, kind: Kind, resource: Message, *, slug_changed: bool = True) -> None:
+        """Overwrite a stored row; `slug_changed=False` skips the uniqueness read."""
         values = _columns(kind, resource)
         resource_id = values.pop("id")
         values.pop("created_at")
-        await self._ensure_slug_free(kind, values, resource_id=resource_id)
+        if slug_changed:
+            await self._ensure_slug_free(kind, values, resource_id=resource_id)
         try:
             result = await self._c.execute(
                 resources.update()
@@ -234,6 +236,8 @@ def _slug_taken(kind: Kind, values: dict[str, Any]) -> AlreadyExists:
 def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
+    # In WAL mode NORMAL never corrupts the file; a power cut may lose the last commits.
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
