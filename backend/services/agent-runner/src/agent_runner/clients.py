@@ -50,23 +50,23 @@ def require_id(field: str, value: str) -> str:
     return value
 
 
-class _BearerAuth(
-    aio.UnaryUnaryClientInterceptor,
-    aio.UnaryStreamClientInterceptor,
-):
+def _with_key(details: aio.ClientCallDetails, header: tuple[str, str]) -> aio.ClientCallDetails:
+    metadata = aio.Metadata(*(details.metadata or ()))
+    metadata.add(*header)
+    return aio.ClientCallDetails(
+        method=details.method,
+        timeout=details.timeout,
+        metadata=metadata,
+        credentials=details.credentials,
+        wait_for_ready=details.wait_for_ready,
+    )
+
+
+# Two classes on purpose: grpc.aio files an interceptor under the first call kind it matches,
+# so one class implementing both interfaces would never see streaming calls.
+class _UnaryBearerAuth(aio.UnaryUnaryClientInterceptor):
     def __init__(self, api_key: str) -> None:
         self._header = ("authorization", f"Bearer {api_key}")
-
-    def _details(self, details: aio.ClientCallDetails) -> aio.ClientCallDetails:
-        metadata = aio.Metadata(*(details.metadata or ()))
-        metadata.add(*self._header)
-        return aio.ClientCallDetails(
-            method=details.method,
-            timeout=details.timeout,
-            metadata=metadata,
-            credentials=details.credentials,
-            wait_for_ready=details.wait_for_ready,
-        )
 
     async def intercept_unary_unary(
         self,
@@ -74,7 +74,12 @@ class _BearerAuth(
         client_call_details: aio.ClientCallDetails,
         request: Any,
     ) -> Any:
-        return await continuation(self._details(client_call_details), request)
+        return await continuation(_with_key(client_call_details, self._header), request)
+
+
+class _StreamBearerAuth(aio.UnaryStreamClientInterceptor):
+    def __init__(self, api_key: str) -> None:
+        self._header = ("authorization", f"Bearer {api_key}")
 
     async def intercept_unary_stream(
         self,
@@ -82,11 +87,14 @@ class _BearerAuth(
         client_call_details: aio.ClientCallDetails,
         request: Any,
     ) -> Any:
-        return await continuation(self._details(client_call_details), request)
+        return await continuation(_with_key(client_call_details, self._header), request)
 
 
 def open_channel(endpoint: str, api_key: str) -> aio.Channel:
-    interceptors = [_BearerAuth(api_key)]
+    interceptors: list[aio.ClientInterceptor] = [
+        _UnaryBearerAuth(api_key),
+        _StreamBearerAuth(api_key),
+    ]
     if endpoint.endswith(":443"):
         return aio.secure_channel(
             endpoint, grpc.ssl_channel_credentials(), interceptors=interceptors

@@ -1,0 +1,72 @@
+"""Errors are classified once, with an explicit retry decision, from the real exception types."""
+
+from __future__ import annotations
+
+import anthropic
+import grpc
+import httpx2 as httpx
+import openai
+import pytest
+from grpc import aio
+from langgraph.errors import GraphRecursionError
+from temporalio.exceptions import ApplicationError
+
+from agent_runner.errors import SandboxStartError, classify
+from agent_runner.models import ModelSpecError, ScriptError
+from stigmer_contracts import (
+    ERROR_INVALID_INPUT,
+    ERROR_MODEL_REQUEST_REJECTED,
+    ERROR_NOT_FOUND,
+    NON_RETRYABLE_ERROR_TYPES,
+)
+
+
+def rpc_error(code: grpc.StatusCode) -> aio.AioRpcError:
+    return aio.AioRpcError(code, aio.Metadata(), aio.Metadata(), details="session ses-1")
+
+
+def http(status: int) -> httpx.Response:
+    return httpx.Response(status, request=httpx.Request("POST", "http://provider.test/v1"))
+
+
+@pytest.mark.parametrize(
+    ("error", "kind", "retryable"),
+    [
+        (rpc_error(grpc.StatusCode.NOT_FOUND), ERROR_NOT_FOUND, False),
+        (rpc_error(grpc.StatusCode.INVALID_ARGUMENT), ERROR_INVALID_INPUT, False),
+        (rpc_error(grpc.StatusCode.UNAVAILABLE), "BackendError", True),
+        (rpc_error(grpc.StatusCode.DEADLINE_EXCEEDED), "BackendError", True),
+        (ValueError("session_id cannot be empty"), ERROR_INVALID_INPUT, False),
+        (ModelSpecError("model 'x' needs ANTHROPIC_API_KEY"), ERROR_INVALID_INPUT, False),
+        (ScriptError("script 'x': replies must be a list"), ERROR_INVALID_INPUT, False),
+        (GraphRecursionError("Recursion limit of 1000 reached"), ERROR_INVALID_INPUT, False),
+        (SandboxStartError("cannot create the workspace"), "SandboxUnavailable", True),
+        (
+            anthropic.RateLimitError("slow down", response=http(429), body=None),
+            "ModelUnavailable",
+            True,
+        ),
+        (
+            openai.InternalServerError("boom", response=http(503), body=None),
+            "ModelUnavailable",
+            True,
+        ),
+        (
+            anthropic.AuthenticationError("bad key", response=http(401), body=None),
+            ERROR_MODEL_REQUEST_REJECTED,
+            False,
+        ),
+        (RuntimeError("something odd"), "TurnFailed", True),
+    ],
+)
+def test_classification(error: BaseException, kind: str, retryable: bool) -> None:
+    classified = classify(error)
+    assert classified.type == kind
+    assert classified.non_retryable is not retryable
+    # The workflow's retry policy agrees for every type the runner marks final.
+    assert (kind in NON_RETRYABLE_ERROR_TYPES) is not retryable
+
+
+def test_an_application_error_passes_through_unchanged() -> None:
+    original = ApplicationError("already classified", type="X", non_retryable=True)
+    assert classify(original) is original
