@@ -280,9 +280,12 @@ def _running_execution(home: Path, timeout: float = 60.0) -> str:
     raise AssertionError("no execution reached a running tool call")
 
 
-def test_ctrl_c_cancels_a_running_turn(home: Path, applied: Result, tmp_path: Path) -> None:
+@pytest.mark.parametrize("output", ["json", "text"])
+def test_ctrl_c_cancels_a_running_turn(
+    home: Path, applied: Result, tmp_path: Path, output: str
+) -> None:
     _slow_instance(home, tmp_path)
-    run = spawn(home, "run", "slow", "Take your time.", "-o", "json")
+    run = spawn(home, "run", "slow", "Take your time.", "-o", output)
     try:
         execution_id = _running_execution(home)
         run.send_signal(signal.SIGINT)
@@ -292,9 +295,15 @@ def test_ctrl_c_cancels_a_running_turn(home: Path, applied: Result, tmp_path: Pa
             run.kill()
             run.communicate()
     assert run.returncode == 130, out + err
-    final = json.loads(out)
+    assert "cancelling the execution" in err
+    if output == "json":
+        final = json.loads(out)
+        assert final["status"]["phase"] == "EXECUTION_CANCELLED"
+    else:
+        assert "cancelled" in out
+        final = json.loads(stigmer(home, "get", "executions", execution_id, "-o", "json").out)
+        assert final["status"]["phase"] == "EXECUTION_CANCELLED"
     assert final["metadata"]["id"] == execution_id
-    assert final["status"]["phase"] == "EXECUTION_CANCELLED"
 
 
 def test_cancel_command_ends_a_watched_turn_cancelled(
@@ -415,3 +424,21 @@ def test_up_with_a_busy_port_fails_fast_naming_it(tmp_path: Path) -> None:
     assert f"port {ports[2]} (stigmer-server) already in use" in result.err
     assert "--server-port" in result.err
     assert not (tmp_path / "local-state.json").exists()
+
+
+def test_without_a_local_system_commands_say_what_to_do(tmp_path: Path) -> None:
+    status = stigmer(tmp_path, "local", "status")
+    assert status.code == 3
+    assert "not running" in status.out
+    down = stigmer(tmp_path, "local", "down")
+    assert (down.code, down.out.strip()) == (0, "The local system is not running.")
+    no_key = stigmer(tmp_path, "get", "agents")
+    assert no_key.code == 1
+    assert "no API key" in no_key.err
+    assert "stigmer local up" in no_key.err
+    [port] = free_ports(1)
+    unreachable = stigmer(
+        tmp_path, "--server", f"127.0.0.1:{port}", "--api-key", "k", "get", "agents"
+    )
+    assert unreachable.code == 1
+    assert f"cannot reach the stigmer-server at 127.0.0.1:{port}" in unreachable.err
