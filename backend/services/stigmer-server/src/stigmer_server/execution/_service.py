@@ -78,9 +78,10 @@ class ExecutionService:
         check_env_names(spec.runtime_env, "spec.runtime_env")
         async with self._store.transaction() as tx:
             if spec.session_id:
-                await self._join_session(tx, execution)
+                must_wait = await self._join_session(tx, execution)
             else:
                 await self._open_session(tx, execution)
+                must_wait = False
             execution.status.phase = ExecutionPhase.EXECUTION_PENDING
             # Creation is the first numbered change, so a watcher with after_sequence=0
             # always receives a snapshot.
@@ -88,9 +89,7 @@ class ExecutionService:
             await tx.insert(kinds.AGENT_EXECUTION, execution)
         execution_id = execution.metadata.id
         logger.info("created execution %s in session %s", execution_id, spec.session_id)
-        settings = self._temporal.settings(
-            wait_for_session_turn=self._policy == SessionPolicy.ENQUEUE
-        )
+        settings = self._temporal.settings(wait_for_session_turn=must_wait)
         try:
             await self._temporal.start(execution, settings)
         except Unavailable as error:
@@ -180,7 +179,8 @@ class ExecutionService:
         execution: AgentExecution = await self._executions.get(execution_id)
         return is_final(execution.status.phase)
 
-    async def _join_session(self, tx: Transaction, execution: AgentExecution) -> None:
+    async def _join_session(self, tx: Transaction, execution: AgentExecution) -> bool:
+        """Check the session and its policy; True when the turn must wait for earlier ones."""
         spec = execution.spec
         # Locking the session row serialises turns of one session across servers.
         session = typed(await tx.get(kinds.SESSION, spec.session_id, for_update=True), Session)
@@ -199,13 +199,15 @@ class ExecutionService:
                 f"not {spec.agent_id!r}",
             )
         spec.agent_id = instance.spec.agent_id
-        if self._policy == SessionPolicy.REJECT:
-            running = await tx.unfinished_executions(kinds.AGENT_EXECUTION, spec.session_id)
-            if running:
-                raise FailedPrecondition(
-                    f"spec.session_id: session {spec.session_id!r} is still running execution "
-                    f"{running[0]!r} (session policy reject)"
-                )
+        running = await tx.unfinished_executions(kinds.AGENT_EXECUTION, spec.session_id)
+        if running and self._policy == SessionPolicy.REJECT:
+            raise FailedPrecondition(
+                f"spec.session_id: session {spec.session_id!r} is still running execution "
+                f"{running[0]!r} (session policy reject)"
+            )
+        # Ids grow with creation time, so no earlier unfinished turn can appear later:
+        # a turn that finds none now never needs to wait.
+        return bool(running)
 
     async def _open_session(self, tx: Transaction, execution: AgentExecution) -> None:
         spec = execution.spec
