@@ -1,7 +1,8 @@
 """The execution status: built from the agent's stream, sent to the server as deltas."""
 
 from agent_runner.config import FlushPolicy
-from agent_runner.status._builder import MAIN, STREAM_MODES, Delta, StatusBuilder
+from agent_runner.status._builder import MAIN, STREAM_MODES, StatusBuilder
+from agent_runner.status._changes import Delta
 from agent_runner.status._publisher import FlushGate, StatusPublisher, StatusSink
 
 __all__ = [

@@ -11,9 +11,7 @@ by the `task` call that ran as pregel task `<T>`.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -27,6 +25,7 @@ from langchain_core.messages import (
 from langgraph.types import StreamMode
 
 from agent_runner.environment import Redactor
+from agent_runner.status._changes import ChangeSet, Delta, Key
 from agent_runner.status._tools import TASK_TOOL, TODOS_TOOL, args_struct, component, display_name
 from ai.stigmer.agentic.agentexecution.v1.enum_pb2 import (
     ExecutionPhase,
@@ -50,16 +49,6 @@ _TODO_STATUS = {
     "in_progress": TodoStatus.TODO_IN_PROGRESS,
     "completed": TodoStatus.TODO_COMPLETED,
 }
-_Key = tuple[str, str, str]  # (kind, scope, id)
-
-
-@dataclass(frozen=True)
-class Delta:
-    """A delta ready to send, and what `commit()` needs to mark it delivered."""
-
-    status: AgentExecutionStatus
-    versions: Mapping[_Key, int]
-    sent: Mapping[_Key, int]
 
 
 def now() -> Timestamp:
@@ -73,12 +62,8 @@ class StatusBuilder:
         self.status = AgentExecutionStatus()
         self._redact = redact
         self._clock = clock
-        self._versions = itertools.count(1)
-        self._dirty: dict[_Key, int] = {}
-        self._sent: dict[_Key, int] = {}
-        self._replace: dict[_Key, int] = {}
-        self._open: set[_Key] = set()  # messages still streaming: their tail is held back
-        self._raw: dict[_Key, str] = {}
+        self._changes = ChangeSet()
+        self._raw: dict[Key, str] = {}
         self._messages: dict[tuple[str, str], AgentMessage] = {}
         self._tools: dict[tuple[str, str], ToolCall] = {}
         self._subs: dict[str, SubAgentExecution] = {}
@@ -96,9 +81,8 @@ class StatusBuilder:
         self._set_content(("msg", MAIN, message_id), human, message, final=True)
 
     def finish(self, phase: ExecutionPhase.ValueType, error: str | None = None) -> None:
-        for key in list(self._open):
-            self._open.discard(key)
-            self._mark(*key)
+        for key in self._changes.stop_all_streaming():
+            self._changes.mark(key)
         self._set_phase(phase)
         self.status.completed_at.CopyFrom(self._clock())
         self._mark("field", MAIN, "completed_at")
@@ -135,7 +119,10 @@ class StatusBuilder:
         self._redact = redact
         for key, raw in list(self._raw.items()):
             self._set_content(
-                key, self._messages[(key[1], key[2])], raw, final=key not in self._open
+                key,
+                self._messages[(key[1], key[2])],
+                raw,
+                final=not self._changes.streaming(key),
             )
 
     def seed(self, messages: Sequence[BaseMessage], todos: Sequence[Mapping[str, Any]]) -> None:
@@ -176,7 +163,7 @@ class StatusBuilder:
             if text and message.id:
                 key = ("msg", scope, message.id)
                 target = self._message(scope, message.id, MessageType.MESSAGE_AI)
-                self._open.add(key)
+                self._changes.start_streaming(key)
                 self._set_content(key, target, self._raw.get(key, "") + text, final=False)
             return False
         if isinstance(message, ToolMessage):
@@ -222,7 +209,6 @@ class StatusBuilder:
         text = message.text
         if text or calls:
             target = self._message(scope, message.id, MessageType.MESSAGE_AI)
-            self._open.discard(key)
             self._set_content(key, target, text, final=True)
             del target.tool_calls[:]
             for call in calls:
@@ -400,17 +386,13 @@ class StatusBuilder:
         return message
 
     def _set_content(
-        self, key: _Key, target: AgentMessage, raw: str, *, final: bool, redacted: bool = False
+        self, key: Key, target: AgentMessage, raw: str, *, final: bool, redacted: bool = False
     ) -> None:
         self._raw[key] = raw
         content = raw if redacted else self._redact(raw)
-        sent = self._sent.get(key, 0)
-        if not content.startswith(target.content[:sent]):
-            self._replace[key] = self._mark(*key)
+        self._changes.text_changed(key, target.content, content)
         # A message that stops streaming must release the tail it held back, even unchanged.
-        released = final and key in self._open
-        if final:
-            self._open.discard(key)
+        released = final and self._changes.stop_streaming(key)
         if content != target.content or released:
             target.content = content
             self._mark(*key)
@@ -420,21 +402,20 @@ class StatusBuilder:
         self._mark("field", MAIN, "phase")
 
     def _mark(self, kind: str, scope: str, item: str) -> int:
-        version = next(self._versions)
-        self._dirty[(kind, scope, item)] = version
-        return version
+        return self._changes.mark((kind, scope, item))
 
     # -- deltas ---------------------------------------------------------------------------
 
     @property
     def pending(self) -> bool:
-        return bool(self._dirty)
+        return self._changes.pending
 
     def take_delta(self) -> Delta | None:
-        if not self._dirty:
+        if not self._changes.pending:
             return None
+        versions = self._changes.snapshot()
         delta = AgentExecutionStatus()
-        sent: dict[_Key, int] = {}
+        sent: dict[Key, int] = {}
         subs: dict[str, SubAgentExecution] = {}
 
         def container(scope: str) -> AgentExecutionStatus | SubAgentExecution:
@@ -444,7 +425,7 @@ class StatusBuilder:
                 subs[scope] = delta.sub_agent_executions.add(id=scope)
             return subs[scope]
 
-        for key in self._dirty:
+        for key in versions:
             kind, scope, item = key
             if kind == "field":
                 delta.MergeFrom(_only_field(self.status, item))
@@ -462,26 +443,16 @@ class StatusBuilder:
                 out = container(scope).messages.add()
                 out.CopyFrom(self._messages[(scope, item)])
                 sent[key] = self._message_delta(key, out)
-        return Delta(status=delta, versions=dict(self._dirty), sent=sent)
+        return Delta(status=delta, versions=versions, sent=sent)
 
-    def _message_delta(self, key: _Key, out: AgentMessage) -> int:
-        full = out.content
-        limit = len(full)
-        if key in self._open:
-            limit = max(self._sent.get(key, 0), limit - self._redact.holdback)
-        start = 0 if key in self._replace else self._sent.get(key, 0)
-        out.content = full[start:limit]
-        out.append = start > 0
-        return limit
+    def _message_delta(self, key: Key, out: AgentMessage) -> int:
+        piece = self._changes.text_slice(key, out.content, self._redact.holdback)
+        out.content = piece.content
+        out.append = piece.append
+        return piece.end
 
     def commit(self, delta: Delta) -> None:
-        for key, version in delta.versions.items():
-            if self._dirty.get(key) == version:
-                del self._dirty[key]
-            if self._replace.get(key, -1) <= version:
-                self._replace.pop(key, None)
-        for key, length in delta.sent.items():
-            self._sent[key] = length
+        self._changes.acknowledge(delta)
 
     def final_status(self) -> AgentExecutionStatus:
         final = AgentExecutionStatus()

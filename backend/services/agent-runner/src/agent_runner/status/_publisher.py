@@ -16,7 +16,8 @@ from collections.abc import Callable
 from typing import Protocol
 
 from agent_runner.config import FlushPolicy
-from agent_runner.status._builder import Delta, StatusBuilder
+from agent_runner.status._builder import StatusBuilder
+from agent_runner.status._changes import Delta
 from ai.stigmer.agentic.agentexecution.v1.io_pb2 import (
     AgentExecutionStatusUpdate,
     AgentExecutionStatusUpdateResult,
