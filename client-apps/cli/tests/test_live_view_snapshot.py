@@ -1,6 +1,6 @@
 """The live view, frame by frame, from the `subscribe` events of a real demo turn.
 
-data/demo_turn_events.jsonl was recorded from a real local system by record_demo_events.py;
+data/<scenario>_events.jsonl were recorded from a real local system by record_demo_events.py;
 each event is applied with the shared merge code and the view rendered into a fixed-width
 recording console. Set STIGMER_UPDATE_SNAPSHOTS=1 to rewrite the snapshot after a deliberate
 change, and read its diff before committing it.
@@ -12,6 +12,7 @@ import io
 import os
 from pathlib import Path
 
+import pytest
 from google.protobuf import json_format
 from rich.console import Console
 
@@ -22,14 +23,14 @@ from stigmer_cli.live import render_execution
 from stigmer_status import apply_event
 
 DATA = Path(__file__).parent / "data"
-EVENTS = DATA / "demo_turn_events.jsonl"
-SNAPSHOT = DATA / "demo_turn_view.txt"
+SCENARIOS = ("demo_turn", "failing_tool_turn", "failed_turn", "cancelled_turn")
 
 
-def _events() -> list[AgentExecutionEvent]:
+def _events(scenario: str) -> list[AgentExecutionEvent]:
+    path = DATA / f"{scenario}_events.jsonl"
     return [
         json_format.Parse(line, AgentExecutionEvent())
-        for line in EVENTS.read_text(encoding="utf-8").splitlines()
+        for line in path.read_text(encoding="utf-8").splitlines()
         if line.strip()
     ]
 
@@ -47,35 +48,54 @@ def _render(execution: AgentExecution) -> str:
     return "".join(line.rstrip() + "\n" for line in console.export_text().splitlines())
 
 
-def _frames() -> str:
+def _final(scenario: str) -> AgentExecution:
     current: AgentExecution | None = None
-    frames = []
-    for event in _events():
-        current = apply_event(current, event)
-        frames.append(f"=== after sequence {event.sequence} ===\n{_render(current)}")
-    return "".join(frames)
-
-
-def test_recorded_turn_ends_completed_with_every_part_shown() -> None:
-    current: AgentExecution | None = None
-    for event in _events():
+    for event in _events(scenario):
         current = apply_event(current, event)
     assert current is not None
-    assert current.status.phase == ExecutionPhase.EXECUTION_COMPLETED
-    final = _render(current)
+    return current
+
+
+def test_demo_turn_shows_tools_todos_sub_agent_and_answer() -> None:
+    final = _final("demo_turn")
+    assert final.status.phase == ExecutionPhase.EXECUTION_COMPLETED
+    view = _render(final)
     for part in (
-        "execute echo 'turn one was here' >> notes.txt && ls",
-        "sub-agent researcher: Find out which operating system the sandbox runs.",
+        "✓ execute echo 'turn one was here' >> notes.txt && ls",
+        "✓ sub-agent researcher: Find out which operating system the sandbox runs.",
         "    ✓ execute uname -s",
         "[x] Summarise",
         "This is the scripted demo model.",
         "completed (in ",
     ):
-        assert part in final
+        assert part in view
 
 
-def test_every_frame_matches_the_snapshot() -> None:
-    frames = _frames()
+def test_failures_and_cancellation_are_shown() -> None:
+    failing_tool = _render(_final("failing_tool_turn"))
+    assert (
+        "✗ execute echo building; echo 'missing header' >&2; exit 3  "
+        "[Command failed with exit code 3]"
+    ) in failing_tool
+    assert "The build failed with exit code 3" in failing_tool
+    failed = _final("failed_turn")
+    assert failed.status.phase == ExecutionPhase.EXECUTION_FAILED
+    assert "OPENAI_API_KEY" in _render(failed)
+    cancelled = _final("cancelled_turn")
+    assert cancelled.status.phase == ExecutionPhase.EXECUTION_CANCELLED
+    view = _render(cancelled)
+    assert "- execute sleep 30  (did not finish)" in view  # no spinner once the turn ended
+    assert "cancelled (in " in view
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_every_frame_matches_the_snapshot(scenario: str) -> None:
+    current: AgentExecution | None = None
+    frames = []
+    for event in _events(scenario):
+        current = apply_event(current, event)
+        frames.append(f"=== after sequence {event.sequence} ===\n{_render(current)}")
+    snapshot = DATA / f"{scenario}_view.txt"
     if os.environ.get("STIGMER_UPDATE_SNAPSHOTS") == "1":
-        SNAPSHOT.write_text(frames, encoding="utf-8")
-    assert frames == SNAPSHOT.read_text(encoding="utf-8")
+        snapshot.write_text("".join(frames), encoding="utf-8")
+    assert "".join(frames) == snapshot.read_text(encoding="utf-8")

@@ -7,6 +7,7 @@ the final one, so a recorded event sequence gives the same output anywhere.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 from rich.console import Group, RenderableType
 from rich.padding import Padding
@@ -28,6 +29,7 @@ from ai.stigmer.agentic.agentexecution.v1.status_pb2 import (
     Todo,
     ToolCall,
 )
+from stigmer_status import is_final
 
 _TODO_TOOL = "write_todos"
 _TASK_TOOL = "task"
@@ -39,10 +41,19 @@ _TODO_MARKS = {
 _RESULT_PREVIEW = 160
 
 
+@dataclass(frozen=True)
+class _Scope:
+    """What every part of one frame needs: the sub-agent runs, and whether the turn ended."""
+
+    sub_agents: Sequence[SubAgentExecution]
+    ended: bool
+
+
 def render_execution(execution: AgentExecution) -> RenderableType:
     status = execution.status
+    scope = _Scope(status.sub_agent_executions, is_final(status.phase))
     parts: list[RenderableType] = []
-    parts += _conversation(status.messages, status.tool_calls, status, namespace="")
+    parts += _conversation(status.messages, status.tool_calls, scope, namespace="")
     if status.todos:
         parts.append(_todos(status.todos.values()))
     parts.append(_outcome(status))
@@ -52,7 +63,7 @@ def render_execution(execution: AgentExecution) -> RenderableType:
 def _conversation(
     messages: Sequence[AgentMessage],
     tool_calls: Sequence[ToolCall],
-    status: AgentExecutionStatus,
+    scope: _Scope,
     namespace: str,
 ) -> list[RenderableType]:
     """Messages in order; each tool call where the AI asked for it, with its current state."""
@@ -70,27 +81,29 @@ def _conversation(
             for requested in message.tool_calls:
                 call = calls.get(requested.id, requested)
                 placed.add(requested.id)
-                parts += _tool_call(call, status)
+                parts += _tool_call(call, scope)
     for call_id, call in calls.items():
         if call_id not in placed:
-            parts += _tool_call(call, status)
+            parts += _tool_call(call, scope)
     return parts
 
 
-def _tool_call(call: ToolCall, status: AgentExecutionStatus) -> list[RenderableType]:
+def _tool_call(call: ToolCall, scope: _Scope) -> list[RenderableType]:
     if call.name == _TODO_TOOL:
         return []  # shown as the checklist instead
     if call.name == _TASK_TOOL:
-        sub = next((s for s in status.sub_agent_executions if s.id == call.id), None)
+        sub = next((s for s in scope.sub_agents if s.id == call.id), None)
         if sub is not None:
-            return [_sub_agent(sub, call)]
+            return [_sub_agent(sub, call, scope)]
     label = _label(call)
     if call.status in (ToolCallStatus.TOOL_CALL_PENDING, ToolCallStatus.TOOL_CALL_RUNNING):
+        if scope.ended:
+            # The turn ended (cancelled, failed) while the call ran: it never finished.
+            return [Text.assemble(("- ", "bold yellow"), label, ("  (did not finish)", "yellow"))]
         return [Spinner("dots", text=label, style="yellow")]
     if call.status == ToolCallStatus.TOOL_CALL_FAILED:
-        reason = _first_line(call.error if call.HasField("error") else call.result)
-        line = Text.assemble(("✗ ", "bold red"), label, (f"  {reason}", "red"))
-        return [line]
+        reason = _last_line(call.error if call.HasField("error") else call.result)
+        return [Text.assemble(("✗ ", "bold red"), label, (f"  {reason}", "red"))]
     return [Text.assemble(("✓ ", "bold green"), label)]
 
 
@@ -101,25 +114,25 @@ def _label(call: ToolCall) -> Text:
     return Text.assemble((call.name, "bold"), " ", (_first_line(shown), "dim"))
 
 
-def _sub_agent(sub: SubAgentExecution, call: ToolCall) -> RenderableType:
+def _sub_agent(sub: SubAgentExecution, call: ToolCall, scope: _Scope) -> RenderableType:
     header = Text.assemble(
         ("sub-agent ", "bold magenta"), (sub.name or "?", "bold"), ": ", _first_line(sub.input)
     )
     phase = sub.phase if sub.HasField("phase") else ExecutionPhase.EXECUTION_IN_PROGRESS
     head: RenderableType
-    if phase in (ExecutionPhase.EXECUTION_PENDING, ExecutionPhase.EXECUTION_IN_PROGRESS) and (
-        call.status != ToolCallStatus.TOOL_CALL_COMPLETED
-    ):
-        head = Spinner("dots", text=header, style="magenta")
-    elif phase == ExecutionPhase.EXECUTION_FAILED or call.status == ToolCallStatus.TOOL_CALL_FAILED:
+    if phase == ExecutionPhase.EXECUTION_FAILED or call.status == ToolCallStatus.TOOL_CALL_FAILED:
         head = Text.assemble(("✗ ", "bold red"), header)
-    else:
+    elif is_final(phase) or call.status == ToolCallStatus.TOOL_CALL_COMPLETED:
         head = Text.assemble(("✓ ", "bold green"), header)
-    body = _conversation(sub.messages, sub.tool_calls, AgentExecutionStatus(), namespace=sub.name)
+    elif scope.ended:
+        head = Text.assemble(("- ", "bold yellow"), header, ("  (did not finish)", "yellow"))
+    else:
+        head = Spinner("dots", text=header, style="magenta")
+    inner = _Scope(sub_agents=(), ended=scope.ended)
+    body = _conversation(sub.messages, sub.tool_calls, inner, namespace=sub.name)
     if sub.HasField("error"):
         body.append(Text(f"error: {_first_line(sub.error)}", style="red"))
-    nested = Padding(Group(*body), (0, 0, 0, 4)) if body else Text("")
-    return Group(head, nested) if body else head
+    return Group(head, Padding(Group(*body), (0, 0, 0, 4))) if body else head
 
 
 def _todos(todos: Iterable[Todo]) -> RenderableType:
@@ -159,6 +172,12 @@ def _facts(status: AgentExecutionStatus) -> str:
     if status.usage.total_tokens:
         facts.append(f"{status.usage.total_tokens} tokens")
     return f" ({', '.join(facts)})" if facts else ""
+
+
+def _last_line(text: str) -> str:
+    """Tool output ends with its verdict (`[Command failed with exit code 3]`): show that."""
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return _first_line(lines[-1]) if lines else ""
 
 
 def _first_line(text: str) -> str:
