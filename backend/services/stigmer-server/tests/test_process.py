@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -67,3 +68,22 @@ async def test_json_logs_and_a_clean_sigterm(stigmer_server_factory: StigmerServ
     assert "shutting down" in messages
     assert {line["level"] for line in lines} <= {"INFO", "WARNING"}
     assert server.api_key not in log
+
+
+@pytest.mark.integration
+async def test_a_busy_port_is_a_clear_error(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        address = f"127.0.0.1:{taken.getsockname()[1]}"
+        code, output = await _run_entrypoint(
+            tmp_path,
+            {
+                "STIGMER_API_KEYS": "k",
+                "STIGMER_SERVER_ADDRESS": address,
+                "STIGMER_DATA_DIR": str(tmp_path),
+            },
+        )
+    assert code == 1
+    assert f"cannot listen on {address}" in output
+    assert "Traceback" not in output

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import grpc
 
@@ -43,11 +45,18 @@ _GRACE_SECONDS = 5.0
 _MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 
 
-async def serve(config: ServerConfig, stop: asyncio.Event, port_file: Path | None = None) -> None:
-    """Run until `stop` is set: storage, gRPC API, health, reflection and the workers."""
-    if config.db_url.startswith("sqlite"):
-        config.data_dir.mkdir(parents=True, exist_ok=True)
-    store = await Store.open(config.db_url)
+@dataclass(frozen=True)
+class Components:
+    """Everything the server is made of, built once from the config."""
+
+    store: Store
+    services: dict[str, ResourceService]
+    executions: ExecutionService
+    activities: PersistenceActivities
+    gateway: TemporalGateway
+
+
+def build(config: ServerConfig, store: Store) -> Components:
     ids = IdFactory()
     hub = ExecutionHub()
     writer = StatusWriter(store, hub)
@@ -64,14 +73,20 @@ async def serve(config: ServerConfig, stop: asyncio.Event, port_file: Path | Non
         kind.name: ResourceService(store, kind, rules[kind.name], ids) for kind in kinds.ALL_KINDS
     }
     executions = ExecutionService(
-        services["AgentExecution"],
-        services["AgentInstance"],
-        services["Session"],
+        services[kinds.AGENT_EXECUTION.name],
+        services[kinds.AGENT_INSTANCE.name],
+        services[kinds.SESSION.name],
         hub,
         writer,
         gateway,
         config.session_policy,
     )
+    activities = PersistenceActivities(store, hub, writer)
+    return Components(store, services, executions, activities, gateway)
+
+
+def grpc_server(config: ServerConfig, parts: Components) -> tuple[grpc.aio.Server, Any, list[str]]:
+    """The gRPC server with every controller, health and reflection (not yet started)."""
     server = grpc.aio.server(
         interceptors=[AuthInterceptor(config.api_keys), ErrorInterceptor()],
         options=[
@@ -80,34 +95,45 @@ async def serve(config: ServerConfig, stop: asyncio.Event, port_file: Path | Non
         ],
     )
     names = []
-    for registration in registrations(services, executions):
+    for registration in registrations(parts.services, parts.executions):
         registration.add(registration.servicer, server)
         names.append(registration.service_name)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable_server_reflection(
-        [
-            *names,
-            health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-            reflection.SERVICE_NAME,
-        ],
-        server,
-    )
-    host = config.address.rpartition(":")[0]
-    port = server.add_insecure_port(config.address)
-    if port == 0:
-        raise OSError(f"cannot listen on {config.address}")
+    health_name = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
+    reflection.enable_server_reflection([*names, health_name, reflection.SERVICE_NAME], server)
+    return server, health_servicer, names
+
+
+async def serve(config: ServerConfig, stop: asyncio.Event, port_file: Path | None = None) -> None:
+    """Run until `stop` is set: storage, gRPC API, health, reflection and the workers."""
+    if config.db_url.startswith("sqlite"):
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+    store = await Store.open(config.db_url)
+    try:
+        await _serve(config, build(config, store), stop, port_file)
+    finally:
+        await store.close()
+        logger.info("stopped")
+
+
+async def _serve(
+    config: ServerConfig, parts: Components, stop: asyncio.Event, port_file: Path | None
+) -> None:
+    server, health_servicer, names = grpc_server(config, parts)
+    try:
+        port = server.add_insecure_port(config.address)
+    except RuntimeError as error:  # grpc reports a failed bind this way
+        raise OSError(f"cannot listen on {config.address}: {error}") from error
     await server.start()
     for name in ["", *names]:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    address = f"{host}:{port}"
+    address = f"{config.address.rpartition(':')[0]}:{port}"
     logger.info("stigmer-server listening on %s (%s)", address, config)
     if port_file is not None:
         await asyncio.to_thread(port_file.write_text, address + "\n")
     stopping = asyncio.Event()
-    workers = asyncio.create_task(
-        run_workers(gateway, config, PersistenceActivities(store, hub, writer), stopping)
-    )
+    workers = asyncio.create_task(run_workers(parts.gateway, config, parts.activities, stopping))
     try:
         await stop.wait()
     finally:
@@ -117,5 +143,3 @@ async def serve(config: ServerConfig, stop: asyncio.Event, port_file: Path | Non
         stopping.set()
         with contextlib.suppress(asyncio.CancelledError):
             await workers
-        await store.close()
-        logger.info("stopped")
