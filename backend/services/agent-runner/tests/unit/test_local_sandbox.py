@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from pathlib import Path
 
 import pytest
 
 from agent_runner.environment import Redactor
-from agent_runner.sandbox import LocalSandboxProvider, LocalSandboxSettings, Sandbox
+from agent_runner.sandbox import LocalSandboxProvider, LocalSandboxSettings, Sandbox, probe_bwrap
 
 
 def running(pid: int) -> bool:
@@ -110,16 +109,20 @@ def test_sync_execute_works_too(tmp_path: Path) -> None:
     assert sandbox.backend.execute("echo sync").output.strip() == "sync"
 
 
-@pytest.mark.skipif(not os.path.exists("/usr/bin/bwrap"), reason="bubblewrap not installed")
 async def test_bubblewrap_keeps_the_system_read_only_and_the_workspace_writable(
     tmp_path: Path,
 ) -> None:
+    if probe_bwrap(tmp_path) is None:
+        pytest.skip("bubblewrap is not installed or cannot create namespaces on this host")
     p = provider(tmp_path, isolation="bwrap")
     assert p.isolated
     sandbox = await acquire(p)
     result = await sandbox.backend.aexecute(
-        "echo ok > inside.txt && cat inside.txt; touch /usr/x 2>&1; ls /root 2>&1; ls /work 2>&1"
+        "echo ok > inside.txt && cat inside.txt; touch /usr/x 2>&1; ls /root 2>&1; ls /work 2>&1;"
+        " cat /etc/shadow 2>&1; awk 'BEGIN { print \"awk-works\" }'; id -un"
     )
     assert (tmp_path / "local-ses-1" / "inside.txt").read_text() == "ok\n"
     assert "Read-only file system" in result.output
     assert "No such file or directory" in result.output
+    assert "/etc/shadow: No such file or directory" in result.output
+    assert "awk-works" in result.output  # /etc/alternatives is there for the tools

@@ -25,11 +25,31 @@ logger = logging.getLogger(__name__)
 
 TIMEOUT_EXIT_CODE = 124
 _SYSTEM_DIRS = ("bin", "lib", "lib64", "sbin")
+# What ordinary tools need from /etc; the rest (shadow, ssh keys, service configs) stays out.
+_ETC = (
+    "alternatives",
+    "ca-certificates",
+    "ca-certificates.conf",
+    "group",
+    "host.conf",
+    "hosts",
+    "ld.so.cache",
+    "ld.so.conf",
+    "ld.so.conf.d",
+    "localtime",
+    "nsswitch.conf",
+    "passwd",
+    "resolv.conf",
+    "ssl",
+)
 
 
 def bwrap_prefix(bwrap: str, workspace: Path, *, network: bool) -> list[str]:
     """bubblewrap arguments: system read-only, the workspace writable, nothing else shared."""
-    argv = [bwrap, "--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc"]
+    argv = [bwrap, "--ro-bind", "/usr", "/usr"]
+    for entry in _ETC:
+        if (Path("/etc") / entry).exists():
+            argv += ["--ro-bind", f"/etc/{entry}", f"/etc/{entry}"]
     for name in _SYSTEM_DIRS:
         host = Path("/") / name
         if host.is_symlink():
