@@ -219,3 +219,20 @@ async def test_status_smuggled_into_create_is_ignored(api: Api, world: World) ->
     created = await api.call(api.executions.create, request)
     assert created.status.phase == ExecutionPhase.EXECUTION_PENDING
     assert not created.status.messages
+
+
+async def test_status_smuggled_into_update_is_ignored(api: Api, world: World) -> None:
+    stored = await api.call(
+        api.executions_q.get, AgentExecutionId(value=world.execution.metadata.id)
+    )
+    request = _copy(stored, lambda m: m.metadata.labels.update({"note": "x"}))
+    request.status.phase = ExecutionPhase.EXECUTION_COMPLETED
+    request.status.error = "smuggled"
+    request.status.sequence = 99
+    updated = await api.call(api.executions.update, request)
+    assert updated.metadata.labels["note"] == "x"
+    assert updated.status == stored.status
+    again = await api.call(
+        api.executions_q.get, AgentExecutionId(value=world.execution.metadata.id)
+    )
+    assert again.status == stored.status
