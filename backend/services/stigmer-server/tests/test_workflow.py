@@ -10,12 +10,15 @@ from typing import TYPE_CHECKING
 import grpc
 import pytest
 from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.worker import Replayer
 
 from ai.stigmer.agentic.agentexecution.v1.enum_pb2 import ExecutionPhase
 from ai.stigmer.agentic.agentexecution.v1.io_pb2 import (
     AgentExecutionId,
     ListAgentExecutionsBySessionRequest,
 )
+from stigmer_contracts import data_converter
+from stigmer_server.execution import InvokeAgentExecutionWorkflow, workflow_sandbox
 
 if TYPE_CHECKING:
     from contextlib import AbstractAsyncContextManager
@@ -203,3 +206,32 @@ async def test_unreachable_temporal_fails_the_call_and_records_failed(
         assert len(listed.items) == 1
         assert listed.items[0].status.phase == P.EXECUTION_FAILED
         assert "unreachable" in listed.items[0].status.error
+
+
+async def test_recorded_histories_replay_without_nondeterminism(
+    api: Api, make: Builders, runner: RunnerDouble, temporal_client: Client
+) -> None:
+    """Replaying real histories (success and failure) through today's workflow code."""
+    agent = await api.call(api.agents.create, make.agent())
+    ids = []
+    for message, phase in (
+        ("ok replay", P.EXECUTION_COMPLETED),
+        ("fail replay", P.EXECUTION_FAILED),
+    ):
+        created = await api.call(
+            api.executions.create, make.execution(message, agent_id=agent.metadata.id)
+        )
+        await api.wait_phase(created.metadata.id, phase)
+        ids.append(created.metadata.id)
+    replayer = Replayer(
+        workflows=[InvokeAgentExecutionWorkflow],
+        workflow_runner=workflow_sandbox(),
+        data_converter=data_converter(),
+    )
+    for execution_id in ids:
+        handle = temporal_client.get_workflow_handle(execution_id)
+        await _until_async_status(
+            handle, (await handle.describe()).status or WorkflowExecutionStatus.RUNNING
+        )
+        history = await handle.fetch_history()
+        await replayer.replay_workflow(history)

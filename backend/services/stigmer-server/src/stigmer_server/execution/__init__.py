@@ -4,7 +4,7 @@ from stigmer_server.execution._activities import PersistenceActivities
 from stigmer_server.execution._hub import ExecutionHub
 from stigmer_server.execution._service import ExecutionService
 from stigmer_server.execution._temporal import TemporalGateway
-from stigmer_server.execution._worker import run_workers
+from stigmer_server.execution._worker import run_workers, workflow_sandbox
 from stigmer_server.execution._workflow import (
     AWAIT_SESSION_TURN,
     InvokeAgentExecutionWorkflow,
@@ -22,4 +22,5 @@ __all__ = [
     "TemporalGateway",
     "TurnSettings",
     "run_workers",
+    "workflow_sandbox",
 ]

@@ -20,7 +20,7 @@ logger = logging.getLogger(__name__)
 _MAX_BACKOFF = 30.0
 
 
-def _sandbox() -> SandboxedWorkflowRunner:
+def workflow_sandbox() -> SandboxedWorkflowRunner:
     # Proto stubs and our pure libraries are deterministic; passing them through keeps
     # message classes identical inside and outside the sandbox.
     return SandboxedWorkflowRunner(
@@ -55,7 +55,7 @@ async def run_workers(
                 client,
                 task_queue=config.execution_task_queue,
                 workflows=[InvokeAgentExecutionWorkflow],
-                workflow_runner=_sandbox(),
+                workflow_runner=workflow_sandbox(),
             ),
             Worker(
                 client,
