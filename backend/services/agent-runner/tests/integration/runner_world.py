@@ -73,6 +73,7 @@ class World:
         model: str,
         *,
         secrets_env: Mapping[str, str] | None = None,
+        plain_env: Mapping[str, str] | None = None,
         sub_agents: bool = True,
     ) -> Session:
         """A skill, an environment, an agent using `model`, an instance and a session."""
@@ -91,6 +92,8 @@ class World:
         env = Environment(api_version=V1, kind="Environment")
         env.metadata.name = f"env-{suffix}"
         env.spec.data["GREETING"].CopyFrom(EnvironmentValue(value="hello"))
+        for name, value in (plain_env or {}).items():
+            env.spec.data[name].CopyFrom(EnvironmentValue(value=value))
         for name, value in (secrets_env or {}).items():
             env.spec.data[name].CopyFrom(EnvironmentValue(value=value, is_secret=True))
         env = await self.call(self.environments.create, env)

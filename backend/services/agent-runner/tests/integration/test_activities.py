@@ -28,8 +28,9 @@ from ai.stigmer.agentic.agentexecution.v1.enum_pb2 import (
     MessageType,
     ToolCallStatus,
 )
-from stigmer_contracts import ERROR_INVALID_INPUT, ERROR_NOT_FOUND
+from stigmer_contracts import ERROR_INVALID_INPUT, ERROR_MODEL_REQUEST_REJECTED, ERROR_NOT_FOUND
 from stigmer_testing._server import StigmerServer
+from stigmer_testing.fakes import FakeAnthropic, Reply, ToolCall
 
 pytestmark = pytest.mark.integration
 
@@ -191,3 +192,54 @@ async def test_a_second_turn_continues_the_conversation_with_postgresql_checkpoi
     assert status.messages[-1].content == (
         "The note from the first turn is still in the workspace: turn one was here."
     )
+
+
+async def test_a_provider_model_gets_its_key_from_the_agents_environment(
+    activities: RunnerActivities, world: Any, fake_anthropic: FakeAnthropic
+) -> None:
+    key = fake_anthropic.api_key
+    assert key is not None
+    fake_anthropic.set_replies(
+        [
+            Reply(tool_calls=(ToolCall("execute", {"command": "echo from-the-provider"}),)),
+            Reply(text="All done.", expect="from-the-provider"),
+        ]
+    )
+    session = await world.session(
+        "anthropic:claude-test",
+        secrets_env={"ANTHROPIC_API_KEY": key},
+        plain_env={"ANTHROPIC_BASE_URL": fake_anthropic.url},
+        sub_agents=False,
+    )
+    execution = await world.start(session, "Say something.")
+    env = ActivityEnvironment()
+    thread = await env.run(activities.ensure_thread, session.metadata.id, "")
+    status = await env.run(activities.execute_graphton, execution, thread)
+    assert status.phase == ExecutionPhase.EXECUTION_COMPLETED
+    assert status.messages[-1].content == "All done."
+    assert "from-the-provider" in status.tool_calls[0].result
+    assert status.usage.total_tokens > 0
+    assert len(fake_anthropic.requests_to("POST", "/v1/messages")) == 2
+    stored = await world.get(execution.metadata.id)
+    assert key.encode() not in stored.SerializeToString()
+
+
+async def test_a_rejected_provider_key_fails_the_turn_without_retry(
+    activities: RunnerActivities, world: Any, fake_anthropic: FakeAnthropic
+) -> None:
+    session = await world.session(
+        "anthropic:claude-test",
+        secrets_env={"ANTHROPIC_API_KEY": "sk-ant-wrong-key"},
+        plain_env={"ANTHROPIC_BASE_URL": fake_anthropic.url},
+        sub_agents=False,
+    )
+    execution = await world.start(session, "Say something.")
+    thread = await ActivityEnvironment().run(activities.ensure_thread, session.metadata.id, "")
+    with pytest.raises(ApplicationError) as caught:
+        await ActivityEnvironment().run(activities.execute_graphton, execution, thread)
+    assert caught.value.type == ERROR_MODEL_REQUEST_REJECTED
+    assert caught.value.non_retryable
+    stored = (await world.get(execution.metadata.id)).status
+    assert stored.phase == ExecutionPhase.EXECUTION_FAILED
+    assert "401" in stored.error
+    assert "sk-ant-wrong-key" not in stored.error
