@@ -211,7 +211,7 @@ async def test_unreachable_temporal_fails_the_call_and_records_failed(
 async def test_recorded_histories_replay_without_nondeterminism(
     api: Api, make: Builders, runner: RunnerDouble, temporal_client: Client
 ) -> None:
-    """Replaying real histories (success and failure) through today's workflow code."""
+    """Replaying real histories (completed, failed, cancelled) through today's workflow code."""
     agent = await api.call(api.agents.create, make.agent())
     ids = []
     for message, phase in (
@@ -223,6 +223,15 @@ async def test_recorded_histories_replay_without_nondeterminism(
         )
         await api.wait_phase(created.metadata.id, phase)
         ids.append(created.metadata.id)
+    blocked = await api.call(
+        api.executions.create, make.execution("block replay", agent_id=agent.metadata.id)
+    )
+    await _until(lambda: runner.saw("start", blocked.metadata.id))
+    await api.call(api.executions.cancel, AgentExecutionId(value=blocked.metadata.id))
+    await _until_async_status(
+        temporal_client.get_workflow_handle(blocked.metadata.id), WorkflowExecutionStatus.CANCELED
+    )
+    ids.append(blocked.metadata.id)
     replayer = Replayer(
         workflows=[InvokeAgentExecutionWorkflow],
         workflow_runner=workflow_sandbox(),
