@@ -239,12 +239,20 @@ async def run_double(
         yield double
 
 
+RunnerFor = Callable[..., contextlib.AbstractAsyncContextManager[RunnerDouble]]
+
+
 @pytest.fixture(scope="session")
-def runner_for(
-    temporal_client: Client,
-) -> Callable[[StigmerServer, Api], contextlib.AbstractAsyncContextManager[RunnerDouble]]:
-    """`async with runner_for(server, api) as double:` a runner double for that server."""
-    return lambda server, api: run_double(temporal_client, server, api)
+def runner_for(temporal_client: Client) -> RunnerFor:
+    """`async with runner_for(server, api[, client]) as double:` a runner double for that
+    server, on the session's Temporal unless another client is given."""
+
+    def start(
+        server: StigmerServer, api: Api, client: Client | None = None
+    ) -> contextlib.AbstractAsyncContextManager[RunnerDouble]:
+        return run_double(client or temporal_client, server, api)
+
+    return start
 
 
 @pytest.fixture(scope="module")

@@ -22,12 +22,11 @@ from stigmer_status import apply_event
 if TYPE_CHECKING:
     from contextlib import AbstractAsyncContextManager
 
-    from conftest import Api, Builders, RunnerDouble
+    from conftest import Api, Builders, RunnerFor
 
     from stigmer_testing._server import StigmerServer, StigmerServerFactory
 
     Connect = Callable[[StigmerServer], AbstractAsyncContextManager[Api]]
-    RunnerFor = Callable[[StigmerServer, Api], AbstractAsyncContextManager[RunnerDouble]]
 
 pytestmark = pytest.mark.integration
 

@@ -13,12 +13,11 @@ from ai.stigmer.agentic.agentexecution.v1.io_pb2 import SubscribeAgentExecutionR
 if TYPE_CHECKING:
     from contextlib import AbstractAsyncContextManager
 
-    from conftest import Api, Builders, RunnerDouble
+    from conftest import Api, Builders, RunnerFor
 
     from stigmer_testing._server import StigmerServer
 
     Connect = Callable[[StigmerServer], AbstractAsyncContextManager[Api]]
-    RunnerFor = Callable[[StigmerServer, Api], AbstractAsyncContextManager[RunnerDouble]]
 
 pytestmark = pytest.mark.integration
 

@@ -23,12 +23,11 @@ from stigmer_server.execution import InvokeAgentExecutionWorkflow, workflow_sand
 if TYPE_CHECKING:
     from contextlib import AbstractAsyncContextManager
 
-    from conftest import Api, Builders, RunnerDouble
+    from conftest import Api, Builders, RunnerDouble, RunnerFor
 
     from stigmer_testing._server import StigmerServer, StigmerServerFactory
 
     Connect = Callable[[StigmerServer], AbstractAsyncContextManager[Api]]
-    RunnerFor = Callable[[StigmerServer, Api], AbstractAsyncContextManager[RunnerDouble]]
 
 pytestmark = pytest.mark.integration
 P = ExecutionPhase
