@@ -1,4 +1,4 @@
-"""A throwaway PostgreSQL cluster (Debian's binaries) for the tests of a session.
+"""A throwaway PostgreSQL cluster (Debian's binaries, 15 here) for the tests of a session.
 
 initdb into a temp dir, `postgres` on a free loopback port with its socket in that dir,
 trust auth for one user; each test that asks for `postgres_url` gets its own database.
@@ -24,7 +24,6 @@ from pathlib import Path
 import asyncpg  # type: ignore[import-untyped]
 import pytest
 
-_BIN_DIRS = (os.environ.get("STIGMER_POSTGRES_BIN", ""), "/usr/lib/postgresql/15/bin")
 _USER = "stigmer"
 _START_TIMEOUT = 30.0
 
@@ -42,14 +41,21 @@ class PostgresCluster:
 
 
 def _bin_dir() -> Path:
-    for candidate in _BIN_DIRS:
-        if candidate and (Path(candidate) / "initdb").is_file():
-            return Path(candidate)
+    """STIGMER_POSTGRES_BIN, else Debian's newest /usr/lib/postgresql/<version>/bin, else PATH."""
+    explicit = os.environ.get("STIGMER_POSTGRES_BIN")
+    debian = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin"),
+        key=lambda path: int(path.parent.name) if path.parent.name.isdigit() else 0,
+        reverse=True,
+    )
+    for candidate in [*([Path(explicit)] if explicit else []), *debian]:
+        if (candidate / "initdb").is_file():
+            return candidate
     on_path = shutil.which("initdb")
     if on_path:
         return Path(on_path).parent
     pytest.fail(
-        "no PostgreSQL binaries: install Debian's postgresql-15 (make setup) or set "
+        "no PostgreSQL binaries: install Debian's postgresql (make setup) or set "
         "STIGMER_POSTGRES_BIN to the directory holding initdb and postgres"
     )
 
