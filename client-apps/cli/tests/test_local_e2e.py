@@ -4,9 +4,11 @@ stigmer-server, agent-runner) from a fresh STIGMER_HOME, the examples and the sc
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import stat
@@ -71,10 +73,12 @@ def user_home(home: Path) -> Path:
     return path
 
 
-def stigmer(home: Path, *args: str, timeout: float = 120.0) -> Result:
+def stigmer(
+    home: Path, *args: str, timeout: float = 120.0, extra_env: dict[str, str] | None = None
+) -> Result:
     done = subprocess.run(
         [STIGMER, *args],
-        env=_env(home),
+        env=_env(home) | (extra_env or {}),
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -84,8 +88,10 @@ def stigmer(home: Path, *args: str, timeout: float = 120.0) -> Result:
     return Result(done.returncode, done.stdout, done.stderr)
 
 
-def spawn(home: Path, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
+@contextlib.contextmanager
+def running(home: Path, *args: str) -> Iterator[subprocess.Popen[str]]:
+    """`stigmer <args>` in the background; killed on the way out if a test left it running."""
+    process = subprocess.Popen(
         [STIGMER, *args],
         env=_env(home),
         stdout=subprocess.PIPE,
@@ -93,6 +99,12 @@ def spawn(home: Path, *args: str) -> subprocess.Popen[str]:
         text=True,
         cwd=REPO,
     )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
 
 
 def free_ports(count: int) -> list[int]:
@@ -191,6 +203,30 @@ def test_apply_creates_then_reports_unchanged(home: Path, applied: Result) -> No
     assert [line.split()[1] for line in again.out.splitlines()] == ["unchanged"] * 6
 
 
+def test_apply_updates_only_what_changed(home: Path, applied: Result, tmp_path: Path) -> None:
+    changed = tmp_path / "examples"
+    shutil.copytree(EXAMPLES, changed, ignore=shutil.ignore_patterns("providers"))
+    agent_file = changed / "agent.yaml"
+    agent_file.write_text(
+        agent_file.read_text(encoding="utf-8").replace(
+            "description: Plans with", "description: Now plans with"
+        ),
+        encoding="utf-8",
+    )
+    try:
+        result = stigmer(home, "apply", "-f", str(changed))
+        assert result.code == 0, result.err
+        actions = dict(line.split()[:2] for line in result.out.splitlines())
+        assert actions.pop("agent/demo-agent") == "updated"
+        assert set(actions.values()) == {"unchanged"}
+        agent = json.loads(stigmer(home, "get", "agent", "demo-agent", "-o", "json").out)
+        assert agent["spec"]["description"].startswith("Now plans with")
+        assert agent["metadata"]["version"] == "2"
+    finally:
+        restored = stigmer(home, "apply", "-f", str(EXAMPLES))
+        assert "agent/demo-agent updated" in restored.out
+
+
 def test_get_lists_what_was_applied_and_masks_secrets(home: Path, applied: Result) -> None:
     agents = stigmer(home, "get", "agents")
     assert agents.code == 0, agents.err
@@ -285,15 +321,10 @@ def test_ctrl_c_cancels_a_running_turn(
     home: Path, applied: Result, tmp_path: Path, output: str
 ) -> None:
     _slow_instance(home, tmp_path)
-    run = spawn(home, "run", "slow", "Take your time.", "-o", output)
-    try:
+    with running(home, "run", "slow", "Take your time.", "-o", output) as run:
         execution_id = _running_execution(home)
         run.send_signal(signal.SIGINT)
         out, err = run.communicate(timeout=60)
-    finally:
-        if run.poll() is None:
-            run.kill()
-            run.communicate()
     assert run.returncode == 130, out + err
     assert "cancelling the execution" in err
     if output == "json":
@@ -310,16 +341,11 @@ def test_cancel_command_ends_a_watched_turn_cancelled(
     home: Path, applied: Result, tmp_path: Path
 ) -> None:
     _slow_instance(home, tmp_path)
-    run = spawn(home, "run", "slow", "Take your time.")
-    try:
+    with running(home, "run", "slow", "Take your time.") as run:
         execution_id = _running_execution(home)
         cancelled = stigmer(home, "cancel", execution_id)
         assert cancelled.code == 0, cancelled.err
         out, err = run.communicate(timeout=60)
-    finally:
-        if run.poll() is None:
-            run.kill()
-            run.communicate()
     assert run.returncode == 130, out + err
     assert "cancelled" in out
     shown = json.loads(stigmer(home, "get", "executions", execution_id, "-o", "json").out)
@@ -393,21 +419,28 @@ def test_logs_show_the_supervisor_and_reject_unknown_components(home: Path) -> N
 def test_a_crashed_runner_is_restarted(home: Path) -> None:
     state_file = home / "local-state.json"
     runner = json.loads(state_file.read_text(encoding="utf-8"))["components"]["agent-runner"]
-    os.kill(runner["pid"], signal.SIGKILL)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        now = json.loads(state_file.read_text(encoding="utf-8"))["components"]["agent-runner"]
-        if now["restarts"] == runner["restarts"] + 1 and now["phase"] == "running":
-            break
-        time.sleep(0.3)
-    else:
-        raise AssertionError(f"the runner was not restarted: {now}")
-    assert now["pid"] != runner["pid"]
-    assert now["last_exit_code"] == -signal.SIGKILL
-    deadline = time.monotonic() + 60
-    while (status := stigmer(home, "local", "status")).code != 0:
-        assert time.monotonic() < deadline, status.out
-        time.sleep(1)
+    with running(home, "local", "logs", "supervisor", "--follow", "--lines", "0") as follower:
+        time.sleep(1.0)  # let it take the log's current end as its start
+        os.kill(runner["pid"], signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            now = json.loads(state_file.read_text(encoding="utf-8"))["components"]["agent-runner"]
+            if now["restarts"] == runner["restarts"] + 1 and now["phase"] == "running":
+                break
+            time.sleep(0.3)
+        else:
+            raise AssertionError(f"the runner was not restarted: {now}")
+        assert now["pid"] != runner["pid"]
+        assert now["last_exit_code"] == -signal.SIGKILL
+        deadline = time.monotonic() + 60
+        while (status := stigmer(home, "local", "status")).code != 0:
+            assert time.monotonic() < deadline, status.out
+            time.sleep(1)
+        follower.send_signal(signal.SIGINT)
+        followed, _ = follower.communicate(timeout=30)
+        assert follower.returncode == 0
+        assert "agent-runner exited with code -9" in followed
+        assert f"started agent-runner (pid {now['pid']}, restarts 1)" in followed
     runner_row = next(r.rstrip() for r in status.out.splitlines() if r.startswith("agent-runner"))
     assert re.fullmatch(rf"agent-runner\s+running\s+{now['pid']}\s+.+\s+1\s+ready", runner_row)
 
@@ -442,3 +475,18 @@ def test_without_a_local_system_commands_say_what_to_do(tmp_path: Path) -> None:
     )
     assert unreachable.code == 1
     assert f"cannot reach the stigmer-server at 127.0.0.1:{port}" in unreachable.err
+
+
+def test_up_without_the_temporal_cli_says_how_to_get_it(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-temporal"
+    flags = port_flags(free_ports(3))
+    try:
+        result = stigmer(
+            tmp_path, "local", "up", *flags, extra_env={"STIGMER_TEMPORAL_BIN": str(missing)}
+        )
+    finally:
+        stigmer(tmp_path, "local", "down")  # only matters when the check let `up` through
+    assert result.code == 1
+    assert f"STIGMER_TEMPORAL_BIN={missing} is not an executable file" in result.err
+    assert not (tmp_path / "local-state.json").exists()
+    assert not (tmp_path / "api-key").exists()  # nothing written before the checks pass

@@ -98,27 +98,31 @@ def _base_env() -> dict[str, str]:
 
 
 def find_temporal(repo_root: Path | None) -> str:
-    """STIGMER_TEMPORAL_BIN, then the repo's .tools/bin/temporal, then `temporal` on PATH."""
+    """STIGMER_TEMPORAL_BIN when set (it must work), else .tools/bin/temporal, else PATH."""
     explicit = os.environ.get(_env.STIGMER_TEMPORAL_BIN)
-    candidates = [Path(explicit)] if explicit else []
-    if repo_root is not None:
-        candidates.append(repo_root / ".tools" / "bin" / "temporal")
-    on_path = shutil.which("temporal")
-    if on_path:
-        candidates.append(Path(on_path))
-    for candidate in candidates:
-        if candidate.is_file() and os.access(candidate, os.X_OK):
-            return str(candidate)
     if explicit:
+        if _executable(Path(explicit)):
+            return explicit
         raise CliError(
             f"{_env.STIGMER_TEMPORAL_BIN}={explicit} is not an executable file",
             fix="point it at the Temporal CLI binary, or unset it",
         )
+    candidates = [repo_root / ".tools" / "bin" / "temporal"] if repo_root is not None else []
+    on_path = shutil.which("temporal")
+    if on_path:
+        candidates.append(Path(on_path))
+    for candidate in candidates:
+        if _executable(candidate):
+            return str(candidate)
     raise CliError(
         "the Temporal CLI was not found (looked in .tools/bin and on PATH)",
         fix="run `make setup` in the stigmer checkout, install it (brew install temporal), "
         f"or set {_env.STIGMER_TEMPORAL_BIN}",
     )
+
+
+def _executable(path: Path) -> bool:
+    return path.is_file() and os.access(path, os.X_OK)
 
 
 def find_service(script: str, module: str) -> tuple[str, ...]:
