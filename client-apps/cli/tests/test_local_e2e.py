@@ -490,3 +490,25 @@ def test_up_without_the_temporal_cli_says_how_to_get_it(tmp_path: Path) -> None:
     assert f"STIGMER_TEMPORAL_BIN={missing} is not an executable file" in result.err
     assert not (tmp_path / "local-state.json").exists()
     assert not (tmp_path / "api-key").exists()  # nothing written before the checks pass
+
+
+def test_down_stops_the_components_of_a_killed_supervisor(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    try:
+        up = stigmer(home, "local", "up", *port_flags(free_ports(3)), timeout=180)
+        assert up.code == 0, up.out + up.err
+        supervisor, *components = recorded_pids(home)
+        os.kill(supervisor, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while alive(supervisor):
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        status = stigmer(home, "local", "status")
+        assert status.code == 3
+        assert "The supervisor is gone but processes it started still run" in status.out
+        assert all(alive(pid) for pid in components)
+    finally:
+        down = stigmer(home, "local", "down", timeout=60)
+    assert down.code == 0, down.err
+    assert [pid for pid in components if alive(pid)] == []
+    assert not (home / "local-state.json").exists()

@@ -33,6 +33,7 @@ from stigmer_cli.local._layout import (
     DEFAULT_TEMPORAL_UI_PORT,
     Layout,
 )
+from stigmer_cli.local._state import read_state
 
 app = typer.Typer(help="Run Temporal, the stigmer-server and the agent-runner on this machine.")
 
@@ -130,12 +131,24 @@ def status(ctx: typer.Context) -> None:
     state = running_state(layout)
     settings = read_settings(layout)
     if state is None or settings is None:
-        Console().print("The local system is not running. Start it with `stigmer local up`.")
+        orphans = _orphans(layout)
+        if orphans:
+            Console().print(
+                f"The supervisor is gone but processes it started still run (pids "
+                f"{', '.join(map(str, orphans))}). Stop them with `stigmer local down`."
+            )
+        else:
+            Console().print("The local system is not running. Start it with `stigmer local up`.")
         raise typer.Exit(3)
     rows = probe(layout, settings, state)
     Console().print(_table(rows))
     if not all(row.ready for row in rows):
         raise typer.Exit(1)
+
+
+def _orphans(layout: Layout) -> list[int]:
+    recorded = read_state(layout.state_file)
+    return [p.pid for p in recorded.processes() if p.alive()] if recorded else []
 
 
 @app.command()
