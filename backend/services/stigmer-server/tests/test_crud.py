@@ -196,3 +196,22 @@ async def test_list_by_session_pages(api: Api, make: Builders) -> None:
     for execution in created:
         got = await api.call(api.executions_q.get, AgentExecutionId(value=execution.metadata.id))
         assert got.spec.session_id == session_id
+
+
+async def test_executions_live_in_their_agents_org(api: Api, make: Builders) -> None:
+    org = make.unique("team")
+    request = make.agent()
+    request.metadata.org = org
+    agent = await api.call(api.agents.create, request)
+    first = await api.call(api.executions.create, make.execution("hi", agent_id=agent.metadata.id))
+    second = await api.call(
+        api.executions.create, make.execution("more", session_id=first.spec.session_id)
+    )
+    for execution in (first, second):
+        assert execution.metadata.org == org
+        assert (
+            execution.metadata.owner_scope
+            == ApiResourceOwnerScope.API_RESOURCE_OWNER_SCOPE_ORGANIZATION
+        )
+    listed = await api.call(api.executions_q.list, ListRequest(org=org))
+    assert [e.metadata.id for e in listed.items] == [first.metadata.id, second.metadata.id]

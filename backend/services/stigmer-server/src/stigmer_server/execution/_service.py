@@ -199,6 +199,9 @@ class ExecutionService:
                 f"not {spec.agent_id!r}",
             )
         spec.agent_id = instance.spec.agent_id
+        # A turn belongs where its session does, so listing by org finds it.
+        execution.metadata.org = session.metadata.org
+        execution.metadata.owner_scope = session.metadata.owner_scope
         running = await tx.unfinished_executions(kinds.AGENT_EXECUTION, spec.session_id)
         if running and self._policy == SessionPolicy.REJECT:
             raise FailedPrecondition(
