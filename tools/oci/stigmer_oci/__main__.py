@@ -136,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         CompileError,
         LayerError,
         PythonLayerError,
+        OSError,  # an unwritable output or cache directory, a full disk
     ) as exc:
         print(f"stigmer_oci: error: {exc}", file=sys.stderr)
         return 1

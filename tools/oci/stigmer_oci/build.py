@@ -57,7 +57,7 @@ def _tree_layer(tree: Path, blobs: Path, epoch: int) -> Layer:
     with tempfile.TemporaryDirectory(prefix="layer-", dir=blobs) as scratch:
         tar_path = Path(scratch, "layer.tar")
         with tar_path.open("wb") as sink:
-            write_tree_tar(tree, sink, epoch=epoch, owners={})
+            write_tree_tar(tree, sink, epoch=epoch)
         return compress_to_blob(tar_path, blobs)
 
 

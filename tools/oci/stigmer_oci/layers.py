@@ -4,7 +4,7 @@ A layer's bytes must depend only on the file contents, names, link targets and t
 executable bit: entries are written in sorted order with a fixed mtime, uid/gid 0 and
 normalised modes, and gzip gets an empty file name and mtime 0. The base layer is an
 exception on ownership and modes: it is re-encoded from the Debian tarball, whose owners
-and modes dpkg set deliberately (setgid `shadow` files, the sticky `/tmp`), so those are
+and modes dpkg set deliberately (`/etc/shadow` of group shadow, the sticky `/tmp`), so those are
 kept while the order, names and times are normalised.
 """
 
@@ -15,7 +15,6 @@ import hashlib
 import os
 import stat
 import tarfile
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
@@ -37,12 +36,6 @@ class Layer:
     digest: str  # sha256:<hex> of the gzip blob
     diff_id: str  # sha256:<hex> of the uncompressed tar
     size: int  # bytes of the gzip blob
-
-
-@dataclass(frozen=True)
-class Owner:
-    uid: int
-    gid: int
 
 
 class _HashingWriter:
@@ -79,11 +72,11 @@ def _sorted_tree(root: Path) -> list[tuple[str, Path]]:
     return sorted(items, key=lambda item: item[0])
 
 
-def _tarinfo_for(name: str, path: Path, epoch: int, owner: Owner) -> tarfile.TarInfo:
+def _tarinfo_for(name: str, path: Path, epoch: int) -> tarfile.TarInfo:
     info = os.lstat(path)
     entry = tarfile.TarInfo(name)
     entry.mtime = epoch
-    entry.uid, entry.gid = owner.uid, owner.gid
+    entry.uid = entry.gid = 0
     entry.uname = entry.gname = ""
     if stat.S_ISLNK(info.st_mode):
         entry.type = tarfile.SYMTYPE
@@ -101,21 +94,11 @@ def _tarinfo_for(name: str, path: Path, epoch: int, owner: Owner) -> tarfile.Tar
     return entry
 
 
-def _owner_for(name: str, owners: Mapping[str, Owner]) -> Owner:
-    """The owner of name: the longest matching prefix in owners, root otherwise."""
-    candidate = PurePosixPath(name)
-    for parent in (candidate, *candidate.parents):
-        found = owners.get(parent.as_posix())
-        if found is not None:
-            return found
-    return Owner(0, 0)
-
-
-def write_tree_tar(root: Path, sink: BinaryIO, *, epoch: int, owners: Mapping[str, Owner]) -> None:
+def write_tree_tar(root: Path, sink: BinaryIO, *, epoch: int) -> None:
     """Write the tree under root as a normalised tar stream (names relative to root)."""
     with tarfile.open(fileobj=sink, mode="w|", format=tarfile.PAX_FORMAT) as tar:
         for name, path in _sorted_tree(root):
-            entry = _tarinfo_for(name, path, epoch, _owner_for(name, owners))
+            entry = _tarinfo_for(name, path, epoch)
             if entry.isreg():
                 with path.open("rb") as handle:
                     tar.addfile(entry, handle)

@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 from stigmer_oci.layers import (
     LayerError,
-    Owner,
     compress_to_blob,
     retar_base,
     write_tree_tar,
@@ -46,9 +45,9 @@ def _make_tree(root: Path, *, umask: int, mtime: int, reverse: bool) -> None:
         os.utime(path, (mtime, mtime), follow_symlinks=False)
 
 
-def _tar_bytes(root: Path, owners: dict[str, Owner] | None = None) -> bytes:
+def _tar_bytes(root: Path) -> bytes:
     sink = io.BytesIO()
-    write_tree_tar(root, sink, epoch=EPOCH, owners=owners or {})
+    write_tree_tar(root, sink, epoch=EPOCH)
     return sink.getvalue()
 
 
@@ -74,20 +73,6 @@ def test_tree_tar_normalises_owner_mode_and_time(tmp_path: Path) -> None:
     assert members["pkg"].mode == 0o755
     assert members["pkg/link"].issym()
     assert members["pkg/link"].linkname == "mod.py"
-
-
-def test_tree_tar_gives_declared_directories_their_owner(tmp_path: Path) -> None:
-    (tmp_path / "var/lib/stigmer/sub").mkdir(parents=True)
-    (tmp_path / "var/lib/other").mkdir(parents=True)
-
-    data = _tar_bytes(tmp_path, {"var/lib/stigmer": Owner(65532, 65532)})
-    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-        owners = {member.name: (member.uid, member.gid) for member in tar.getmembers()}
-
-    assert owners["var/lib/stigmer"] == (65532, 65532)
-    assert owners["var/lib/stigmer/sub"] == (65532, 65532)
-    assert owners["var/lib/other"] == (0, 0)
-    assert owners["var/lib"] == (0, 0)
 
 
 def test_tree_tar_rejects_special_files(tmp_path: Path) -> None:
