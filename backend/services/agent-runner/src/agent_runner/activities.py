@@ -6,6 +6,7 @@ stack is still loading: a turn waits for its dependencies, EnsureThread never ne
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable
@@ -43,10 +44,15 @@ class TurnDependencies:
 
 class RunnerActivities:
     def __init__(
-        self, *, clients: StigmerClients, dependencies: Awaitable[TurnDependencies]
+        self,
+        *,
+        clients: StigmerClients,
+        dependencies: Awaitable[TurnDependencies],
+        heartbeat_interval: float,
     ) -> None:
         self._clients = clients
         self._dependencies = dependencies
+        self._heartbeat_interval = heartbeat_interval
 
     @ensure_thread_defn
     async def ensure_thread(self, session_id: str, agent_id: str) -> str:
@@ -72,6 +78,23 @@ class RunnerActivities:
     async def execute_graphton(
         self, execution: AgentExecution, thread_id: str
     ) -> AgentExecutionStatus:
+        # Heartbeats start first: even waiting for the agent stack must not look like a dead
+        # worker to Temporal.
+        heartbeat = asyncio.create_task(self._heartbeat(), name="heartbeat")
+        try:
+            return await self._execute(execution, thread_id)
+        finally:
+            heartbeat.cancel()
+            (result,) = await asyncio.gather(heartbeat, return_exceptions=True)
+            if isinstance(result, Exception):
+                logger.error("execution %s: heartbeats died: %r", execution.metadata.id, result)
+
+    async def _heartbeat(self) -> None:
+        while True:
+            activity.heartbeat()
+            await asyncio.sleep(self._heartbeat_interval)
+
+    async def _execute(self, execution: AgentExecution, thread_id: str) -> AgentExecutionStatus:
         # Loaded in the background since start-up; by the first turn it is normally there.
         from agent_runner.turn import AttemptContext, Turn
 
@@ -91,8 +114,7 @@ class RunnerActivities:
             context=AttemptContext(
                 attempt=info.attempt,
                 final_attempt=maximum > 0 and info.attempt >= maximum,
-                heartbeat=activity.heartbeat,
-                worker_shutting_down=activity.is_worker_shutdown,
+                cancel_requested=_cancel_requested,
             ),
         )
         try:
@@ -102,3 +124,9 @@ class RunnerActivities:
         except Exception as exc:
             # Failures before the turn's status exists (bad ids, the server unreachable).
             raise classify(exc) from exc
+
+
+def _cancel_requested() -> bool:
+    details = activity.cancellation_details()
+    # No details (an SDK or test environment that gives none): treat it as the user's cancel.
+    return details is None or details.cancel_requested

@@ -65,7 +65,6 @@ class FlushPolicy:
 class TurnSettings:
     default_model: str
     flush: FlushPolicy
-    heartbeat_interval: float
 
 
 @dataclass(frozen=True)

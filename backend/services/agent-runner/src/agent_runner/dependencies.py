@@ -44,6 +44,5 @@ async def open_dependencies(config: RunnerConfig, stack: AsyncExitStack) -> Turn
         settings=TurnSettings(
             default_model=config.default_model,
             flush=config.flush,
-            heartbeat_interval=config.heartbeat_interval,
         ),
     )

@@ -40,8 +40,9 @@ class AttemptContext:
 
     attempt: int
     final_attempt: bool
-    heartbeat: Callable[..., None]
-    worker_shutting_down: Callable[[], bool]
+    # True when the cancel came from the workflow (a user's cancel); False when Temporal
+    # took the attempt away (heartbeat timeout, worker shutdown) and will retry it.
+    cancel_requested: Callable[[], bool]
 
 
 def human_message_id(execution_id: str) -> str:
@@ -106,17 +107,17 @@ class Turn:
         )
         if stored.status.HasField("error"):
             builder.clear_error()
-        helpers = [
-            asyncio.create_task(self._heartbeat(), name=f"heartbeat-{self._id}"),
-            asyncio.create_task(publisher.run_timer(), name=f"status-timer-{self._id}"),
-        ]
+        timer = asyncio.create_task(publisher.run_timer(), name=f"status-timer-{self._id}")
         try:
             await self._turn(builder, publisher)
         except asyncio.CancelledError:
-            if self._context.worker_shutting_down():
-                # Not the user's cancel: another worker retries the turn from its checkpoint.
+            if not self._context.cancel_requested():
+                # Not the user's cancel: a retry resumes the turn from its checkpoint, so the
+                # phase must stay open.
                 logger.warning(
-                    "execution %s: worker shutting down, turn handed back to Temporal", self._id
+                    "execution %s: attempt %d taken away by Temporal; it will be retried",
+                    self._id,
+                    self._context.attempt,
                 )
                 raise
             logger.info("execution %s: cancelled", self._id)
@@ -137,11 +138,14 @@ class Turn:
             # A retryable failure keeps the phase open, or the retry could never complete it.
             builder.record_error(str(error), final=final)
             await _shielded(publisher.close)
+            if error is exc:
+                raise
             raise error from exc
         finally:
-            for helper in helpers:
-                helper.cancel()
-            await asyncio.gather(*helpers, return_exceptions=True)
+            timer.cancel()
+            (result,) = await asyncio.gather(timer, return_exceptions=True)
+            if isinstance(result, Exception):
+                logger.error("execution %s: the status timer died: %r", self._id, result)
         builder.finish(ExecutionPhase.EXECUTION_COMPLETED)
         await publisher.close()
         logger.info(
@@ -239,11 +243,6 @@ class Turn:
             durability="sync",
         ):
             await publisher.event(immediate=builder.handle(namespace, mode, payload))
-
-    async def _heartbeat(self) -> None:
-        while True:
-            self._context.heartbeat()
-            await asyncio.sleep(self._settings.heartbeat_interval)
 
 
 def _this_turn(messages: list[BaseMessage], execution_id: str) -> list[BaseMessage]:

@@ -39,7 +39,11 @@ async def serve(config: RunnerConfig) -> None:
             data_converter=data_converter(),
         )
         dependencies = asyncio.create_task(open_dependencies(config, stack))
-        activities = RunnerActivities(clients=clients, dependencies=dependencies)
+        activities = RunnerActivities(
+            clients=clients,
+            dependencies=dependencies,
+            heartbeat_interval=config.heartbeat_interval,
+        )
         worker = Worker(
             client,
             task_queue=config.task_queue,

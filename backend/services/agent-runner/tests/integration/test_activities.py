@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from runner_world import running_commands, write_script
+from temporalio.activity import ActivityCancellationDetails
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
@@ -50,13 +52,11 @@ def runner_activities(
         ),
         models=DefaultModelFactory(ProviderDefaults()),
         checkpointer=checkpointer,
-        settings=TurnSettings(
-            default_model="scripted:demo", flush=FlushPolicy(), heartbeat_interval=0.5
-        ),
+        settings=TurnSettings(default_model="scripted:demo", flush=FlushPolicy()),
     )
     ready: asyncio.Future[TurnDependencies] = asyncio.get_running_loop().create_future()
     ready.set_result(dependencies)
-    return RunnerActivities(clients=clients, dependencies=ready)
+    return RunnerActivities(clients=clients, dependencies=ready, heartbeat_interval=0.5)
 
 
 @pytest.fixture
@@ -243,3 +243,47 @@ async def test_a_rejected_provider_key_fails_the_turn_without_retry(
     assert stored.phase == ExecutionPhase.EXECUTION_FAILED
     assert "401" in stored.error
     assert "sk-ant-wrong-key" not in stored.error
+
+
+SLEEPER = """
+replies:
+  - tool_calls:
+      - name: execute
+        args: {command: "sleep 4343"}
+  - text: "never reached"
+"""
+
+
+@pytest.mark.parametrize(
+    ("details", "phase"),
+    [
+        (ActivityCancellationDetails(cancel_requested=True), ExecutionPhase.EXECUTION_CANCELLED),
+        # Temporal took the attempt away: the retry will resume it, so the phase stays open.
+        (ActivityCancellationDetails(timed_out=True), ExecutionPhase.EXECUTION_IN_PROGRESS),
+        (ActivityCancellationDetails(worker_shutdown=True), ExecutionPhase.EXECUTION_IN_PROGRESS),
+    ],
+)
+async def test_only_a_users_cancel_ends_the_turn_cancelled(
+    activities: RunnerActivities,
+    world: Any,
+    tmp_path: Path,
+    details: ActivityCancellationDetails,
+    phase: ExecutionPhase.ValueType,
+) -> None:
+    session = await world.session(write_script(tmp_path, "sleeper", SLEEPER))
+    execution = await world.start(session, "Sleep.")
+    env = ActivityEnvironment()
+    thread = await env.run(activities.ensure_thread, session.metadata.id, "")
+    turn = asyncio.ensure_future(env.run(activities.execute_graphton, execution, thread))
+    for _ in range(300):
+        if running_commands("sleep 4343"):
+            break
+        await asyncio.sleep(0.05)
+    assert running_commands("sleep 4343")
+    env.cancel(details)
+    with pytest.raises(asyncio.CancelledError):
+        await turn
+    assert not running_commands("sleep 4343")
+    stored = (await world.get(execution.metadata.id)).status
+    assert stored.phase == phase
+    assert stored.tool_calls[0].status == ToolCallStatus.TOOL_CALL_RUNNING
