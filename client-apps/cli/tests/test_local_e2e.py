@@ -23,7 +23,9 @@ import pytest
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
-STIGMER = str(Path(sys.executable).parent / "stigmer")
+_SCRIPT = Path(sys.executable).parent / "stigmer"
+# The installed script when there is one (uv's venv), else the same program as a module (Bazel).
+STIGMER = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "stigmer_cli"]
 REPO = Path(__file__).resolve().parents[3]
 EXAMPLES = REPO / "examples"
 SLOW_SCRIPT = """\
@@ -77,7 +79,7 @@ def stigmer(
     home: Path, *args: str, timeout: float = 120.0, extra_env: dict[str, str] | None = None
 ) -> Result:
     done = subprocess.run(
-        [STIGMER, *args],
+        [*STIGMER, *args],
         env=_env(home) | (extra_env or {}),
         capture_output=True,
         text=True,
@@ -92,7 +94,7 @@ def stigmer(
 def running(home: Path, *args: str) -> Iterator[subprocess.Popen[str]]:
     """`stigmer <args>` in the background; killed on the way out if a test left it running."""
     process = subprocess.Popen(
-        [STIGMER, *args],
+        [*STIGMER, *args],
         env=_env(home),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
