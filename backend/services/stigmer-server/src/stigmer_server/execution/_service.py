@@ -31,6 +31,7 @@ from stigmer_server.config import SessionPolicy
 from stigmer_server.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
 from stigmer_server.execution._hub import ExecutionHub
 from stigmer_server.execution._temporal import TemporalGateway
+from stigmer_server.execution._workflow import TurnSettings
 from stigmer_server.execution._writer import StatusWriter
 from stigmer_server.resources import API_VERSION
 from stigmer_server.storage import Page, Transaction, typed
@@ -90,6 +91,13 @@ class ExecutionService:
         execution_id = execution.metadata.id
         logger.info("created execution %s in session %s", execution_id, spec.session_id)
         settings = self._temporal.settings(wait_for_session_turn=must_wait)
+        # Shielded: a client that gives up now must not leave a stored turn never started
+        # and never failed.
+        await asyncio.shield(self._start(execution, settings))
+        return execution
+
+    async def _start(self, execution: AgentExecution, settings: TurnSettings) -> None:
+        execution_id = execution.metadata.id
         try:
             await self._temporal.start(execution, settings)
         except Unavailable as error:
@@ -97,7 +105,6 @@ class ExecutionService:
             failed = AgentExecutionStatus(phase=ExecutionPhase.EXECUTION_FAILED, error=str(error))
             await self._writer.apply(execution_id, failed)
             raise
-        return execution
 
     async def update_status(
         self, update: AgentExecutionStatusUpdate
