@@ -2,7 +2,7 @@
 
 `stigmer local up` starts it as `python -m stigmer_cli.local.supervisor <data dir>`. It starts
 Temporal, waits until Temporal answers, then starts the server and the runner. A component
-that exits on its own is restarted with backoff up to MAX_RESTARTS times; after that it is
+that exits on its own is restarted with backoff up to MAX_RESTARTS times in a row; after that it is
 recorded as failed. SIGTERM stops every component (by process group) and then the supervisor.
 Everything it does is recorded in local-state.json and logs/supervisor.log.
 """
@@ -34,18 +34,20 @@ from stigmer_cli.local._state import ComponentState, LocalState, Phase, read_sta
 
 logger = logging.getLogger(__name__)
 
+# Restarts in a row before a component is given up on; a run that lasted _STABLE_SECONDS
+# resets the count, so a crash a day never adds up to a failure.
 MAX_RESTARTS = 3
 _BACKOFF_SECONDS = (1.0, 2.0, 4.0)
 _STOP_GRACE_SECONDS = 10.0
 _TEMPORAL_WAIT_SECONDS = 60.0
+_STABLE_SECONDS = 60.0
 
 
 class Supervisor:
     def __init__(self, settings: LocalSettings, specs: dict[str, ComponentSpec]) -> None:
         self._layout = settings.layout
         self._specs = specs
-        me = ProcessRecord.of(os.getpid())
-        assert me is not None
+        me = ProcessRecord.of(os.getpid()) or ProcessRecord(os.getpid(), "")
         self._state = LocalState(me.pid, me.start_time)
         self._stopping = asyncio.Event()
         self._lock = asyncio.Lock()
@@ -95,15 +97,19 @@ class Supervisor:
         return False
 
     async def _keep_running(self, spec: ComponentSpec) -> None:
-        restarts = 0
+        restarts = 0  # in total, as shown by `status`
+        crashes = 0  # in a row: a run longer than _STABLE_SECONDS forgives earlier ones
+        loop = asyncio.get_running_loop()
         while not self._stopping.is_set():
             process = await self._start(spec, restarts)
+            started = loop.time()
             exit_code = await self._wait_or_stop(spec, process)
             if self._stopping.is_set():
                 await self._record(self._state.components[spec.name], phase=Phase.STOPPED)
                 return
             logger.warning("%s exited with code %s", spec.name, exit_code)
-            if restarts >= MAX_RESTARTS:
+            crashes = 1 if loop.time() - started > _STABLE_SECONDS else crashes + 1
+            if crashes > MAX_RESTARTS:
                 message = (
                     f"exited with code {exit_code} after {restarts} restarts; "
                     f"see {self._layout.log_file(spec.name)}"
@@ -122,7 +128,7 @@ class Supervisor:
                 last_exit_code=exit_code,
                 message=f"exited with code {exit_code}; restarting",
             )
-            delay = _BACKOFF_SECONDS[min(restarts, len(_BACKOFF_SECONDS) - 1)]
+            delay = _BACKOFF_SECONDS[min(crashes - 1, len(_BACKOFF_SECONDS) - 1)]
             restarts += 1
             try:
                 await asyncio.wait_for(self._stopping.wait(), timeout=delay)
