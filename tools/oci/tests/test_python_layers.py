@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from stigmer_oci.base import cache_key, mmdebstrap_argv
 from stigmer_oci.python_layers import _finish_site_packages
 from stigmer_oci.spec import SpecError, base_spec, check_epoch, check_tag, load_service
 
@@ -104,3 +106,31 @@ def test_epoch_and_base_inputs_are_validated() -> None:
         base_spec(suite="Bookworm!", mirror="http://deb.debian.org/debian", epoch=0)
     with pytest.raises(SpecError, match="mirror: expected an http"):
         base_spec(suite="bookworm", mirror="deb.debian.org", epoch=0)
+
+
+def test_base_cache_key_follows_every_input() -> None:
+    spec = base_spec(suite="bookworm", mirror="http://deb.debian.org/debian", epoch=1)
+    same = base_spec(suite="bookworm", mirror="http://deb.debian.org/debian", epoch=1)
+    changed = [
+        base_spec(suite="bookworm", mirror="http://deb.debian.org/debian", epoch=2),
+        base_spec(suite="trixie", mirror="http://deb.debian.org/debian", epoch=1),
+        base_spec(suite="bookworm", mirror="http://snapshot.debian.org/archive/debian/x", epoch=1),
+        replace(spec, packages=(*spec.packages, "curl")),
+    ]
+
+    assert cache_key(spec) == cache_key(same)
+    assert len({cache_key(spec), *(cache_key(other) for other in changed)}) == 5
+
+
+def test_base_recipe_strips_host_files_and_adds_the_image_user() -> None:
+    spec = base_spec(suite="bookworm", mirror="http://deb.debian.org/debian", epoch=1)
+
+    argv = mmdebstrap_argv(spec, Path("/out/rootfs.tar"))
+
+    assert argv[:2] == ["mmdebstrap", "--variant=essential"]
+    assert "--include=python3,libstdc++6,ca-certificates,tzdata,bubblewrap" in argv
+    assert argv[-3:] == ["bookworm", "/out/rootfs.tar", "http://deb.debian.org/debian"]
+    hooks = [arg.removeprefix("--customize-hook=") for arg in argv if "customize-hook" in arg]
+    assert 'rm -f "$1/etc/resolv.conf" "$1/etc/hostname"' in hooks
+    assert any("nonroot:x:65532:65532:" in hook and "/etc/passwd" in hook for hook in hooks)
+    assert any('chown 65532:65532 "$1/var/lib/stigmer"' in hook for hook in hooks)
