@@ -30,17 +30,24 @@ def test_unknown_kind_lists_the_known_ones() -> None:
 
 
 def test_env_flags_keep_values_with_equals_signs_and_mark_secrets() -> None:
-    parsed = _parse_env(["URL=http://x/?a=b", "EMPTY="], secret=False)
+    parsed = _parse_env(["URL=http://x/?a=b", "EMPTY="], secret=False, environ={})
     assert parsed == {
         "URL": EnvironmentValue(value="http://x/?a=b"),
         "EMPTY": EnvironmentValue(value=""),
     }
-    assert _parse_env(["TOKEN=s3"], secret=True)["TOKEN"].is_secret
+    assert _parse_env(["TOKEN=s3"], secret=True, environ={})["TOKEN"].is_secret
 
 
-def test_env_flag_without_equals_names_the_option() -> None:
-    with pytest.raises(CliError, match="--secret-env 'TOKEN': expected NAME=VALUE"):
-        _parse_env(["TOKEN"], secret=True)
+def test_a_bare_name_takes_its_value_from_the_shell() -> None:
+    parsed = _parse_env(["TOKEN"], secret=True, environ={"TOKEN": "from-shell"})
+    assert parsed == {"TOKEN": EnvironmentValue(value="from-shell", is_secret=True)}
+
+
+def test_a_bare_name_not_in_the_shell_names_the_option() -> None:
+    with pytest.raises(CliError, match="--secret-env TOKEN: TOKEN is not set in this shell"):
+        _parse_env(["TOKEN"], secret=True, environ={})
+    with pytest.raises(CliError, match="expected NAME=VALUE or NAME"):
+        _parse_env(["=x"], secret=False, environ={})
 
 
 def test_secret_values_are_masked_in_printed_resources() -> None:

@@ -354,6 +354,60 @@ def test_cancel_command_ends_a_watched_turn_cancelled(
     assert shown["status"]["phase"] == "EXECUTION_CANCELLED"
 
 
+ENV_SCRIPT = """\
+replies:
+  - tool_calls:
+      - name: execute
+        args:
+          command: echo "g=$GREETING r=$DEMO_REGION t=$DEMO_API_TOKEN x=$EXTRA s=$ONE_OFF"
+  - text: "printed"
+"""
+ENV_MANIFEST = """\
+apiVersion: agentic.stigmer.ai/v1
+kind: Agent
+metadata: {name: Env printer}
+spec:
+  model: scripted:%s
+  instructions: Print the environment.
+  envSpec: {data: {DEMO_REGION: agent}}
+---
+apiVersion: agentic.stigmer.ai/v1
+kind: AgentInstance
+metadata: {name: Env}
+spec: {agent: env-printer, environmentRefs: [demo-defaults, demo-overrides]}
+"""
+
+
+def test_environment_layers_and_turn_env_reach_the_sandbox_with_secrets_redacted(
+    home: Path, applied: Result, tmp_path: Path
+) -> None:
+    script = tmp_path / "env-script.yaml"
+    script.write_text(ENV_SCRIPT, encoding="utf-8")
+    manifest = tmp_path / "env.yaml"
+    manifest.write_text(ENV_MANIFEST % script, encoding="utf-8")
+    assert stigmer(home, "apply", "-f", str(manifest)).code == 0
+    result = stigmer(
+        home,
+        "run",
+        "env",
+        "Print it",
+        "--env",
+        "EXTRA=plain",
+        "--secret-env",
+        "ONE_OFF",
+        "-o",
+        "json",
+        extra_env={"ONE_OFF": "one-off-secret-value"},
+    )
+    assert result.code == 0, result.err
+    [call] = json.loads(result.out)["status"]["toolCalls"]
+    # Later layers win: agent < demo-defaults < demo-overrides < this turn's --env.
+    assert "g=Hello from Stigmer r=local" in call["result"]
+    assert "x=plain" in call["result"]
+    assert "demo-token-not-a-real-secret" not in result.out
+    assert "one-off-secret-value" not in result.out
+
+
 def test_a_failing_turn_exits_1_and_shows_the_error(home: Path, applied: Result) -> None:
     manifest = (
         "apiVersion: agentic.stigmer.ai/v1\nkind: Agent\nmetadata: {name: Keyless}\n"

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import os
 import shlex
+from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from google.protobuf import json_format
 from rich.console import Console
 from rich.live import Live
 from rich.markup import escape
@@ -23,7 +25,7 @@ from stigmer_cli._client import Resources
 from stigmer_cli._context import options
 from stigmer_cli._errors import CliError
 from stigmer_cli._kinds import AGENT, AGENT_INSTANCE, API_VERSION, EXECUTION, SESSION
-from stigmer_cli.commands._output import phase_name
+from stigmer_cli.commands._output import phase_name, to_dict
 from stigmer_cli.live import Watcher, render_execution
 
 
@@ -49,11 +51,15 @@ def run_command(
         str | None, typer.Option("--session", help="Continue this session instead of a new one.")
     ] = None,
     env: Annotated[
-        list[str] | None, typer.Option("--env", help="K=V for this turn only (repeatable).")
+        list[str] | None,
+        typer.Option("--env", help="K=V or K (value from this shell), this turn only."),
     ] = None,
     secret_env: Annotated[
         list[str] | None,
-        typer.Option("--secret-env", help="K=V kept secret: redacted in status and logs."),
+        typer.Option(
+            "--secret-env",
+            help="K=V or K (value from this shell) kept secret: redacted in status and logs.",
+        ),
     ] = None,
     output: Annotated[
         RunOutput, typer.Option("--output", "-o", help="text (the live view) or json.")
@@ -64,10 +70,13 @@ def run_command(
     ] = None,
 ) -> None:
     """Send a turn and show it live; exit 0 completed, 1 failed, 130 cancelled."""
-    runtime_env = _parse_env(env or [], secret=False) | _parse_env(secret_env or [], secret=True)
+    runtime_env = _parse_env(env or [], secret=False, environ=os.environ) | _parse_env(
+        secret_env or [], secret=True, environ=os.environ
+    )
     resources = options(ctx).resources()
     spec = _turn_spec(resources, target, prompt, session)
-    spec.runtime_env.update(runtime_env)
+    for name, value in runtime_env.items():
+        spec.runtime_env[name].CopyFrom(value)  # message-valued maps take no assignment
     created: Any = resources.create(
         EXECUTION, AgentExecution(api_version=API_VERSION, kind=EXECUTION.name, spec=spec)
     )
@@ -76,7 +85,7 @@ def run_command(
     console = Console()
     final = _watch(resources, created.metadata.id, console, live=output == RunOutput.TEXT)
     if output == RunOutput.JSON:
-        console.out(json_format.MessageToJson(final))
+        console.out(json.dumps(to_dict(final), indent=2))  # secrets masked, as in `get`
     else:
         _print_continuation(console, target, final)
     raise typer.Exit(_EXIT_CODES.get(final.status.phase, EXIT_FAILED))
@@ -198,14 +207,25 @@ def cancel_command(
     )
 
 
-def _parse_env(pairs: list[str], *, secret: bool) -> dict[str, EnvironmentValue]:
+def _parse_env(
+    pairs: list[str], *, secret: bool, environ: Mapping[str, str]
+) -> dict[str, EnvironmentValue]:
+    """NAME=VALUE, or NAME alone to take the value from this shell (kept out of `ps`)."""
     result = {}
     option = "--secret-env" if secret else "--env"
     for pair in pairs:
         name, sep, value = pair.partition("=")
-        if not sep or not name.strip():
-            raise CliError(f"{option} {pair.split('=')[0]!r}: expected NAME=VALUE")
-        result[name.strip()] = EnvironmentValue(value=value, is_secret=secret)
+        name = name.strip()
+        if not name:
+            raise CliError(f"{option} {pair!r}: expected NAME=VALUE or NAME")
+        if not sep:
+            if name not in environ:
+                raise CliError(
+                    f"{option} {name}: {name} is not set in this shell",
+                    fix=f"export {name}=... first, or pass {option} {name}=VALUE",
+                )
+            value = environ[name]
+        result[name] = EnvironmentValue(value=value, is_secret=secret)
     return result
 
 
