@@ -91,7 +91,7 @@ def up(
                 fix=f"see `stigmer local logs {waiting[0]}`; restart with "
                 "`stigmer local down && stigmer local up`",
             )
-        console.print(f"The local system already runs (data in {layout.home}).")
+        console.print(f"The local system already runs (data in {layout.home}).", highlight=False)
         return
     stop(layout)  # a stale state file from a killed supervisor: clear what it left
     settings = prepare(layout, Ports(temporal_port, temporal_ui_port, server_port))
@@ -109,7 +109,8 @@ def up(
     console.print(
         f"Local system ready in {time.monotonic() - started:.1f}s "
         f"(data in {layout.home}, Temporal UI {settings.temporal_ui_url}).\n"
-        "Stop it with `stigmer local down`."
+        "Stop it with `stigmer local down`.",
+        highlight=False,
     )
 
 
