@@ -60,5 +60,8 @@ bazel-lock: ## Export uv.lock to tools/bazel/requirements.lock (Bazel's hash-pin
 bazel-lock-check: ## Fail when tools/bazel/requirements.lock disagrees with uv.lock
 	@bash tools/bazel/export_requirements.sh --check
 
+image: ## Build both service images (OCI layouts under bazel-bin)
+	bazel build //backend/services/agent-runner:image //backend/services/stigmer-server:image
+
 bench: ## Benchmarks; results written under docs/benchmarks/
 	@bash tools/bench.sh

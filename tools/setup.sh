@@ -11,6 +11,13 @@ TEMPORAL_CLI_VERSION="1.5.1"
 APT_NEEDS=(
   "bazel:bazel-bootstrap"
   "bwrap:bubblewrap"
+  # OCI images without a Docker daemon (tools/oci, tools/ci)
+  "mmdebstrap:mmdebstrap"
+  "skopeo:skopeo"
+  "umoci:umoci"
+  "docker-registry:docker-registry"
+  "htpasswd:apache2-utils"
+  "openssl:openssl"
 )
 
 step() { printf '==> %s\n' "$*"; }

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import dotenv
 import pytest
+
 from stigmer_dotenv import (
     EnvConfigError,
     LocalSecrets,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from stigmer_dotenv import LocalSecrets, load_groups, load_overlay, resolve
 
 SERVICES = Path("backend/services")

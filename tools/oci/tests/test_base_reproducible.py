@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from stigmer_oci.base import mmdebstrap_argv
 from stigmer_oci.spec import DEFAULT_EPOCH, base_spec
 

@@ -11,6 +11,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
+
 from stigmer_oci.layers import (
     LayerError,
     compress_to_blob,

@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+
 from stigmer_oci.base import cache_key, mmdebstrap_argv
 from stigmer_oci.python_layers import _finish_site_packages
 from stigmer_oci.spec import SpecError, base_spec, check_epoch, check_tag, load_service
