@@ -472,6 +472,33 @@ def test_logs_show_the_supervisor_and_reject_unknown_components(home: Path) -> N
     assert "unknown component 'postgres'" in unknown.err
 
 
+SHORT_SLEEP_SCRIPT = """\
+replies:
+  - tool_calls:
+      - {name: execute, args: {command: "sleep 6"}}
+  - text: "woke up"
+"""
+
+
+def test_a_watched_turn_survives_a_server_crash(home: Path, tmp_path: Path) -> None:
+    script = tmp_path / "short-sleep.yaml"
+    script.write_text(SHORT_SLEEP_SCRIPT, encoding="utf-8")
+    manifest = tmp_path / "napper.yaml"
+    manifest.write_text(
+        SLOW_MANIFEST.replace("Slow", "Napper").replace("slow-agent", "napper-agent") % script,
+        encoding="utf-8",
+    )
+    assert stigmer(home, "apply", "-f", str(manifest)).code == 0
+    with running(home, "run", "napper", "Nap.") as run:
+        _running_execution(home)
+        server = json.loads((home / "local-state.json").read_text(encoding="utf-8"))
+        os.kill(server["components"]["stigmer-server"]["pid"], signal.SIGKILL)
+        out, err = run.communicate(timeout=120)
+    assert run.returncode == 0, out + err
+    assert "✓ execute sleep 6" in out
+    assert "woke up" in out
+
+
 def test_a_crashed_runner_is_restarted(home: Path) -> None:
     state_file = home / "local-state.json"
     runner = json.loads(state_file.read_text(encoding="utf-8"))["components"]["agent-runner"]

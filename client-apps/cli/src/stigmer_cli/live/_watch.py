@@ -19,7 +19,9 @@ from stigmer_status import SequenceGapError, apply_event, is_final
 
 logger = logging.getLogger(__name__)
 
-_RECONNECT_ATTEMPTS = 5
+# A server restarting (local mode's supervisor restarts a crashed one) is waited for.
+_RECONNECT_WINDOW_SECONDS = 60.0
+_RECONNECT_PAUSE_SECONDS = 0.5
 
 
 class Watcher:
@@ -38,42 +40,54 @@ class Watcher:
         self._on_change = on_change
         self.current: AgentExecution | None = None
 
-    @property
-    def finished(self) -> bool:
-        return self.current is not None and is_final(self.current.status.phase)
-
     def follow(self) -> AgentExecution:
         """Apply events until the execution reaches a final phase; reconnect after drops."""
-        failures = 0
-        while not self.finished:
-            after = self.current.status.sequence if self.current is not None else 0
-            request = SubscribeAgentExecutionRequest(
-                execution_id=self._execution_id, after_sequence=after
-            )
-            stream = self._stub.subscribe(request)
+        failing_since: float | None = None
+        while True:
+            if self.current is not None and is_final(self.current.status.phase):
+                return self.current
             try:
-                for event in stream:
-                    self.current = apply_event(self.current, event)
-                    self._on_change(self.current)
-                    failures = 0
+                self._stream_once()
             except SequenceGapError as gap:
                 logger.debug("resubscribing from a snapshot: %s", gap)
                 self.current = None
+                continue
             except grpc.RpcError as error:
-                failures += 1
-                if failures > _RECONNECT_ATTEMPTS or not _transient(error):
+                now = time.monotonic()
+                failing_since = failing_since or now
+                if not _transient(error) or now - failing_since > _RECONNECT_WINDOW_SECONDS:
                     raise from_rpc_error(
                         error, address=self._address, action="follow the execution"
                     ) from None
-                time.sleep(min(2.0, 0.2 * 2**failures))
-            finally:
-                stream.cancel()
-            if not self.finished and self.current is not None:
+                logger.debug("stream dropped (%s); reconnecting", rpc_code(error))
+                time.sleep(_RECONNECT_PAUSE_SECONDS)
+                continue
+            failing_since = None
+            if self.current is not None and not is_final(self.current.status.phase):
                 # The stream ended without a final phase: read the stored execution once.
-                self.current = self._stub.get(AgentExecutionId(value=self._execution_id))
+                self._refresh()
+
+    def _stream_once(self) -> None:
+        after = self.current.status.sequence if self.current is not None else 0
+        request = SubscribeAgentExecutionRequest(
+            execution_id=self._execution_id, after_sequence=after
+        )
+        stream = self._stub.subscribe(request)
+        try:
+            for event in stream:
+                self.current = apply_event(self.current, event)
                 self._on_change(self.current)
-        assert self.current is not None
-        return self.current
+        finally:
+            stream.cancel()  # also on Ctrl-C, so the server drops the watcher at once
+
+    def _refresh(self) -> None:
+        try:
+            self.current = self._stub.get(AgentExecutionId(value=self._execution_id))
+        except grpc.RpcError as error:
+            raise from_rpc_error(
+                error, address=self._address, action="read the execution"
+            ) from None
+        self._on_change(self.current)
 
 
 def _transient(error: grpc.RpcError) -> bool:
