@@ -170,3 +170,35 @@ def test_a_directory_without_manifests_is_an_error(tmp_path: Path) -> None:
 def test_slug_derived_from_name() -> None:
     assert slugify("Demo agent (Anthropic)") == "demo-agent-anthropic"
     assert slugify("  Hello, World!  ") == "hello-world"
+
+
+def test_scalar_environment_values_become_strings_and_unset_fields_stay_empty(
+    tmp_path: Path,
+) -> None:
+    path = _write(
+        tmp_path,
+        "env.yaml",
+        "apiVersion: agentic.stigmer.ai/v1\nkind: Environment\nmetadata: {name: Ports}\n"
+        "spec:\n  description:\n  data: {PORT: 8080, DEBUG: true, RATIO: 0.5, NAME: x}\n",
+    )
+    [document] = load([path])
+    assert isinstance(document.resource, Environment)
+    data = document.resource.spec.data
+    assert {k: v.value for k, v in data.items()} == {
+        "PORT": "8080",
+        "DEBUG": "true",
+        "RATIO": "0.5",
+        "NAME": "x",
+    }
+    assert document.resource.spec.description == ""  # `description:` with no value is unset
+
+
+def test_snake_case_field_names_are_accepted_too(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        "skill.yaml",
+        "apiVersion: agentic.stigmer.ai/v1\nkind: Skill\nmetadata: {name: S}\n"
+        "spec: {markdown_content: body}\n",
+    )
+    [document] = load([path])
+    assert document.resource.spec.markdown_content == "body"  # type: ignore[attr-defined]
