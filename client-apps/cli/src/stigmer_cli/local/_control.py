@@ -131,11 +131,13 @@ def probe(layout: Layout, settings: LocalSettings, state: LocalState | None) -> 
         component = state.components.get(name) if state else None
         process = component.process if component else None
         alive = process is not None and process.alive()
-        phase = component.phase.value if component else "stopped"
+        phase = component.phase if component else Phase.STARTING
+        if not alive and phase not in (Phase.FAILED, Phase.STARTING, Phase.RESTARTING):
+            phase = Phase.STOPPED
         rows.append(
             Health(
                 name=name,
-                phase=phase if alive or phase == Phase.FAILED else "stopped",
+                phase=phase.value,
                 pid=process.pid if process and alive else None,
                 address=_address(name, settings),
                 problem=problems[name],

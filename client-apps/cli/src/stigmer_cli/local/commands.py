@@ -7,9 +7,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.live import Live
+from rich.spinner import Spinner
 from rich.table import Table
+from rich.text import Text
 
 from stigmer_cli import _env
 from stigmer_cli._context import options
@@ -42,15 +44,19 @@ def _layout(ctx: typer.Context) -> Layout:
     return options(ctx).layout
 
 
-def _table(rows: list[Health]) -> Table:
+def _table(rows: list[Health], *, waiting: bool = False) -> Table:
+    """The components; while `up` waits, a spinner marks each one not ready yet."""
     table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
     for column in ("COMPONENT", "STATE", "PID", "ADDRESS", "RESTARTS"):
         table.add_column(column, no_wrap=True)
     table.add_column("HEALTH")
     for row in rows:
-        health = "[green]ready[/]" if row.ready else f"[yellow]{row.problem or row.phase}[/]"
+        health: RenderableType = Text("ready", style="green")
         if row.phase == "failed":
-            health = f"[red]{row.message}[/]"
+            health = Text(row.message, style="red")
+        elif not row.ready:
+            detail = Text(row.problem or row.phase, style="yellow")
+            health = Spinner("dots", text=detail) if waiting else detail
         table.add_row(
             row.name,
             row.phase,
@@ -100,7 +106,11 @@ def up(
     try:
         with Live(console=console, transient=True, refresh_per_second=4) as live:
             rows = wait_ready(
-                layout, settings, supervisor, timeout, lambda rows: live.update(_table(rows))
+                layout,
+                settings,
+                supervisor,
+                timeout,
+                lambda rows: live.update(_table(rows, waiting=True)),
             )
     except (CliError, KeyboardInterrupt):
         stop(layout)
