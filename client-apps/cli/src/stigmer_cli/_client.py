@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -134,7 +135,7 @@ class Resources:
             request = ListRequest(page_size=200, page_token=token)
             page: Any = self.call(
                 f"list {kind.plural}",
-                lambda r=request: stub.list(r, timeout=_CALL_TIMEOUT_SECONDS),  # type: ignore[misc]
+                functools.partial(stub.list, request, timeout=_CALL_TIMEOUT_SECONDS),
             )
             items.extend(page.items)
             token = page.next_page_token

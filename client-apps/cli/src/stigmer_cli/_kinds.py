@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import grpc
 from google.protobuf.message import Message
@@ -59,7 +59,7 @@ class Kind:
 
     def id_of(self, value: str) -> Message:
         identifier = self.id_message()
-        identifier.value = value  # type: ignore[attr-defined]
+        cast(Any, identifier).value = value
         return identifier
 
 

@@ -106,7 +106,7 @@ def _columns(kind: Kind) -> tuple[list[str], Any]:
 
 
 def phase_name(phase: int) -> str:
-    name = ExecutionPhase.Name(phase)  # type: ignore[arg-type]
+    name = ExecutionPhase.Name(ExecutionPhase.ValueType(phase))
     return name.removeprefix("EXECUTION_")
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import typer
 from rich.console import Console
@@ -59,7 +60,7 @@ def delete_command(
     resolved = kind_named(kind)
     resources = options(ctx).resources()
     found = resources.find(resolved, name)
-    resources.delete(resolved, found.metadata.id)  # type: ignore[attr-defined]
+    resources.delete(resolved, cast(Any, found).metadata.id)
     Console().print(f"{resolved.name.lower()}/{name} deleted")
 
 
@@ -85,8 +86,7 @@ def executions_command(
                 session_id=session, page_size=200, page_token=token
             )
             page: Any = resources.call(
-                "list executions",
-                lambda r=request: stub.listBySession(r),  # type: ignore[misc]
+                "list executions", functools.partial(stub.listBySession, request)
             )
             items.extend(page.items)
             token = page.next_page_token

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 from google.protobuf.message import Message
 
@@ -69,7 +69,7 @@ def _apply_one(document: Document, resources: Resources) -> Outcome:
     elif _same(existing, desired):
         stored, action = existing, Action.UNCHANGED
     else:
-        meta: Any = desired.metadata  # type: ignore[attr-defined]
+        meta = cast(Any, desired).metadata
         meta.id = existing.metadata.id
         meta.version = existing.metadata.version
         stored = resources.update(document.kind, desired)
@@ -84,7 +84,7 @@ def _desired(document: Document, resources: Resources) -> Message:
         agent = resources.by_slug(AGENT, document.agent_slug)
         if agent is None:
             raise ManifestError([f"{document.where}: spec.agent: no Agent {document.agent_slug!r}"])
-        desired.spec.agent_id = agent.metadata.id  # type: ignore[attr-defined]
+        cast(Any, desired).spec.agent_id = cast(Any, agent).metadata.id
     return desired
 
 

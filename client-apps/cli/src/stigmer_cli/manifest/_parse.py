@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 from google.protobuf import json_format
@@ -195,7 +195,7 @@ def _agent_slug(spec: dict[str, Any], problems: list[str]) -> str | None:
 
 def _references(kind: Kind, resource: Message, agent_slug: str | None) -> tuple[Reference, ...]:
     refs: list[Reference] = []
-    spec: Any = resource.spec  # type: ignore[attr-defined]
+    spec = cast(Any, resource).spec
     if kind is AGENT:
         refs += [
             Reference(SKILL, ref.slug, f"spec.skillRefs[{i}]")
