@@ -22,7 +22,19 @@ TEMPORAL_NAMESPACE = "default"
 # Keep the children's environment small: the user's shell may hold provider keys (which the
 # runner needs) but also unrelated secrets, and STIGMER_* settings of another installation.
 _PASSED_THROUGH_PREFIXES = ("ANTHROPIC_", "OPENAI_", "OLLAMA_", "DAYTONA_", "LANGSMITH_")
-_PASSED_THROUGH = ("PATH", "HOME", "USER", "LANG", "LC_ALL", "TZ", "TMPDIR", "SSL_CERT_FILE")
+# PYTHONPATH: a launcher that runs from an import path (Bazel's runfiles) hands it on, so
+# `python -m stigmer_server` finds the same packages as the CLI.
+_PASSED_THROUGH = (
+    "PATH",
+    "HOME",
+    "USER",
+    "LANG",
+    "LC_ALL",
+    "TZ",
+    "TMPDIR",
+    "SSL_CERT_FILE",
+    "PYTHONPATH",
+)
 
 
 @dataclass(frozen=True)
