@@ -25,13 +25,35 @@ def import_roots(workspace: Path) -> list[str]:
     return roots
 
 
+def cache_dir(workspace: Path) -> Path:
+    """mypy's incremental cache for this target, kept between runs when it can be.
+
+    Checking the typed third-party packages (temporalio, langchain, pydantic) from scratch
+    costs most of a run. The targets are tagged `no-sandbox`, so the checkout's
+    .mypy_cache/bazel/<target> is writable and survives; mypy validates every cached module
+    against its source hash, so a stale entry is rebuilt, never trusted. In a sandbox (or a
+    read-only checkout) the cache starts empty in TEST_TMPDIR.
+    """
+    target = os.environ.get("TEST_TARGET", "mypy").lstrip("/").replace(":", "/")
+    checkout = (workspace / "pyproject.toml").resolve().parent
+    kept = checkout / ".mypy_cache" / "bazel" / target
+    try:
+        kept.mkdir(parents=True, exist_ok=True)
+        probe = kept / ".writable"
+        probe.touch()
+        probe.unlink()
+    except OSError:
+        return Path(os.environ.get("TEST_TMPDIR", "/tmp")) / "mypy_cache"
+    return kept
+
+
 def main(files: list[str]) -> int:
     if not files:
         print("usage: mypy_runner.py FILE...", file=sys.stderr)
         return 2
     workspace = Path.cwd()
     os.environ["MYPYPATH"] = os.pathsep.join(import_roots(workspace))
-    cache = Path(os.environ.get("TEST_TMPDIR", "/tmp")) / "mypy_cache"
+    cache = cache_dir(workspace)
     stdout, stderr, code = mypy.api.run(
         ["--config-file", "pyproject.toml", "--strict", "--cache-dir", str(cache), *files]
     )

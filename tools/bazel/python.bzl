@@ -43,13 +43,15 @@ def py_integration_test(name, srcs, tags = [], **kwargs):
         **kwargs
     )
 
-def py_mypy_test(name, srcs = [], generated = [], deps = [], data = [], **kwargs):
+def py_mypy_test(name, srcs = [], generated = [], deps = [], data = [], tags = [], **kwargs):
     """mypy --strict over `srcs` and the files of the `generated` targets.
 
-    mypy sees the sources and generated stubs of `deps` through their import roots.
+    mypy sees the sources and generated stubs of `deps` through their import roots. Not
+    sandboxed, so mypy's cache survives between runs (tools/bazel/mypy_runner.py).
     """
     if not srcs and not generated:
         return
+    timeout = kwargs.pop("timeout", "long")
     native.py_test(
         name = name,
         srcs = [_MYPY_RUNNER],
@@ -57,7 +59,8 @@ def py_mypy_test(name, srcs = [], generated = [], deps = [], data = [], **kwargs
         args = _workspace_paths(srcs) + ["$(rootpaths %s)" % g for g in generated],
         data = ["//:pyproject.toml"] + srcs + generated + data,
         deps = deps,
-        tags = ["mypy"],
+        tags = tags + ["mypy", "no-sandbox"],
+        timeout = timeout,
         python_version = "PY3",
         **kwargs
     )
