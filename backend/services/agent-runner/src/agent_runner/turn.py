@@ -7,8 +7,9 @@ wrong is recorded on the execution before the error goes back to Temporal.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -235,14 +236,19 @@ class Turn:
             )
             turn_input = {"messages": [message]}
         await publisher.flush()
-        async for namespace, mode, payload in graph.astream(
+        # Pregel.astream is an async generator; its annotation only promises an iterator.
+        stream: AsyncGenerator[Any, None] = graph.astream(  # type: ignore[assignment]
             turn_input,
             config,
             stream_mode=list(STREAM_MODES),
             subgraphs=True,
             durability="sync",
-        ):
-            await publisher.event(immediate=builder.handle(namespace, mode, payload))
+        )
+        # Closed explicitly: a cancelled consumer alone leaves the graph's tasks (a running
+        # command among them) alive until the generator happens to be garbage-collected.
+        async with contextlib.aclosing(stream):
+            async for namespace, mode, payload in stream:
+                await publisher.event(immediate=builder.handle(namespace, mode, payload))
 
 
 def _this_turn(messages: list[BaseMessage], execution_id: str) -> list[BaseMessage]:

@@ -167,8 +167,9 @@ def write_script(directory: Path, name: str, text: str) -> str:
     return f"scripted:{path}"
 
 
-def running_commands(marker: str) -> list[int]:
-    """Host pids of live (non-zombie) processes whose command line contains `marker`."""
+def running_commands(marker: str, *, exact: bool = False) -> list[int]:
+    """Host pids of live (non-zombie) processes whose command line contains `marker` (is it,
+    with `exact`: the command itself rather than the shell or bwrap that started it)."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -178,6 +179,7 @@ def running_commands(marker: str) -> list[int]:
             state = (entry / "stat").read_text().rpartition(")")[2].split()[0]
         except (FileNotFoundError, ProcessLookupError, PermissionError):
             continue
-        if marker in cmdline and state != "Z":
+        found_it = cmdline.strip() == marker if exact else marker in cmdline
+        if found_it and state != "Z":
             found.append(int(entry.name))
     return found

@@ -276,10 +276,10 @@ async def test_only_a_users_cancel_ends_the_turn_cancelled(
     thread = await env.run(activities.ensure_thread, session.metadata.id, "")
     turn = asyncio.ensure_future(env.run(activities.execute_graphton, execution, thread))
     for _ in range(300):
-        if running_commands("sleep 4343"):
+        if running_commands("sleep 4343", exact=True):
             break
         await asyncio.sleep(0.05)
-    assert running_commands("sleep 4343")
+    assert running_commands("sleep 4343", exact=True)
     env.cancel(details)
     with pytest.raises(asyncio.CancelledError):
         await turn

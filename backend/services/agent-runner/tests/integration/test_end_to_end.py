@@ -142,10 +142,10 @@ async def test_cancel_mid_turn_ends_cancelled_and_stops_the_command(
     session = await world.session(model)
     execution = await world.start(session, "Sleep a long time.")
     for _ in range(300):
-        if running_commands("sleep 4242"):
+        if running_commands("sleep 4242", exact=True):
             break
         await asyncio.sleep(0.1)
-    assert running_commands("sleep 4242"), runner.log()[-3000:]
+    assert running_commands("sleep 4242", exact=True), runner.log()[-3000:]
     await world.call(world.executions.cancel, AgentExecutionId(value=execution.metadata.id))
     final = await world.wait_final(execution.metadata.id)
     assert final.status.phase == ExecutionPhase.EXECUTION_CANCELLED

@@ -126,3 +126,32 @@ async def test_bubblewrap_keeps_the_system_read_only_and_the_workspace_writable(
     assert "No such file or directory" in result.output
     assert "/etc/shadow: No such file or directory" in result.output
     assert "awk-works" in result.output  # /etc/alternatives is there for the tools
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.005, 0.02, 0.1])
+async def test_an_early_cancel_leaves_no_bubblewrap_behind(tmp_path: Path, delay: float) -> None:
+    if probe_bwrap(tmp_path) is None:
+        pytest.skip("bubblewrap is not installed or cannot create namespaces on this host")
+    sandbox = await acquire(provider(tmp_path, isolation="bwrap"))
+    marker = f"sleep 47{int(delay * 1000):02d}"
+    task = asyncio.create_task(sandbox.backend.aexecute(marker))
+    await asyncio.sleep(delay)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await asyncio.sleep(0.2)
+    assert leftovers(marker) == []
+
+
+def leftovers(marker: str) -> list[int]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        if marker in cmdline and running(int(proc.name)):
+            found.append(int(proc.name))
+    return found

@@ -58,7 +58,10 @@ def bwrap_prefix(bwrap: str, workspace: Path, *, network: bool) -> list[str]:
             argv += ["--ro-bind", str(host), f"/{name}"]
     argv += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
     argv += ["--bind", str(workspace), str(workspace), "--chdir", str(workspace)]
-    argv += ["--unshare-all", "--die-with-parent", "--new-session"]
+    # No --new-session: the command must stay in the process group the runner kills on
+    # timeout or cancel (the group is its own session already, so it has no terminal to
+    # abuse); and if the outer bwrap dies first, --die-with-parent takes the rest down.
+    argv += ["--unshare-all", "--die-with-parent"]
     if network:
         argv.append("--share-net")
     return argv
@@ -128,15 +131,27 @@ class SandboxShellBackend(LocalShellBackend):
         if not command:
             return ExecuteResponse(output="Error: Command must be a non-empty string.", exit_code=1)
         limit = self._timeout(timeout)
-        process = await asyncio.create_subprocess_exec(
-            *self._argv(command),
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env=dict(self._env),
-            cwd=str(self.cwd),
-            start_new_session=True,
+        spawn = asyncio.ensure_future(
+            asyncio.create_subprocess_exec(
+                *self._argv(command),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                env=dict(self._env),
+                cwd=str(self.cwd),
+                start_new_session=True,
+            )
         )
+        try:
+            process = await asyncio.shield(spawn)
+        except asyncio.CancelledError:
+            # Cancelled while starting: asyncio would kill only the direct child, and a
+            # half-started bubblewrap leaves its sandbox running. Finish starting, then kill
+            # the whole group.
+            started = await spawn
+            _kill_group(started.pid)
+            await started.wait()
+            raise
         try:
             stdout, stderr = await asyncio.wait_for(process.communicate(), limit)
         except TimeoutError:
