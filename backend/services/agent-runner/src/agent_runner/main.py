@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import importlib
 import logging
 import os
+import platform
+import shutil
 import sys
 from collections.abc import Sequence
+from importlib.metadata import version
 from pathlib import Path
 
 from dotenv import load_dotenv
@@ -16,6 +21,7 @@ from agent_runner.logs import configure_logging
 from agent_runner.worker import StartupError, serve
 
 SERVICE_DIR = Path(__file__).resolve().parents[2]
+_CHECKED = ("temporalio", "grpcio", "deepagents", "langgraph", "langchain-core")
 
 
 def load_env_files(directories: Sequence[Path] | None = None) -> None:
@@ -29,7 +35,31 @@ def load_env_files(directories: Sequence[Path] | None = None) -> None:
             load_dotenv(candidate, override=False)
 
 
-def main() -> None:
+def check() -> str:
+    """Import everything a turn needs, the agent stack included, and name the versions.
+
+    For image builds and supervisors: proves the install is whole without any configuration.
+    """
+    importlib.import_module("agent_runner.turn")
+    parts = [f"agent-runner {version('agent-runner')}", f"python {platform.python_version()}"]
+    parts += [f"{dist} {version(dist)}" for dist in _CHECKED]
+    parts.append(f"bubblewrap {shutil.which('bwrap') or 'not installed'}")
+    return ", ".join(parts)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="agent-runner",
+        description="The Stigmer agent-runner: a Temporal activity worker (configured by env).",
+    )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="import the whole agent stack, print the versions and exit (needs no config)",
+    )
+    if parser.parse_args(argv).check:
+        print(check())
+        return
     load_env_files()
     try:
         config = load_config(os.environ)

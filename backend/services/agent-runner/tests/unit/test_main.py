@@ -44,7 +44,7 @@ def test_missing_configuration_exits_2_naming_the_variables(
             monkeypatch.delenv(name)
     monkeypatch.setattr("agent_runner.main.SERVICE_DIR", tmp_path)
     with pytest.raises(SystemExit) as caught:
-        main()
+        main([])
     assert caught.value.code == 2
     err = capsys.readouterr().err
     assert "STIGMER_BACKEND_ENDPOINT is required" in err
@@ -67,3 +67,13 @@ def test_json_logs_are_one_object_per_line(capsys: pytest.CaptureFixture[str]) -
     assert entry["message"] == "turn aex-1 done"
     assert entry["logger"] == "agent_runner.test"
     assert entry["level"] == "INFO"
+
+
+def test_check_needs_no_configuration_and_names_the_versions(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    main(["--check"])
+    out = capsys.readouterr().out
+    assert out.startswith("agent-runner 0.1.0, python 3.")
+    assert "deepagents 0.7.32" in out
+    assert "temporalio " in out
