@@ -29,7 +29,9 @@ def load_env_files(directories: Sequence[Path] | None = None) -> None:
 
     Because nothing overrides, the first file that sets a variable wins.
     """
-    for directory in directories or (Path.cwd(), SERVICE_DIR):
+    # Installed as a package (an image), SERVICE_DIR is not a service directory: skip it.
+    service = (SERVICE_DIR,) if (SERVICE_DIR / "main.py").is_file() else ()
+    for directory in directories or (Path.cwd(), *service):
         candidate = directory / ".env"
         if candidate.is_file():
             load_dotenv(candidate, override=False)
