@@ -113,3 +113,21 @@ def py_launcher(name, entry, deps, run_in_package_dir = False, **kwargs):
         python_version = "PY3",
         **kwargs
     )
+
+def py_dist_info(name, dist, import_root = "src"):
+    """`<import_root>/<dist>.dist-info/METADATA` from this package's pyproject.toml.
+
+    Add the target to the package's py_library `data`, so importlib.metadata finds the
+    distribution (its name and version) on the library's import root, as under uv.
+    """
+    normalized = dist.replace("-", "_").replace(".", "_").lower()
+    native.genrule(
+        name = name,
+        srcs = ["pyproject.toml"],
+        outs = ["%s/%s.dist-info/METADATA" % (import_root, normalized)],
+        cmd = "$(location @stigmer_py//:python) $(location //tools/bazel:dist_info.py) $(location pyproject.toml) $@",
+        tools = [
+            "//tools/bazel:dist_info.py",
+            "@stigmer_py//:python",
+        ],
+    )
