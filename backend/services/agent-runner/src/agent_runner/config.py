@@ -36,6 +36,7 @@ class ProviderDefaults:
     """Provider settings used when the turn's environment does not bring its own."""
 
     anthropic_api_key: str = ""
+    anthropic_base_url: str = ""
     openai_api_key: str = ""
     openai_base_url: str = ""
     ollama_base_url: str = ""
@@ -184,6 +185,7 @@ def load_config(env: Mapping[str, str]) -> RunnerConfig:
         default_model=default_model,
         providers=ProviderDefaults(
             anthropic_api_key=optional(names.ANTHROPIC_API_KEY, ""),
+            anthropic_base_url=optional(names.ANTHROPIC_BASE_URL, ""),
             openai_api_key=optional(names.OPENAI_API_KEY, ""),
             openai_base_url=optional(names.OPENAI_BASE_URL, ""),
             ollama_base_url=optional(names.OLLAMA_BASE_URL, ""),

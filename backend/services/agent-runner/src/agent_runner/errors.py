@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import timedelta
 
 import grpc
 from grpc import aio
@@ -16,6 +17,8 @@ ERROR_MODEL_UNAVAILABLE = "ModelUnavailable"
 ERROR_TURN = "TurnFailed"
 
 _INVALID_CODES = {grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.OUT_OF_RANGE}
+# A provider may ask for minutes (Anthropic's SDK honours any value); a turn waits at most this.
+RETRY_AFTER_CAP = timedelta(seconds=60)
 
 
 class SandboxStartError(RuntimeError):
@@ -43,6 +46,9 @@ def classify(exc: BaseException) -> ApplicationError:
         return ApplicationError(text, type=ERROR_BACKEND, non_retryable=False)
     if isinstance(exc, SandboxStartError):
         return ApplicationError(message, type=ERROR_SANDBOX, non_retryable=False)
+    if _is_daytona_error(exc):
+        # A sandbox call that failed mid-turn: Daytona's statuses are not the model's.
+        return ApplicationError(f"Daytona: {message}", type=ERROR_SANDBOX, non_retryable=False)
     if _recursion_limit_hit(exc):
         return ApplicationError(message, type=ERROR_INVALID_INPUT, non_retryable=True)
     if isinstance(exc, ValueError):
@@ -50,9 +56,12 @@ def classify(exc: BaseException) -> ApplicationError:
     status = getattr(exc, "status_code", None)
     if isinstance(status, int):
         # Provider SDKs (anthropic, openai) carry the HTTP status of the failed request.
-        if status == 429 or status >= 500:
+        if status in (408, 409, 429) or status >= 500:
             return ApplicationError(
-                f"model provider {status}: {message}", type=ERROR_MODEL_UNAVAILABLE
+                f"model provider {status}: {message}",
+                type=ERROR_MODEL_UNAVAILABLE,
+                non_retryable=False,
+                next_retry_delay=retry_after(exc),
             )
         return ApplicationError(
             f"model provider rejected the request ({status}): {message}",
@@ -62,3 +71,28 @@ def classify(exc: BaseException) -> ApplicationError:
     return ApplicationError(
         f"{type(exc).__name__}: {message}", type=ERROR_TURN, non_retryable=False
     )
+
+
+def _is_daytona_error(exc: BaseException) -> bool:
+    errors = sys.modules.get("daytona.common.errors")
+    return errors is not None and isinstance(exc, errors.DaytonaError)
+
+
+def retry_after(exc: BaseException) -> timedelta | None:
+    """The provider's `retry-after-ms`/`retry-after` (seconds), capped; None leaves the
+    backoff to the retry policy. An HTTP-date form is rare enough to use the policy too."""
+    response = getattr(exc, "response", None)
+    headers = getattr(response, "headers", None)
+    if headers is None:
+        return None
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        raw = headers.get(name)
+        if raw is None:
+            continue
+        try:
+            seconds = float(raw) * scale
+        except ValueError:
+            continue
+        if seconds > 0:
+            return min(timedelta(seconds=seconds), RETRY_AFTER_CAP)
+    return None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import anthropic
 import grpc
 import httpx2 as httpx
@@ -11,7 +13,7 @@ from grpc import aio
 from langgraph.errors import GraphRecursionError
 from temporalio.exceptions import ApplicationError
 
-from agent_runner.errors import SandboxStartError, classify
+from agent_runner.errors import RETRY_AFTER_CAP, SandboxStartError, classify
 from agent_runner.models import ModelSpecError, ScriptError
 from stigmer_contracts import (
     ERROR_INVALID_INPUT,
@@ -70,3 +72,37 @@ def test_classification(error: BaseException, kind: str, retryable: bool) -> Non
 def test_an_application_error_passes_through_unchanged() -> None:
     original = ApplicationError("already classified", type="X", non_retryable=True)
     assert classify(original) is original
+
+
+def limited(headers: dict[str, str]) -> anthropic.RateLimitError:
+    request = httpx.Request("POST", "http://provider.test/v1")
+    response = httpx.Response(429, headers=headers, request=request)
+    return anthropic.RateLimitError("slow down", response=response, body=None)
+
+
+@pytest.mark.parametrize(
+    ("headers", "delay"),
+    [
+        ({"retry-after": "2.5"}, timedelta(seconds=2.5)),
+        ({"retry-after-ms": "300", "retry-after": "9"}, timedelta(milliseconds=300)),
+        ({"retry-after": "3600"}, RETRY_AFTER_CAP),
+        ({"retry-after": "0"}, None),
+        ({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}, None),
+        ({}, None),
+    ],
+)
+def test_a_provider_retry_after_becomes_the_next_delay_capped(
+    headers: dict[str, str], delay: timedelta | None
+) -> None:
+    classified = classify(limited(headers))
+    assert classified.type == "ModelUnavailable"
+    assert classified.next_retry_delay == delay
+
+
+def test_a_rejected_request_keeps_the_provider_message() -> None:
+    error = openai.BadRequestError(
+        "Error code: 400 - max_tokens is too large", response=http(400), body=None
+    )
+    classified = classify(error)
+    assert classified.non_retryable
+    assert "max_tokens is too large" in str(classified)

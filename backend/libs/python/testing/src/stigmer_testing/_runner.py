@@ -74,7 +74,9 @@ def runner_env(
     child = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith(("STIGMER_", "TEMPORAL_", "SANDBOX_", "ANTHROPIC_", "OPENAI_"))
+        if not key.startswith(
+            ("STIGMER_", "TEMPORAL_", "SANDBOX_", "ANTHROPIC_", "OPENAI_", "OLLAMA_", "DAYTONA_")
+        )
     }
     child.update(
         {

@@ -1,8 +1,9 @@
 """From a model string to a chat model: provider strings and `scripted:<name or path>`.
 
-Keys come from the turn's merged environment first (an agent may bring its own), then from
-the runner's defaults. A later issue adds protocol-level provider fakes by pointing a
-provider's base URL at them, so every provider here takes its URL from the same places.
+Keys and base URLs come from the turn's merged environment first (an agent may bring its
+own, as secret environment values), then from the runner's defaults. The SDKs' own retries are
+off (`max_retries=0`): a failed request is classified once at the activity boundary
+(`errors.classify`), where Temporal retries it after the provider's retry-after, capped.
 """
 
 from __future__ import annotations
@@ -70,17 +71,27 @@ class DefaultModelFactory:
             from langchain_anthropic import ChatAnthropic
 
             key = self._key(env, "ANTHROPIC_API_KEY", self._defaults.anthropic_api_key, spec)
-            base_url = env.get("ANTHROPIC_BASE_URL") or None
+            base_url = env.get("ANTHROPIC_BASE_URL") or self._defaults.anthropic_base_url or None
             return ChatAnthropic(
-                model_name=name, api_key=SecretStr(key), base_url=base_url, timeout=None, stop=None
+                model_name=name,
+                api_key=SecretStr(key),
+                base_url=base_url,
+                timeout=None,
+                stop=None,
+                max_retries=0,
             )
         if provider == "openai":
             from langchain_openai import ChatOpenAI
 
             key = self._key(env, "OPENAI_API_KEY", self._defaults.openai_api_key, spec)
             base_url = env.get("OPENAI_BASE_URL") or self._defaults.openai_base_url or None
+            # With a custom base_url langchain-openai turns usage reporting off unless asked.
             return ChatOpenAI(
-                model=name, api_key=SecretStr(key), base_url=base_url, stream_usage=True
+                model=name,
+                api_key=SecretStr(key),
+                base_url=base_url,
+                stream_usage=True,
+                max_retries=0,
             )
         from langchain_ollama import ChatOllama
 
