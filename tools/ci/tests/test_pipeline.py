@@ -303,19 +303,21 @@ def test_bubblewrap_in_the_image_starts_a_sandbox_for_the_image_user(
 
     The outer bubblewrap stands in for the runtime (chroot cannot be used: the kernel
     refuses new user namespaces inside a chroot); the inner one is the image's own bwrap,
-    run as 65532 with the arguments the runner's local sandbox uses.
+    run as 65532 with the arguments the runner's local sandbox computes (`bwrap_prefix`).
     """
     rootfs, _ = bundle
     workspace = rootfs.parent / "workspace"
     workspace.mkdir()
     os.chown(workspace, 65532, 65532)
-    inner = ["/usr/bin/bwrap", "--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc"]
-    for name in ("bin", "lib", "lib64", "sbin"):
-        inner += ["--symlink", f"usr/{name}", f"/{name}"]
-    inner += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
-    inner += ["--bind", "/var/lib/stigmer", "/var/lib/stigmer", "--chdir", "/var/lib/stigmer"]
-    inner += ["--unshare-all", "--die-with-parent", "--new-session"]
-    inner += ["/bin/sh", "-c", "echo sandboxed > proof && id -u"]
+    # The runner's own bubblewrap arguments, computed inside the image by the image's Python.
+    launch = (
+        "import os, pathlib\n"
+        "from agent_runner.sandbox._shell import bwrap_prefix\n"
+        "argv = bwrap_prefix('/usr/bin/bwrap', pathlib.Path('/var/lib/stigmer'), network=False)\n"
+        "argv += ['/bin/sh', '-c', 'echo sandboxed > proof && id -u']\n"
+        "os.execv(argv[0], argv)\n"
+    )
+    inner = ["/opt/venv/bin/python", "-c", launch]
     outer = ["setpriv", "--reuid=65532", "--regid=65532", "--clear-groups", "bwrap"]
     outer += ["--ro-bind", str(rootfs), "/", "--bind", str(workspace), "/var/lib/stigmer"]
     outer += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--unshare-all"]
