@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# mypy --strict (root pyproject config) over each package in its own run: packages share
+# mypy --strict (root pyproject config) over each package in its own run, the services
+# through their own `make build`: packages share
 # module names such as tests' conftest.py, which one run would report as duplicates.
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -9,8 +10,6 @@ GROUPS_=(
   "backend/libs/python/contracts"
   "backend/libs/python/status"
   "backend/libs/python/testing"
-  "backend/services/stigmer-server"
-  "backend/services/agent-runner"
   "client-apps/cli"
   "tools/bench tools/ci"
   "tools/oci"
@@ -20,6 +19,10 @@ failed=()
 for group in "${GROUPS_[@]}"; do
   # shellcheck disable=SC2086
   if ! "$ROOT/.venv/bin/mypy" $group; then failed+=("$group"); fi
+done
+# The services' own build gate (`make build`: mypy strict over the service and the stubs).
+for service in backend/services/stigmer-server backend/services/agent-runner; do
+  if ! make --no-print-directory -C "$service" build; then failed+=("$service (make build)"); fi
 done
 if [ ${#failed[@]} -gt 0 ]; then
   printf 'typecheck: mypy failed for: %s\n' "${failed[@]}" >&2
