@@ -33,13 +33,15 @@ def py_integration_test(name, srcs, tags = [], **kwargs):
     """The `integration`-marked tests of a package (real Temporal, servers, sandboxes).
 
     Tagged `integration`: `bazel test //...` skips them (.bazelrc) unless
-    `--config=integration` selects them; `make test` runs them through pytest.
+    `--config=integration` selects them; `make test` runs them through pytest. Not sandboxed:
+    Bazel's sandbox is a user namespace in which a test can neither hand a PostgreSQL data
+    directory to the postgres user nor nest bubblewrap.
     """
     py_pytest(
         name = name,
         srcs = srcs,
         marker = "integration",
-        tags = tags + ["integration"],
+        tags = tags + ["integration", "no-sandbox"],
         **kwargs
     )
 
