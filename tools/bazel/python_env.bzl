@@ -68,12 +68,13 @@ def _python_env_impl(rctx):
         env,
     )
     python = venv.get_child("bin").get_child("python3")
-    _run(
-        rctx,
-        [str(uv), "pip", "sync", "--quiet", "--require-hashes", "--python", str(python), str(lock)],
-        "uv pip sync --require-hashes " + str(lock),
-        env,
-    )
+    sync = [str(uv), "pip", "sync", "--quiet", "--require-hashes", "--python", str(python), str(lock)]
+
+    # uv's cache (filled by `make setup`) normally holds every pinned wheel: no network.
+    offline = rctx.execute(sync + ["--offline"], environment = env, timeout = 900, quiet = True)
+    if offline.return_code != 0:
+        rctx.report_progress("uv cache incomplete: installing from the package index")
+        _run(rctx, sync, "uv pip sync --require-hashes " + str(lock), env)
     base = _run(
         rctx,
         [str(python), "-c", "import sys, platform; print(sys._base_executable, platform.python_version())"],
