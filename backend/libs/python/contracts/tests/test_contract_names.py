@@ -13,12 +13,17 @@ def test_wire_names_are_the_documented_ones() -> None:
     assert contracts.ENSURE_THREAD == "EnsureThread"
     assert contracts.EXECUTE_GRAPHTON == "ExecuteGraphton"
     assert contracts.UPDATE_EXECUTION_STATUS == "UpdateExecutionStatus"
+    assert contracts.CLEANUP_SANDBOX == "CleanupSandbox"
     assert contracts.AGENT_EXECUTION_TASK_QUEUE_DEFAULT == "execution"
     assert contracts.EXECUTION_PERSISTENCE_TASK_QUEUE_DEFAULT == "execution-persistence"
 
 
 def test_retry_policies_never_retry_contract_errors() -> None:
-    for options in (contracts.ENSURE_THREAD_OPTIONS, contracts.EXECUTE_GRAPHTON_OPTIONS):
+    for options in (
+        contracts.ENSURE_THREAD_OPTIONS,
+        contracts.EXECUTE_GRAPHTON_OPTIONS,
+        contracts.CLEANUP_SANDBOX_OPTIONS,
+    ):
         assert set(options.retry_policy.non_retryable_error_types or []) >= {
             contracts.ERROR_INVALID_INPUT,
             contracts.ERROR_NOT_FOUND,
@@ -44,8 +49,10 @@ def test_public_exports_are_pinned() -> None:
         in {
             "ActivityOptions",
             "ProtoFirstPayloadConverter",
+            "cleanup_sandbox_defn",
             "data_converter",
             "ensure_thread_defn",
+            "execute_cleanup_sandbox",
             "execute_ensure_thread",
             "execute_graphton",
             "execute_graphton_defn",

@@ -21,7 +21,12 @@ from agent_runner.config import TurnSettings
 from agent_runner.errors import classify
 from ai.stigmer.agentic.agentexecution.v1.api_pb2 import AgentExecution
 from ai.stigmer.agentic.agentexecution.v1.status_pb2 import AgentExecutionStatus
-from stigmer_contracts import EXECUTE_GRAPHTON_OPTIONS, ensure_thread_defn, execute_graphton_defn
+from stigmer_contracts import (
+    EXECUTE_GRAPHTON_OPTIONS,
+    cleanup_sandbox_defn,
+    ensure_thread_defn,
+    execute_graphton_defn,
+)
 
 if TYPE_CHECKING:
     from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -71,6 +76,17 @@ class RunnerActivities:
             stored = await self._clients.update_session(session)
             logger.info("session %s: new thread %s", session_id, stored.spec.thread_id)
             return stored.spec.thread_id
+        except Exception as exc:
+            raise classify(exc) from exc
+
+    @cleanup_sandbox_defn
+    async def cleanup_sandbox(self, sandbox_id: str) -> bool:
+        logger.info("CleanupSandbox sandbox_id=%r (empty=%s)", sandbox_id, not sandbox_id)
+        try:
+            if not sandbox_id:
+                raise ValueError("sandbox_id cannot be empty")
+            dependencies = await self._dependencies
+            return await dependencies.sandboxes.delete(sandbox_id)
         except Exception as exc:
             raise classify(exc) from exc
 

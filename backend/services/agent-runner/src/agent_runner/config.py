@@ -7,7 +7,7 @@ one go instead of one variable per start.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
@@ -16,7 +16,8 @@ from stigmer_contracts import AGENT_EXECUTION_TASK_QUEUE_DEFAULT
 
 # Offline by default: a clearly named scripted model, never a silent provider call.
 DEFAULT_MODEL = "scripted:demo"
-SANDBOX_TYPES = ("local",)
+SANDBOX_TYPES = ("local", "daytona")
+DEFAULT_DAYTONA_API_URL = "https://app.daytona.io/api"
 ISOLATION_MODES = ("auto", "bwrap", "none")
 LOG_FORMATS = ("text", "json")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -53,6 +54,29 @@ class LocalSandboxSettings:
 
 
 @dataclass(frozen=True)
+class DaytonaSettings:
+    api_key: str = field(repr=False)
+    api_url: str
+    target: str
+    snapshot: str
+    # Minutes, as Daytona counts them: auto-stop after inactivity, auto-delete once stopped.
+    auto_stop_minutes: int
+    auto_delete_minutes: int
+    start_timeout: float
+    command_timeout: int
+    max_output_bytes: int
+
+
+@dataclass(frozen=True)
+class ReaperSettings:
+    """Every `interval` seconds (0 = never), delete our sandboxes whose session is gone or
+    that were idle for `idle_ttl` seconds."""
+
+    interval: float
+    idle_ttl: float
+
+
+@dataclass(frozen=True)
 class FlushPolicy:
     """When status updates go out: after max_events, or max_delay seconds after the first."""
 
@@ -78,6 +102,9 @@ class RunnerConfig:
     data_dir: Path
     sandbox_type: str
     sandbox: LocalSandboxSettings
+    daytona: DaytonaSettings | None
+    sandbox_owner: str
+    reaper: ReaperSettings
     default_model: str
     providers: ProviderDefaults
     checkpoint_db_url: str
@@ -157,6 +184,26 @@ def load_config(env: Mapping[str, str]) -> RunnerConfig:
     grace = number(names.SHUTDOWN_GRACE_SECONDS, 30.0, float, 0.0)
     log_level = choice(names.LOG_LEVEL, "INFO", LOG_LEVELS, str.upper)
     log_format = choice(names.LOG_FORMAT, "text", LOG_FORMATS)
+    owner = optional(names.SANDBOX_OWNER, "stigmer")
+    reap_interval = number(names.SANDBOX_REAP_INTERVAL_SECONDS, 600.0, float, 0.0)
+    idle_ttl = number(names.SANDBOX_IDLE_TTL_MINUTES, 1440.0, float, 0.0)
+    daytona: DaytonaSettings | None = None
+    if sandbox_type == "daytona":
+        daytona = DaytonaSettings(
+            api_key=required(names.DAYTONA_API_KEY),
+            api_url=optional(names.DAYTONA_API_URL, DEFAULT_DAYTONA_API_URL).rstrip("/"),
+            target=optional(names.DAYTONA_TARGET, ""),
+            snapshot=optional(names.DAYTONA_SNAPSHOT, ""),
+            auto_stop_minutes=number(names.DAYTONA_AUTO_STOP_MINUTES, 15, int, 0),
+            auto_delete_minutes=number(names.DAYTONA_AUTO_DELETE_MINUTES, 1440, int, -1),
+            start_timeout=number(names.DAYTONA_START_TIMEOUT_SECONDS, 120.0, float, 1.0),
+            command_timeout=command_timeout,
+            max_output_bytes=max_output,
+        )
+        if not daytona.api_url.startswith(("http://", "https://")):
+            problems.append(
+                f"{names.DAYTONA_API_URL} must be an http(s):// URL (got {daytona.api_url!r})"
+            )
     checkpoint_db_url = postgres_url(optional(names.STIGMER_CHECKPOINT_DB_URL, ""))
     if checkpoint_db_url and not checkpoint_db_url.startswith("postgresql://"):
         problems.append(
@@ -182,6 +229,9 @@ def load_config(env: Mapping[str, str]) -> RunnerConfig:
             isolation=isolation,
             network=network == "on",
         ),
+        daytona=daytona,
+        sandbox_owner=owner,
+        reaper=ReaperSettings(interval=reap_interval, idle_ttl=idle_ttl * 60),
         default_model=default_model,
         providers=ProviderDefaults(
             anthropic_api_key=optional(names.ANTHROPIC_API_KEY, ""),

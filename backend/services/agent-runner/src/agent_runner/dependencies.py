@@ -12,9 +12,13 @@ import importlib
 import logging
 import time
 from contextlib import AsyncExitStack
+from typing import TYPE_CHECKING
 
 from agent_runner.activities import TurnDependencies
 from agent_runner.config import RunnerConfig, TurnSettings
+
+if TYPE_CHECKING:
+    from agent_runner.sandbox import SandboxProvider
 
 logger = logging.getLogger(__name__)
 
@@ -24,18 +28,16 @@ async def open_dependencies(config: RunnerConfig, stack: AsyncExitStack) -> Turn
     await asyncio.to_thread(importlib.import_module, "agent_runner.turn")
     from agent_runner.checkpoints import open_checkpointer
     from agent_runner.models import DefaultModelFactory
-    from agent_runner.sandbox import LocalSandboxProvider
 
-    if config.sandbox_type != "local":
-        raise ValueError(f"SANDBOX_TYPE {config.sandbox_type!r}: expected 'local'")
-    sandboxes = await asyncio.to_thread(LocalSandboxProvider, config.sandbox)
+    sandboxes = await asyncio.to_thread(open_sandboxes, config)
     checkpointer = await stack.enter_async_context(
         open_checkpointer(data_dir=config.data_dir, db_url=config.checkpoint_db_url)
     )
     logger.info(
-        "agent stack ready in %.2f s (sandbox isolation: %s)",
+        "agent stack ready in %.2f s (sandbox %s, isolation: %s)",
         time.monotonic() - started,
-        "bubblewrap" if sandboxes.isolated else "none",
+        sandboxes.kind,
+        sandbox_isolation(sandboxes),
     )
     return TurnDependencies(
         sandboxes=sandboxes,
@@ -46,3 +48,20 @@ async def open_dependencies(config: RunnerConfig, stack: AsyncExitStack) -> Turn
             flush=config.flush,
         ),
     )
+
+
+def open_sandboxes(config: RunnerConfig) -> SandboxProvider:
+    """The configured provider; Daytona's SDK is imported only when it is the one."""
+    if config.daytona is not None:
+        from agent_runner.sandbox.daytona_provider import DaytonaSandboxProvider
+
+        return DaytonaSandboxProvider(config.daytona, owner=config.sandbox_owner)
+    from agent_runner.sandbox import LocalSandboxProvider
+
+    return LocalSandboxProvider(config.sandbox)
+
+
+def sandbox_isolation(sandboxes: SandboxProvider) -> str:
+    if sandboxes.kind == "daytona":
+        return "Daytona sandbox"
+    return "bubblewrap" if getattr(sandboxes, "isolated", False) else "none"

@@ -25,7 +25,7 @@ from agent_runner.environment import Redactor
 from agent_runner.errors import classify
 from agent_runner.models import ModelFactory
 from agent_runner.resolve import Resolved, resolve, skills_for, turn_environment
-from agent_runner.sandbox import SandboxProvider
+from agent_runner.sandbox import SandboxProvider, SandboxRequest, check_spec
 from agent_runner.skills import skill_entries, write_skills
 from agent_runner.status import STREAM_MODES, StatusBuilder, StatusPublisher
 from ai.stigmer.agentic.agentexecution.v1.api_pb2 import AgentExecution
@@ -162,11 +162,17 @@ class Turn:
         merged = turn_environment(resolved, self._execution)
         redact = merged.redactor()
         builder.set_redactor(redact)
+        spec = resolved.agent.spec.sandbox
+        check_spec(spec, self._sandboxes)
         sandbox = await self._sandboxes.acquire(
-            session_id=resolved.session.metadata.id,
-            sandbox_id=resolved.session.spec.sandbox_id,
-            env=merged.variables,
-            redact=redact,
+            SandboxRequest(
+                session_id=resolved.session.metadata.id,
+                sandbox_id=resolved.session.spec.sandbox_id,
+                env=merged.variables,
+                redact=redact,
+                org=resolved.session.metadata.org,
+                spec=spec,
+            )
         )
         if sandbox.id != resolved.session.spec.sandbox_id:
             await self._store_sandbox(resolved, sandbox.id)

@@ -11,16 +11,21 @@ import logging
 import signal
 from contextlib import AsyncExitStack
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from agent_runner.activities import RunnerActivities
+from agent_runner.activities import RunnerActivities, TurnDependencies
 from agent_runner.clients import StigmerClients
 from agent_runner.config import RunnerConfig
 from agent_runner.dependencies import open_dependencies
+from agent_runner.reaper import run_reaper, session_exists
 from stigmer_contracts import data_converter
+
+if TYPE_CHECKING:
+    # The sandbox package loads deepagents; the worker must poll before it has.
+    from agent_runner.sandbox import SandboxProvider
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +52,11 @@ async def serve(config: RunnerConfig) -> None:
         worker = Worker(
             client,
             task_queue=config.task_queue,
-            activities=[activities.ensure_thread, activities.execute_graphton],
+            activities=[
+                activities.ensure_thread,
+                activities.execute_graphton,
+                activities.cleanup_sandbox,
+            ],
             max_concurrent_activities=config.max_concurrent_turns,
             graceful_shutdown_timeout=timedelta(seconds=config.shutdown_grace),
             # A cancel reaches a turn only in a heartbeat's reply; the SDK's default throttle
@@ -55,10 +64,26 @@ async def serve(config: RunnerConfig) -> None:
             max_heartbeat_throttle_interval=timedelta(seconds=config.heartbeat_interval),
             default_heartbeat_throttle_interval=timedelta(seconds=config.heartbeat_interval),
         )
-        await _run(config, worker, dependencies)
+        reaper = asyncio.create_task(
+            run_reaper(_sandboxes(dependencies), session_exists(clients), config.reaper),
+            name="sandbox-reaper",
+        )
+        try:
+            await _run(config, worker, dependencies)
+        finally:
+            reaper.cancel()
+            (result,) = await asyncio.gather(reaper, return_exceptions=True)
+            if isinstance(result, Exception):
+                logger.error("the sandbox reaper died: %r", result)
 
 
-async def _run(config: RunnerConfig, worker: Worker, dependencies: asyncio.Task[object]) -> None:
+async def _sandboxes(dependencies: asyncio.Task[TurnDependencies]) -> SandboxProvider:
+    return (await dependencies).sandboxes
+
+
+async def _run(
+    config: RunnerConfig, worker: Worker, dependencies: asyncio.Task[TurnDependencies]
+) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):

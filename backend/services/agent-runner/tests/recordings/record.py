@@ -20,7 +20,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from agent_runner.agent import RECURSION_LIMIT, AgentPlan, build_agent
 from agent_runner.environment import Redactor
 from agent_runner.models import DefaultModelFactory, ProviderDefaults
-from agent_runner.sandbox import LocalSandboxProvider, LocalSandboxSettings
+from agent_runner.sandbox import LocalSandboxProvider, LocalSandboxSettings, SandboxRequest
 from agent_runner.skills import SkillEntry, write_skills
 from agent_runner.status import STREAM_MODES
 from ai.stigmer.agentic.agent.v1.api_pb2 import Agent
@@ -57,7 +57,7 @@ async def record(name: str, scenario: dict[str, Any], root: Path) -> None:
     )
     redact = Redactor(scenario["secrets"])
     sandbox = await provider.acquire(
-        session_id=name, sandbox_id="", env=scenario["env"], redact=redact
+        SandboxRequest(session_id=name, sandbox_id="", env=scenario["env"], redact=redact)
     )
     await write_skills(sandbox.backend, [HELLO])
     agent = Agent()

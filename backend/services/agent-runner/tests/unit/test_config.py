@@ -33,7 +33,7 @@ def test_invalid_values_are_named_with_what_was_expected() -> None:
     with pytest.raises(ConfigError) as caught:
         load_config(env)
     message = str(caught.value)
-    assert "SANDBOX_TYPE must be one of local (got 'docker')" in message
+    assert "SANDBOX_TYPE must be one of local, daytona (got 'docker')" in message
     assert "MAX_CONCURRENT_TURNS must be a int (got 'zero')" in message
     assert "STATUS_FLUSH_MAX_EVENTS must be at least 1" in message
     assert "LOG_FORMAT must be one of text, json" in message
@@ -72,3 +72,34 @@ def test_overrides_and_a_database_password_stays_out_of_the_log_target() -> None
 def test_a_checkpoint_database_other_than_postgresql_is_refused() -> None:
     with pytest.raises(ConfigError, match="STIGMER_CHECKPOINT_DB_URL must be a postgresql://"):
         load_config({**REQUIRED, "STIGMER_CHECKPOINT_DB_URL": "mysql://db/x"})
+
+
+def test_daytona_needs_its_key_and_a_url_and_never_shows_the_key() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config({**REQUIRED, "SANDBOX_TYPE": "daytona", "DAYTONA_API_URL": "daytona.test"})
+    message = str(caught.value)
+    assert "DAYTONA_API_KEY is required" in message
+    assert "DAYTONA_API_URL must be an http(s):// URL (got 'daytona.test')" in message
+    config = load_config(
+        {
+            **REQUIRED,
+            "SANDBOX_TYPE": "daytona",
+            "DAYTONA_API_KEY": "dtn-very-secret",
+            "DAYTONA_TARGET": "eu",
+            "DAYTONA_AUTO_STOP_MINUTES": "5",
+            "SANDBOX_IDLE_TTL_MINUTES": "90",
+        }
+    )
+    assert config.daytona is not None
+    assert config.daytona.api_url == "https://app.daytona.io/api"
+    assert config.daytona.target == "eu"
+    assert config.daytona.auto_stop_minutes == 5
+    assert config.daytona.auto_delete_minutes == 1440
+    assert config.reaper.idle_ttl == 90 * 60
+    assert "dtn-very-secret" not in repr(config)
+
+
+def test_local_runners_ignore_daytona_settings() -> None:
+    config = load_config({**REQUIRED, "DAYTONA_API_URL": "not a url"})
+    assert config.daytona is None
+    assert config.sandbox_owner == "stigmer"

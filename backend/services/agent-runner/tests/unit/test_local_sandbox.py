@@ -8,7 +8,13 @@ from pathlib import Path
 import pytest
 
 from agent_runner.environment import Redactor
-from agent_runner.sandbox import LocalSandboxProvider, LocalSandboxSettings, Sandbox, probe_bwrap
+from agent_runner.sandbox import (
+    LocalSandboxProvider,
+    LocalSandboxSettings,
+    Sandbox,
+    SandboxRequest,
+    probe_bwrap,
+)
 
 
 def running(pid: int) -> bool:
@@ -35,7 +41,7 @@ def provider(root: Path, isolation: str = "none", timeout: int = 10) -> LocalSan
 async def acquire(p: LocalSandboxProvider, sandbox_id: str = "", **env: str) -> Sandbox:
     secrets = [v for k, v in env.items() if k.endswith("TOKEN")]
     return await p.acquire(
-        session_id="ses-1", sandbox_id=sandbox_id, env=env, redact=Redactor(secrets)
+        SandboxRequest(session_id="ses-1", sandbox_id=sandbox_id, env=env, redact=Redactor(secrets))
     )
 
 

@@ -1,7 +1,9 @@
 """The Temporal contract between the stigmer-server workflow and the agent-runner activities."""
 
 from stigmer_contracts._activities import (
+    cleanup_sandbox_defn,
     ensure_thread_defn,
+    execute_cleanup_sandbox,
     execute_ensure_thread,
     execute_graphton,
     execute_graphton_defn,
@@ -12,6 +14,7 @@ from stigmer_contracts._converter import ProtoFirstPayloadConverter, data_conver
 from stigmer_contracts._names import (
     AGENT_EXECUTION_TASK_QUEUE_DEFAULT,
     AGENT_EXECUTION_TASK_QUEUE_ENV,
+    CLEANUP_SANDBOX,
     ENSURE_THREAD,
     ERROR_INVALID_INPUT,
     ERROR_MODEL_REQUEST_REJECTED,
@@ -24,6 +27,7 @@ from stigmer_contracts._names import (
     UPDATE_EXECUTION_STATUS,
 )
 from stigmer_contracts._policies import (
+    CLEANUP_SANDBOX_OPTIONS,
     ENSURE_THREAD_OPTIONS,
     EXECUTE_GRAPHTON_OPTIONS,
     UPDATE_EXECUTION_STATUS_OPTIONS,
@@ -33,6 +37,8 @@ from stigmer_contracts._policies import (
 __all__ = [
     "AGENT_EXECUTION_TASK_QUEUE_DEFAULT",
     "AGENT_EXECUTION_TASK_QUEUE_ENV",
+    "CLEANUP_SANDBOX",
+    "CLEANUP_SANDBOX_OPTIONS",
     "ENSURE_THREAD",
     "ENSURE_THREAD_OPTIONS",
     "ERROR_INVALID_INPUT",
@@ -48,8 +54,10 @@ __all__ = [
     "UPDATE_EXECUTION_STATUS_OPTIONS",
     "ActivityOptions",
     "ProtoFirstPayloadConverter",
+    "cleanup_sandbox_defn",
     "data_converter",
     "ensure_thread_defn",
+    "execute_cleanup_sandbox",
     "execute_ensure_thread",
     "execute_graphton",
     "execute_graphton_defn",

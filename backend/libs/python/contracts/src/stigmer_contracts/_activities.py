@@ -14,8 +14,14 @@ from temporalio import activity, workflow
 from ai.stigmer.agentic.agentexecution.v1.api_pb2 import AgentExecution
 from ai.stigmer.agentic.agentexecution.v1.io_pb2 import AgentExecutionStatusUpdate
 from ai.stigmer.agentic.agentexecution.v1.status_pb2 import AgentExecutionStatus
-from stigmer_contracts._names import ENSURE_THREAD, EXECUTE_GRAPHTON, UPDATE_EXECUTION_STATUS
+from stigmer_contracts._names import (
+    CLEANUP_SANDBOX,
+    ENSURE_THREAD,
+    EXECUTE_GRAPHTON,
+    UPDATE_EXECUTION_STATUS,
+)
 from stigmer_contracts._policies import (
+    CLEANUP_SANDBOX_OPTIONS,
     ENSURE_THREAD_OPTIONS,
     EXECUTE_GRAPHTON_OPTIONS,
     UPDATE_EXECUTION_STATUS_OPTIONS,
@@ -27,6 +33,7 @@ _S = TypeVar("_S")
 EnsureThreadMethod = Callable[[_S, str, str], Awaitable[str]]
 ExecuteGraphtonMethod = Callable[[_S, AgentExecution, str], Awaitable[AgentExecutionStatus]]
 UpdateExecutionStatusMethod = Callable[[_S, AgentExecutionStatusUpdate], Awaitable[None]]
+CleanupSandboxMethod = Callable[[_S, str], Awaitable[bool]]
 
 
 def ensure_thread_defn(fn: EnsureThreadMethod[_S]) -> EnsureThreadMethod[_S]:
@@ -44,6 +51,12 @@ def update_execution_status_defn(
 ) -> UpdateExecutionStatusMethod[_S]:
     """UpdateExecutionStatus(update): the server persists and publishes a status."""
     return activity.defn(name=UPDATE_EXECUTION_STATUS)(fn)
+
+
+def cleanup_sandbox_defn(fn: CleanupSandboxMethod[_S]) -> CleanupSandboxMethod[_S]:
+    """CleanupSandbox(sandbox_id) -> deleted: the runner deletes one of its own sandboxes
+    (False when it was already gone; another owner's sandbox is refused as InvalidInput)."""
+    return activity.defn(name=CLEANUP_SANDBOX)(fn)
 
 
 async def execute_ensure_thread(
@@ -98,3 +111,20 @@ async def execute_update_execution_status(
         start_to_close_timeout=options.start_to_close_timeout,
         retry_policy=options.retry_policy,
     )
+
+
+async def execute_cleanup_sandbox(
+    sandbox_id: str,
+    *,
+    task_queue: str,
+    options: ActivityOptions = CLEANUP_SANDBOX_OPTIONS,
+) -> bool:
+    deleted: bool = await workflow.execute_activity(
+        CLEANUP_SANDBOX,
+        sandbox_id,
+        result_type=bool,
+        task_queue=task_queue,
+        start_to_close_timeout=options.start_to_close_timeout,
+        retry_policy=options.retry_policy,
+    )
+    return deleted

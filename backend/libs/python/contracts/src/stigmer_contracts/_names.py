@@ -16,6 +16,7 @@ INVOKE_AGENT_EXECUTION_WORKFLOW: Final = "InvokeAgentExecutionWorkflow"
 ENSURE_THREAD: Final = "EnsureThread"
 EXECUTE_GRAPHTON: Final = "ExecuteGraphton"
 UPDATE_EXECUTION_STATUS: Final = "UpdateExecutionStatus"
+CLEANUP_SANDBOX: Final = "CleanupSandbox"
 
 # ApplicationError types that no retry can fix. The runner raises them with
 # non_retryable=True as well; listing them in the retry policy guards older runners.

@@ -44,3 +44,9 @@ UPDATE_EXECUTION_STATUS_OPTIONS = ActivityOptions(
     start_to_close_timeout=timedelta(seconds=30),
     retry_policy=_retry(maximum_attempts=10, initial=1, maximum=10),
 )
+
+# Deleting a Daytona sandbox waits until it is destroyed, which takes seconds, not minutes.
+CLEANUP_SANDBOX_OPTIONS = ActivityOptions(
+    start_to_close_timeout=timedelta(minutes=2),
+    retry_policy=_retry(maximum_attempts=5, initial=2, maximum=30),
+)

@@ -11,13 +11,12 @@ import logging
 import re
 import shutil
 import subprocess
-from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 
 from agent_runner.config import LocalSandboxSettings
-from agent_runner.environment import Redactor
 from agent_runner.errors import SandboxStartError
-from agent_runner.sandbox._protocol import Sandbox
+from agent_runner.sandbox._protocol import OwnedSandbox, Sandbox, SandboxRequest
 from agent_runner.sandbox._shell import SandboxShellBackend, bwrap_prefix
 
 logger = logging.getLogger(__name__)
@@ -71,14 +70,8 @@ class LocalSandboxProvider:
     def isolated(self) -> bool:
         return self._bwrap is not None
 
-    async def acquire(
-        self,
-        *,
-        session_id: str,
-        sandbox_id: str,
-        env: Mapping[str, str],
-        redact: Redactor,
-    ) -> Sandbox:
+    async def acquire(self, request: SandboxRequest) -> Sandbox:
+        session_id, sandbox_id = request.session_id, request.sandbox_id
         created = False
         workspace = self._workspace(sandbox_id) if sandbox_id else None
         if workspace is None or not workspace.is_dir():
@@ -93,7 +86,9 @@ class LocalSandboxProvider:
             except OSError as exc:
                 raise SandboxStartError(f"cannot create the workspace {workspace}: {exc}") from exc
             created = True
-        variables = {"PATH": MINIMAL_PATH, "HOME": str(workspace), **env}
+        # The directory's mtime is the workspace's last use, which the reaper ages it by.
+        workspace.touch()
+        variables = {"PATH": MINIMAL_PATH, "HOME": str(workspace), **request.env}
         prefix = (
             bwrap_prefix(self._bwrap, workspace, network=self._settings.network)
             if self._bwrap
@@ -106,9 +101,38 @@ class LocalSandboxProvider:
             max_output_bytes=self._settings.max_output_bytes,
             sandbox_id=sandbox_id,
             prefix=prefix,
-            redact=redact,
+            redact=request.redact,
         )
         return Sandbox(id=sandbox_id, backend=backend, created=created)
+
+    async def list_owned(self) -> list[OwnedSandbox]:
+        # Every directory under the runner's own root is ours: the root is the owner label.
+        if not self._settings.root.is_dir():
+            return []
+        owned = []
+        for entry in self._settings.root.iterdir():
+            if entry.is_dir() and self._workspace(entry.name) == entry:
+                owned.append(
+                    OwnedSandbox(
+                        id=entry.name,
+                        session_id=entry.name.removeprefix(LOCAL_PREFIX),
+                        last_active=datetime.fromtimestamp(entry.stat().st_mtime, UTC),
+                    )
+                )
+        return owned
+
+    async def delete(self, sandbox_id: str) -> bool:
+        workspace = self._workspace(sandbox_id)
+        if workspace is None:
+            raise ValueError(
+                f"sandbox_id {sandbox_id!r} is not a local workspace of this runner "
+                f"(expected {LOCAL_PREFIX}<session id>)"
+            )
+        if not workspace.is_dir():
+            return False
+        shutil.rmtree(workspace)
+        logger.info("local workspace %s deleted", sandbox_id)
+        return True
 
     def _workspace(self, sandbox_id: str) -> Path | None:
         # Another provider's id (or a hand-pinned path) never maps into our directory.
