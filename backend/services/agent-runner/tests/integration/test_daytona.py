@@ -104,7 +104,7 @@ async def test_demo_turns_run_in_one_daytona_sandbox_reused_by_the_session(
     assert second.status.messages[-1].content.endswith("turn one was here.")
     assert creates(fake_daytona) == 1
     log = runner.log()
-    assert fake_daytona.api_key not in log
+    assert daytona_env(fake_daytona)["DAYTONA_API_KEY"] not in log
     assert SECRET not in log
 
 
