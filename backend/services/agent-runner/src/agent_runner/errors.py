@@ -56,7 +56,9 @@ def classify(exc: BaseException) -> ApplicationError:
     status = getattr(exc, "status_code", None)
     if isinstance(status, int):
         # Provider SDKs (anthropic, openai) carry the HTTP status of the failed request.
-        if status in (408, 409, 429) or status >= 500:
+        # Below 400: an error event inside a stream that began with 200 (Anthropic's
+        # overloaded mid-stream, Ollama's -1): the request was fine, a retry may succeed.
+        if status in (408, 409, 429) or status >= 500 or status < 400:
             return ApplicationError(
                 f"model provider {status}: {message}",
                 type=ERROR_MODEL_UNAVAILABLE,

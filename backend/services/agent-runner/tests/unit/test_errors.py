@@ -106,3 +106,10 @@ def test_a_rejected_request_keeps_the_provider_message() -> None:
     classified = classify(error)
     assert classified.non_retryable
     assert "max_tokens is too large" in str(classified)
+
+
+def test_an_error_inside_a_started_stream_is_retryable() -> None:
+    stream_error = anthropic.APIStatusError("Overloaded", response=http(200), body=None)
+    classified = classify(stream_error)
+    assert classified.type == "ModelUnavailable"
+    assert not classified.non_retryable
