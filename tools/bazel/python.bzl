@@ -1,4 +1,4 @@
-"""Test macros for the Python packages: pytest suites and mypy --strict checks."""
+"""Macros for the Python packages: pytest suites, mypy checks, launchers, package metadata."""
 
 _PYTEST_RUNNER = "//tools/bazel:pytest_runner.py"
 _MYPY_RUNNER = "//tools/bazel:mypy_runner.py"
