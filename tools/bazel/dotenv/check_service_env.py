@@ -61,6 +61,14 @@ def test_the_prod_overlay_refers_only_to_existing_entries(service: str) -> None:
     assert values["LOG_FORMAT"] == "json"
 
 
+def test_the_prod_runner_uses_daytona_with_its_key_and_url() -> None:
+    declared = load_overlay(SERVICES / "agent-runner" / "_kustomize" / "overlays" / "prod")
+    values = resolve(declared, load_groups(HUB), None)
+    assert values["SANDBOX_TYPE"] == "daytona"
+    assert values["DAYTONA_API_URL"].startswith("https://")
+    assert declared.variables["DAYTONA_API_KEY"].section == "secrets"
+
+
 def test_runner_and_server_get_the_same_local_api_key(tmp_path: Path) -> None:
     groups, secrets = load_groups(HUB), LocalSecrets(tmp_path)
     runner = resolve(
