@@ -21,7 +21,7 @@ from agent_runner.logs import configure_logging
 from agent_runner.worker import StartupError, serve
 
 SERVICE_DIR = Path(__file__).resolve().parents[2]
-_CHECKED = ("temporalio", "grpcio", "deepagents", "langgraph", "langchain-core")
+_CHECKED = ("temporalio", "grpcio", "deepagents", "langgraph", "langchain-core", "daytona")
 
 
 def load_env_files(directories: Sequence[Path] | None = None) -> None:
@@ -43,6 +43,7 @@ def check() -> str:
     For image builds and supervisors: proves the install is whole without any configuration.
     """
     importlib.import_module("agent_runner.turn")
+    importlib.import_module("agent_runner.sandbox.daytona_provider")
     parts = [f"agent-runner {version('agent-runner')}", f"python {platform.python_version()}"]
     parts += [f"{dist} {version(dist)}" for dist in _CHECKED]
     parts.append(f"bubblewrap {shutil.which('bwrap') or 'not installed'}")

@@ -190,3 +190,43 @@ async def test_a_rejected_request_fails_the_turn_once_with_the_provider_message(
     assert "400" in final.status.error
     assert len(chat_requests(fake_openai)) == 1
     assert api_key(fake_openai) not in str(final.status)
+
+
+async def test_a_sub_agent_on_the_provider_has_its_usage_summed_separately(
+    world: World, fake_anthropic: FakeAnthropic
+) -> None:
+    fake_anthropic.set_replies(
+        [
+            Reply(
+                tool_calls=(
+                    ToolCall(
+                        "task",
+                        {"description": "Count the files here", "subagent_type": "researcher"},
+                    ),
+                ),
+                input_tokens=50,
+                output_tokens=10,
+            ),
+            Reply(
+                text="The researcher found none.",
+                expect="no files",
+                input_tokens=70,
+                output_tokens=8,
+            ),
+        ]
+    )
+    fake_anthropic.set_replies(
+        [Reply(text="There are no files.", input_tokens=40, output_tokens=5)],
+        when="Count the files here",
+    )
+    model, secret, plain = provider_session_env(fake_anthropic)
+    session = await world.session(model, secrets_env=secret, plain_env=plain)
+    execution = await world.start(session, "How many files?")
+    final = await world.wait_final(execution.metadata.id)
+    status = final.status
+    assert status.phase == ExecutionPhase.EXECUTION_COMPLETED, status.error
+    (sub,) = status.sub_agent_executions
+    assert sub.result == "There are no files."
+    assert (sub.usage.input_tokens, sub.usage.output_tokens) == (40, 5)
+    # The execution's total includes the sub-agent's tokens.
+    assert (status.usage.input_tokens, status.usage.output_tokens) == (160, 23)

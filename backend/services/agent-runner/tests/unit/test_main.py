@@ -77,3 +77,4 @@ def test_check_needs_no_configuration_and_names_the_versions(
     assert out.startswith("agent-runner 0.1.0, python 3.")
     assert "deepagents 0.7.32" in out
     assert "temporalio " in out
+    assert "daytona 0." in out
