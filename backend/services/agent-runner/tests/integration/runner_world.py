@@ -15,6 +15,8 @@ from typing import Any
 
 import grpc
 
+from agent_runner.config import DaytonaSettings
+from agent_runner.sandbox.daytona_provider import DaytonaSandboxProvider
 from ai.stigmer.agentic.agent.v1.api_pb2 import Agent
 from ai.stigmer.agentic.agent.v1.command_pb2_grpc import AgentCommandControllerStub
 from ai.stigmer.agentic.agentexecution.v1.api_pb2 import AgentExecution
@@ -42,6 +44,7 @@ from ai.stigmer.commons.apiresource.environment_pb2 import EnvironmentValue
 from ai.stigmer.commons.apiresource.reference_pb2 import ApiResourceReference
 from stigmer_status import is_final
 from stigmer_testing._server import StigmerServer
+from stigmer_testing.fakes import FakeDaytona
 
 V1 = "agentic.stigmer.ai/v1"
 HELLO_SKILL = "---\nname: hello-world\ndescription: Greets the world.\n---\nSay hello politely.\n"
@@ -183,3 +186,19 @@ def running_commands(marker: str, *, exact: bool = False) -> list[int]:
         if found_it and state != "Z":
             found.append(int(entry.name))
     return found
+
+
+def daytona_provider(fake: FakeDaytona, owner: str) -> DaytonaSandboxProvider:
+    """An in-process Daytona provider on the fake, for tests that need no runner process."""
+    settings = DaytonaSettings(
+        api_key=fake.api_key or "",
+        api_url=fake.api_url,
+        target="us",
+        snapshot="",
+        auto_stop_minutes=15,
+        auto_delete_minutes=60,
+        start_timeout=30,
+        command_timeout=30,
+        max_output_bytes=10_000,
+    )
+    return DaytonaSandboxProvider(settings, owner=owner)

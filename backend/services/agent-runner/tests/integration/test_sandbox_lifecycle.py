@@ -14,14 +14,13 @@ from typing import Any
 import pytest
 from daytona import CreateSandboxFromSnapshotParams, Daytona, DaytonaConfig
 from langgraph.checkpoint.memory import InMemorySaver
-from runner_world import World
+from runner_world import World, daytona_provider
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from agent_runner.activities import RunnerActivities, TurnDependencies
 from agent_runner.clients import StigmerClients
 from agent_runner.config import (
-    DaytonaSettings,
     FlushPolicy,
     LocalSandboxSettings,
     ProviderDefaults,
@@ -31,7 +30,6 @@ from agent_runner.environment import Redactor
 from agent_runner.models import DefaultModelFactory
 from agent_runner.reaper import reap_once, session_exists
 from agent_runner.sandbox import LocalSandboxProvider, SandboxProvider, SandboxRequest
-from agent_runner.sandbox.daytona_provider import DaytonaSandboxProvider
 from stigmer_contracts import ERROR_INVALID_INPUT
 from stigmer_testing._server import StigmerServer, start_stigmer_server
 from stigmer_testing.fakes import FakeDaytona
@@ -53,21 +51,6 @@ async def clients(server: StigmerServer) -> AsyncIterator[StigmerClients]:
     connected = StigmerClients.connect(server.address, server.api_key)
     yield connected
     await connected.close()
-
-
-def daytona_provider(fake: FakeDaytona, owner: str) -> DaytonaSandboxProvider:
-    settings = DaytonaSettings(
-        api_key=fake.api_key or "",
-        api_url=fake.api_url,
-        target="us",
-        snapshot="",
-        auto_stop_minutes=15,
-        auto_delete_minutes=60,
-        start_timeout=30,
-        command_timeout=30,
-        max_output_bytes=10_000,
-    )
-    return DaytonaSandboxProvider(settings, owner=owner)
 
 
 async def acquire(provider: SandboxProvider, session_id: str) -> str:

@@ -1,0 +1,80 @@
+"""The Daytona backend's file tools and commands, in-process on the real SDK against the
+Daytona protocol fake: the work directory is `/`, secrets are redacted, timeouts kill."""
+
+from __future__ import annotations
+
+import pytest
+from runner_world import daytona_provider
+
+from agent_runner.environment import Redactor
+from agent_runner.sandbox import SandboxRequest
+from agent_runner.sandbox._daytona_backend import TIMEOUT_EXIT_CODE, DaytonaCommandBackend
+from stigmer_testing.fakes import FakeDaytona
+
+pytestmark = pytest.mark.integration
+
+SECRET = "tok-backend-5ecret"
+
+
+async def backend_for(fake: FakeDaytona) -> DaytonaCommandBackend:
+    provider = daytona_provider(fake, "stigmer-test")
+    sandbox = await provider.acquire(
+        SandboxRequest(
+            session_id="ses-files",
+            sandbox_id="",
+            env={"API_TOKEN": SECRET},
+            redact=Redactor([SECRET]),
+        )
+    )
+    assert isinstance(sandbox.backend, DaytonaCommandBackend)
+    return sandbox.backend
+
+
+async def test_file_tools_see_the_work_directory_as_root(fake_daytona: FakeDaytona) -> None:
+    backend = await backend_for(fake_daytona)
+    (sandbox,) = fake_daytona.sandboxes()
+    written = await backend.awrite("/notes/today.md", "first line\nsecond line\n")
+    assert written.error is None
+    assert written.path == "/notes/today.md"
+    assert (sandbox.root / "notes" / "today.md").read_text() == "first line\nsecond line\n"
+    read = await backend.aread("/notes/today.md")
+    assert read.error is None
+    assert read.file_data is not None
+    assert "second line" in str(read.file_data["content"])
+    edited = await backend.aedit("/notes/today.md", "second", "2nd")
+    assert edited.error is None
+    assert edited.path == "/notes/today.md"
+    assert "2nd line" in (sandbox.root / "notes" / "today.md").read_text()
+    listing = await backend.als("/notes")
+    assert [e["path"] for e in listing.entries or []] == ["/notes/today.md"]
+    found = await backend.aglob("**/*.md", "/")
+    assert [m["path"] for m in found.matches or []] == ["/notes/today.md"]
+    grepped = await backend.agrep("2nd", "/")
+    assert [(m["path"], m["line"]) for m in grepped.matches or []] == [("/notes/today.md", 2)]
+    # The shell starts in the same directory, so relative paths agree with the tools.
+    shown = await backend.aexecute("cat notes/today.md")
+    assert shown.exit_code == 0
+    assert "first line" in shown.output
+    missing = await backend.aread("/nowhere.txt")
+    assert missing.error is not None
+    assert str(sandbox.root) not in missing.error
+
+
+async def test_commands_are_redacted_capped_and_killed_at_their_timeout(
+    fake_daytona: FakeDaytona,
+) -> None:
+    backend = await backend_for(fake_daytona)
+    (sandbox,) = fake_daytona.sandboxes()
+    echoed = await backend.aexecute("echo token=$API_TOKEN; echo oops >&2; exit 3")
+    assert echoed.exit_code == 3
+    assert "token=***" in echoed.output
+    assert "[stderr] oops" in echoed.output
+    assert "Exit code: 3" in echoed.output
+    assert SECRET not in echoed.output
+    slow = await backend.aexecute("sleep 4545", timeout=1)
+    assert slow.exit_code == TIMEOUT_EXIT_CODE
+    assert "timed out after 1 seconds" in slow.output
+    assert fake_daytona.running_commands(sandbox.id) == []
+    big = await backend.aexecute("head -c 20000 /dev/zero | tr '\\0' x")
+    assert big.truncated
+    assert "Output truncated at 10000 bytes" in big.output
