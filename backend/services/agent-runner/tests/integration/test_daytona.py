@@ -106,6 +106,8 @@ async def test_demo_turns_run_in_one_daytona_sandbox_reused_by_the_session(
     log = runner.log()
     assert daytona_env(fake_daytona)["DAYTONA_API_KEY"] not in log
     assert SECRET not in log
+    # The environment did not change between the turns, so no stale-environment warning.
+    assert "keeps the environment" not in log
 
 
 async def test_a_stopped_sandbox_is_started_and_a_deleted_one_replaced(

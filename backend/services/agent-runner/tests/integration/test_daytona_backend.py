@@ -78,3 +78,24 @@ async def test_commands_are_redacted_capped_and_killed_at_their_timeout(
     big = await backend.aexecute("head -c 20000 /dev/zero | tr '\\0' x")
     assert big.truncated
     assert "Output truncated at 10000 bytes" in big.output
+
+
+async def test_reuse_with_a_changed_environment_warns_by_name_only(
+    fake_daytona: FakeDaytona, caplog: pytest.LogCaptureFixture
+) -> None:
+    provider = daytona_provider(fake_daytona, "stigmer-test")
+    first = await provider.acquire(
+        SandboxRequest(session_id="ses-env", sandbox_id="", env={"A": "1"}, redact=Redactor([]))
+    )
+    again = await provider.acquire(
+        SandboxRequest(
+            session_id="ses-env",
+            sandbox_id=first.id,
+            env={"A": "1", "API_TOKEN": SECRET},
+            redact=Redactor([SECRET]),
+        )
+    )
+    assert again.id == first.id
+    assert not again.created
+    assert "changed since: API_TOKEN" in caplog.text
+    assert SECRET not in caplog.text

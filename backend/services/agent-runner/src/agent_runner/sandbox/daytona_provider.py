@@ -76,6 +76,7 @@ class DaytonaSandboxProvider:
         if request.sandbox_id:
             existing = self._reusable(request.sandbox_id)
             if existing is not None:
+                _warn_on_changed_env(existing, request)
                 return existing, False
         return self._create(request), True
 
@@ -179,6 +180,23 @@ class DaytonaSandboxProvider:
         self._client.delete(sandbox, wait=True)
         logger.info("Daytona sandbox %s deleted", sandbox_id)
         return True
+
+
+def _warn_on_changed_env(sandbox: DaytonaSdkSandbox, request: SandboxRequest) -> None:
+    # Daytona fixes a sandbox's environment at creation; say so instead of silently running
+    # with old values. Names only: the values may be secrets.
+    created_with = sandbox.env or {}
+    changed = sorted(
+        name
+        for name in set(created_with) | set(request.env)
+        if created_with.get(name) != request.env.get(name)
+    )
+    if changed:
+        logger.warning(
+            "sandbox %s keeps the environment it was created with; changed since: %s",
+            sandbox.id,
+            ", ".join(changed),
+        )
 
 
 def _state(sandbox: DaytonaSdkSandbox) -> str:
