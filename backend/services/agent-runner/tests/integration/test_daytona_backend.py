@@ -99,3 +99,22 @@ async def test_reuse_with_a_changed_environment_warns_by_name_only(
     assert not again.created
     assert "changed since: API_TOKEN" in caplog.text
     assert SECRET not in caplog.text
+
+
+@pytest.mark.parametrize(("state", "starts"), [("starting", 0), ("stopping", 1), ("stopped", 1)])
+async def test_a_sandbox_on_its_way_up_or_down_is_reused(
+    fake_daytona: FakeDaytona, state: str, starts: int
+) -> None:
+    provider = daytona_provider(fake_daytona, "stigmer-test")
+    first = await provider.acquire(
+        SandboxRequest(session_id="ses-state", sandbox_id="", env={}, redact=Redactor([]))
+    )
+    fake_daytona.set_state(first.id, state)
+    again = await provider.acquire(
+        SandboxRequest(session_id="ses-state", sandbox_id=first.id, env={}, redact=Redactor([]))
+    )
+    assert again.id == first.id
+    assert fake_daytona.sandbox(first.id).state == "started"
+    assert len(fake_daytona.requests_to("POST", f"/api/sandbox/{first.id}/start")) == starts
+    assert len(fake_daytona.requests_to("POST", "/api/sandbox")) == 1
+    assert (await again.backend.aexecute("echo up")).output.strip() == "up"

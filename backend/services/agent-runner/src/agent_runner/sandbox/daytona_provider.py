@@ -40,6 +40,8 @@ logger = logging.getLogger(__name__)
 _HEALTH_COMMAND = "true"
 _HEALTH_TIMEOUT = 10
 _BROKEN_STATES = {"error", "build_failed", "destroyed", "destroying"}
+# Already on its way to `started` (another runner's turn, or Daytona restoring it).
+_COMING_UP = {"creating", "starting", "restoring", "pending_build", "building_snapshot"}
 
 
 class DaytonaSandboxProvider:
@@ -91,9 +93,15 @@ class DaytonaSandboxProvider:
             logger.warning("sandbox %s is %s; replacing it", sandbox_id, state)
             self._discard(sandbox)
             return None
-        if state != "started":
+        timeout = self._settings.start_timeout
+        if state in _COMING_UP:
+            logger.info("sandbox %s is %s; waiting for it", sandbox_id, state)
+            sandbox.wait_for_sandbox_start(timeout=timeout)
+        elif state != "started":
+            if state == "stopping":
+                sandbox.wait_for_sandbox_stop(timeout=timeout)
             logger.info("sandbox %s is %s; starting it", sandbox_id, state)
-            sandbox.start(timeout=self._settings.start_timeout)
+            sandbox.start(timeout=timeout)
         try:
             health = sandbox.process.exec(_HEALTH_COMMAND, timeout=_HEALTH_TIMEOUT)
         except DaytonaError as exc:
