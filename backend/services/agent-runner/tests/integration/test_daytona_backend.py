@@ -7,8 +7,9 @@ import pytest
 from runner_world import daytona_provider
 
 from agent_runner.environment import Redactor
-from agent_runner.sandbox import SandboxRequest
+from agent_runner.sandbox import SandboxRequest, check_spec
 from agent_runner.sandbox._daytona_backend import TIMEOUT_EXIT_CODE, DaytonaCommandBackend
+from ai.stigmer.agentic.agent.v1.spec_pb2 import SandboxSpec
 from stigmer_testing.fakes import FakeDaytona
 
 pytestmark = pytest.mark.integration
@@ -118,3 +119,32 @@ async def test_a_sandbox_on_its_way_up_or_down_is_reused(
     assert len(fake_daytona.requests_to("POST", f"/api/sandbox/{first.id}/start")) == starts
     assert len(fake_daytona.requests_to("POST", "/api/sandbox")) == 1
     assert (await again.backend.aexecute("echo up")).output.strip() == "up"
+
+
+async def test_the_agent_spec_picks_the_image_or_the_snapshot(fake_daytona: FakeDaytona) -> None:
+    provider = daytona_provider(fake_daytona, "stigmer-test")
+    for session, spec in (
+        ("ses-image", SandboxSpec(type="daytona", image="python:3.12-slim")),
+        ("ses-snap", SandboxSpec(snapshot="team-snapshot")),
+    ):
+        check_spec(spec, provider)
+        await provider.acquire(
+            SandboxRequest(
+                session_id=session, sandbox_id="", env={}, redact=Redactor([]), spec=spec
+            )
+        )
+    image, snap = fake_daytona.sandboxes()
+    assert "FROM python:3.12-slim" in image.request["buildInfo"]["dockerfileContent"]
+    assert "snapshot" not in image.request
+    assert snap.request["snapshot"] == "team-snapshot"
+    assert "buildInfo" not in snap.request
+
+
+def test_a_spec_for_another_sandbox_type_or_with_both_sources_is_refused(
+    fake_daytona: FakeDaytona,
+) -> None:
+    provider = daytona_provider(fake_daytona, "stigmer-test")
+    with pytest.raises(ValueError, match=r"spec.sandbox.type is 'local'.*SANDBOX_TYPE='daytona'"):
+        check_spec(SandboxSpec(type="local"), provider)
+    with pytest.raises(ValueError, match="both image and snapshot"):
+        check_spec(SandboxSpec(image="a", snapshot="b"), provider)
