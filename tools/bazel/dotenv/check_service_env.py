@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from stigmer_dotenv import LocalSecrets, load_groups, load_overlay, resolve
+from stigmer_dotenv import LocalSecrets, load_groups, load_overlay, render_overlay, resolve
 
 SERVICES = Path("backend/services")
 HUB = Path("_ops/planton/service-hub")
@@ -79,3 +79,31 @@ def test_runner_and_server_get_the_same_local_api_key(tmp_path: Path) -> None:
     )
     assert runner["STIGMER_API_KEY"] in server["STIGMER_API_KEYS"].split(",")
     assert runner["STIGMER_BACKEND_ENDPOINT"] == server["STIGMER_SERVER_ADDRESS"]
+
+
+# Deployment manifests (issue 7): every overlay renders to one resource whose image is the
+# name the CI pipeline pushes and whose secrets all come from secret references.
+OVERLAYS = [(service, overlay) for service in sorted(REQUIRED) for overlay in ("local", "prod")]
+
+
+@pytest.mark.parametrize(("service", "overlay"), OVERLAYS)
+def test_each_overlay_renders_the_pipelines_image_and_referenced_secrets(
+    service: str, overlay: str
+) -> None:
+    path = SERVICES / service / "_kustomize" / "overlays" / overlay
+    doc = render_overlay(path)
+    image = doc["spec"]["container"]["app"]["image"]
+    # build_and_push_service.sh pushes <registry>/<service>:<tag>; our registries end in /stigmer.
+    assert image["repo"].endswith(f"/stigmer/{service}"), image
+    assert image["tag"], image
+    env = doc["spec"]["container"]["app"]["env"]
+    assert REQUIRED[service] <= set(env["variables"]) | set(env["secrets"])
+    groups = load_groups(HUB)
+    for name, value in env["secrets"].items():
+        assert str(value).startswith("$secrets-group/"), (service, overlay, name, value)
+        group, _, entry = str(value).removeprefix("$secrets-group/").partition("/")
+        assert entry in groups["secrets-group"][group].entries, (service, overlay, name)
+    for name, value in env["variables"].items():
+        assert not str(value).startswith("$secrets-group/"), (service, overlay, name)
+        # Keys and database URLs (which carry passwords) are secrets, never plain variables.
+        assert not name.endswith(("_API_KEY", "_API_KEYS", "_DB_URL")), (service, overlay, name)

@@ -2,7 +2,7 @@
 
 from stigmer_dotenv._errors import EnvConfigError
 from stigmer_dotenv._groups import GROUP_KINDS, Groups, load_groups
-from stigmer_dotenv._overlay import DeclaredEnv, load_overlay
+from stigmer_dotenv._overlay import DeclaredEnv, load_overlay, render_overlay
 from stigmer_dotenv._resolve import LocalSecrets, render_dotenv, resolve
 
 __all__ = [
@@ -14,5 +14,6 @@ __all__ = [
     "load_groups",
     "load_overlay",
     "render_dotenv",
+    "render_overlay",
     "resolve",
 ]

@@ -37,13 +37,23 @@ class DeclaredEnv:
     variables: dict[str, Declared]
 
 
-def load_overlay(overlay: Path) -> DeclaredEnv:
-    """The env of the single service resource that `overlay` builds."""
-    sources: list[tuple[Path, dict[str, Any]]] = []
+def render_overlay(overlay: Path) -> dict[str, Any]:
+    """The single service resource `overlay` builds, as `kustomize build` renders it."""
+    return _render(overlay, [])
+
+
+def _render(overlay: Path, sources: list[tuple[Path, dict[str, Any]]]) -> dict[str, Any]:
     resources = _build(overlay, sources, seen=set())
     if len(resources) != 1:
         raise EnvConfigError(f"{overlay}: expected one service resource, found {len(resources)}")
-    (kind, name), doc = next(iter(resources.items()))
+    return next(iter(resources.values()))
+
+
+def load_overlay(overlay: Path) -> DeclaredEnv:
+    """The env of the single service resource that `overlay` builds."""
+    sources: list[tuple[Path, dict[str, Any]]] = []
+    doc = _render(overlay, sources)
+    kind, name = _identity(doc, overlay)
     env = _dig(doc, ENV_PATH)
     if not isinstance(env, dict):
         raise EnvConfigError(f"{overlay}: {kind} {name} has no {'.'.join(ENV_PATH)} mapping")
