@@ -11,6 +11,8 @@ import pytest
 
 from stigmer_cli._errors import CliError
 from stigmer_cli.local._apikey import ensure_api_key, read_api_key
+from stigmer_cli.local._components import RUNNER, build_specs
+from stigmer_cli.local._layout import LocalSettings
 from stigmer_cli.local._procs import ProcessRecord
 from stigmer_cli.local._state import ComponentState, LocalState, Phase, read_state, write_state
 
@@ -69,3 +71,24 @@ def test_state_round_trips_and_lists_components_before_the_supervisor(tmp_path: 
     assert read_state(path) == state
     assert state.processes() == [me, me]
     assert read_state(tmp_path / "missing.json") is None
+
+
+def test_the_runner_sandbox_type_comes_from_the_shell_with_local_as_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = LocalSettings(
+        home=str(tmp_path),
+        temporal_bin="temporal",
+        temporal_port=7233,
+        temporal_ui_port=8233,
+        server_port=50051,
+        server_command=("stigmer-server",),
+        runner_command=("agent-runner",),
+    )
+    monkeypatch.delenv("SANDBOX_TYPE", raising=False)
+    monkeypatch.setenv("DAYTONA_API_KEY", "dtn-key")
+    assert build_specs(settings, "k")[RUNNER].env["SANDBOX_TYPE"] == "local"
+    monkeypatch.setenv("SANDBOX_TYPE", "daytona")
+    runner_env = build_specs(settings, "k")[RUNNER].env
+    assert runner_env["SANDBOX_TYPE"] == "daytona"
+    assert runner_env["DAYTONA_API_KEY"] == "dtn-key"

@@ -95,7 +95,9 @@ def build_specs(settings: LocalSettings, api_key: str) -> dict[str, ComponentSpe
                 _env.RUNNER_BACKEND_ENDPOINT: settings.server_address,
                 _env.STIGMER_API_KEY: api_key,
                 _env.DATA_DIR: str(layout.runner_dir),
-                _env.RUNNER_SANDBOX_TYPE: "local",
+                # Switching local mode to Daytona is configuration only: SANDBOX_TYPE from the
+                # shell (with the DAYTONA_* variables passed through above).
+                _env.RUNNER_SANDBOX_TYPE: os.environ.get(_env.RUNNER_SANDBOX_TYPE) or "local",
             },
             address=f"task queue on {settings.temporal_address}",
         ),
