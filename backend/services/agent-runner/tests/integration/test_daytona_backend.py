@@ -148,3 +148,15 @@ def test_a_spec_for_another_sandbox_type_or_with_both_sources_is_refused(
         check_spec(SandboxSpec(type="local"), provider)
     with pytest.raises(ValueError, match="both image and snapshot"):
         check_spec(SandboxSpec(image="a", snapshot="b"), provider)
+
+
+async def test_file_reads_and_grep_never_show_a_secret(fake_daytona: FakeDaytona) -> None:
+    backend = await backend_for(fake_daytona)
+    (sandbox,) = fake_daytona.sandboxes()
+    assert (await backend.aexecute("echo token=$API_TOKEN > leak.txt")).exit_code == 0
+    assert SECRET in (sandbox.root / "leak.txt").read_text()
+    read = await backend.aread("/leak.txt")
+    assert read.file_data is not None
+    assert read.file_data["content"].strip() == "token=***"
+    grepped = await backend.agrep("token", "/")
+    assert [m["text"] for m in grepped.matches or []] == ["token=***"]

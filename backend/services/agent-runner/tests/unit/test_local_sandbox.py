@@ -161,3 +161,18 @@ def leftovers(marker: str) -> list[int]:
         if marker in cmdline and running(int(proc.name)):
             found.append(int(proc.name))
     return found
+
+
+async def test_secret_values_are_redacted_in_file_reads_and_grep(tmp_path: Path) -> None:
+    sandbox = await acquire(provider(tmp_path), API_TOKEN="tok-123456")
+    written = await sandbox.backend.aexecute("echo token=$API_TOKEN > leak.txt")
+    assert written.exit_code == 0
+    # The file really holds the secret; what the model is shown does not.
+    assert "tok-123456" in (tmp_path / "local-ses-1" / "leak.txt").read_text()
+    for read in (sandbox.backend.read("/leak.txt"), await sandbox.backend.aread("/leak.txt")):
+        assert read.error is None
+        assert read.file_data is not None
+        assert read.file_data["content"].strip() == "token=***"
+    for grep in (sandbox.backend.grep("token"), await sandbox.backend.agrep("token")):
+        assert grep.matches, grep
+        assert [m["text"] for m in grep.matches] == ["token=***"]

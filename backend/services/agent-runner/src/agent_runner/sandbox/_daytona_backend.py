@@ -39,6 +39,7 @@ from deepagents.backends.protocol import (
 from langchain_daytona import DaytonaSandbox  # type: ignore[import-untyped]
 
 from agent_runner.environment import Redactor
+from agent_runner.sandbox._redacting import RedactingFileReads
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ _CLEANUP_TIMEOUT = 10.0
 
 
 # langchain-daytona ships no type information, so its class is Any to mypy.
-class DaytonaCommandBackend(DaytonaSandbox):  # type: ignore[misc]
+class DaytonaCommandBackend(RedactingFileReads, DaytonaSandbox):  # type: ignore[misc]
     def __init__(
         self,
         *,

@@ -20,6 +20,7 @@ from deepagents.backends import LocalShellBackend
 from deepagents.backends.protocol import ExecuteResponse
 
 from agent_runner.environment import Redactor
+from agent_runner.sandbox._redacting import RedactingFileReads
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +68,7 @@ def bwrap_prefix(bwrap: str, workspace: Path, *, network: bool) -> list[str]:
     return argv
 
 
-class SandboxShellBackend(LocalShellBackend):
+class SandboxShellBackend(RedactingFileReads, LocalShellBackend):
     """File tools confined to the workspace (virtual mode); commands killable and capped."""
 
     def __init__(
