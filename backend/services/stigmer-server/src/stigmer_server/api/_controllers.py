@@ -78,7 +78,7 @@ class _Queries:
 
 
 class AgentCommands(_Commands, agent_cmd_grpc.AgentCommandControllerServicer):
-    pass
+    """create, update and delete: all of it in `_Commands`, bound to this kind's servicer."""
 
 
 class AgentQueries(_Queries, agent_query_grpc.AgentQueryControllerServicer):
@@ -86,7 +86,7 @@ class AgentQueries(_Queries, agent_query_grpc.AgentQueryControllerServicer):
 
 
 class AgentInstanceCommands(_Commands, instance_cmd_grpc.AgentInstanceCommandControllerServicer):
-    pass
+    """create, update and delete: all of it in `_Commands`, bound to this kind's servicer."""
 
 
 class AgentInstanceQueries(_Queries, instance_query_grpc.AgentInstanceQueryControllerServicer):
@@ -94,7 +94,7 @@ class AgentInstanceQueries(_Queries, instance_query_grpc.AgentInstanceQueryContr
 
 
 class SessionCommands(_Commands, session_cmd_grpc.SessionCommandControllerServicer):
-    pass
+    """create, update and delete: all of it in `_Commands`, bound to this kind's servicer."""
 
 
 class SessionQueries(_Queries, session_query_grpc.SessionQueryControllerServicer):
@@ -102,7 +102,7 @@ class SessionQueries(_Queries, session_query_grpc.SessionQueryControllerServicer
 
 
 class SkillCommands(_Commands, skill_cmd_grpc.SkillCommandControllerServicer):
-    pass
+    """create, update and delete: all of it in `_Commands`, bound to this kind's servicer."""
 
 
 class SkillQueries(_Queries, skill_query_grpc.SkillQueryControllerServicer):
@@ -110,7 +110,7 @@ class SkillQueries(_Queries, skill_query_grpc.SkillQueryControllerServicer):
 
 
 class EnvironmentCommands(_Commands, environment_cmd_grpc.EnvironmentCommandControllerServicer):
-    pass
+    """create, update and delete: all of it in `_Commands`, bound to this kind's servicer."""
 
 
 class EnvironmentQueries(_Queries, environment_query_grpc.EnvironmentQueryControllerServicer):
