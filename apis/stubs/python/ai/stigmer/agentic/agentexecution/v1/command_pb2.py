@@ -26,7 +26,7 @@ from ai.stigmer.agentic.agentexecution.v1 import api_pb2 as ai_dot_stigmer_dot_a
 from ai.stigmer.agentic.agentexecution.v1 import io_pb2 as ai_dot_stigmer_dot_agentic_dot_agentexecution_dot_v1_dot_io__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n2ai/stigmer/agentic/agentexecution/v1/command.proto\x12$ai.stigmer.agentic.agentexecution.v1\x1a.ai/stigmer/agentic/agentexecution/v1/api.proto\x1a-ai/stigmer/agentic/agentexecution/v1/io.proto2\x98\x05\n\x1f\x41gentExecutionCommandController\x12t\n\x06\x63reate\x12\x34.ai.stigmer.agentic.agentexecution.v1.AgentExecution\x1a\x34.ai.stigmer.agentic.agentexecution.v1.AgentExecution\x12t\n\x06update\x12\x34.ai.stigmer.agentic.agentexecution.v1.AgentExecution\x1a\x34.ai.stigmer.agentic.agentexecution.v1.AgentExecution\x12v\n\x06\x64\x65lete\x12\x36.ai.stigmer.agentic.agentexecution.v1.AgentExecutionId\x1a\x34.ai.stigmer.agentic.agentexecution.v1.AgentExecution\x12\x98\x01\n\x0cupdateStatus\x12@.ai.stigmer.agentic.agentexecution.v1.AgentExecutionStatusUpdate\x1a\x46.ai.stigmer.agentic.agentexecution.v1.AgentExecutionStatusUpdateResult\x12v\n\x06\x63\x61ncel\x12\x36.ai.stigmer.agentic.agentexecution.v1.AgentExecutionId\x1a\x34.ai.stigmer.agentic.agentexecution.v1.AgentExecutionb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n2ai/stigmer/agentic/agentexecution/v1/command.proto\x12$ai.stigmer.agentic.agentexecution.v1\x1a.ai/stigmer/agentic/agentexecution/v1/api.proto\x1a-ai/stigmer/agentic/agentexecution/v1/io.proto2\xad\x06\n\x1f\x41gentExecutionCommandController\x12t\n\x06\x63reate\x12\x34.ai.stigmer.agentic.agentexecution.v1.AgentExecution\x1a\x34.ai.stigmer.agentic.agentexecution.v1.AgentExecution\x12t\n\x06update\x12\x34.ai.stigmer.agentic.agentexecution.v1.AgentExecution\x1a\x34.ai.stigmer.agentic.agentexecution.v1.AgentExecution\x12v\n\x06\x64\x65lete\x12\x36.ai.stigmer.agentic.agentexecution.v1.AgentExecutionId\x1a\x34.ai.stigmer.agentic.agentexecution.v1.AgentExecution\x12\x98\x01\n\x0cupdateStatus\x12@.ai.stigmer.agentic.agentexecution.v1.AgentExecutionStatusUpdate\x1a\x46.ai.stigmer.agentic.agentexecution.v1.AgentExecutionStatusUpdateResult\x12\x92\x01\n\x0estreamPreviews\x12;.ai.stigmer.agentic.agentexecution.v1.AgentExecutionPreview\x1a\x41.ai.stigmer.agentic.agentexecution.v1.AgentExecutionPreviewResult(\x01\x12v\n\x06\x63\x61ncel\x12\x36.ai.stigmer.agentic.agentexecution.v1.AgentExecutionId\x1a\x34.ai.stigmer.agentic.agentexecution.v1.AgentExecutionb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,5 +34,5 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'ai.stigmer.agentic.agentexe
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_AGENTEXECUTIONCOMMANDCONTROLLER']._serialized_start=188
-  _globals['_AGENTEXECUTIONCOMMANDCONTROLLER']._serialized_end=852
+  _globals['_AGENTEXECUTIONCOMMANDCONTROLLER']._serialized_end=1001
 # @@protoc_insertion_point(module_scope)

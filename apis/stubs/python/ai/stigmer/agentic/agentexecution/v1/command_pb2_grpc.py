@@ -56,6 +56,11 @@ class AgentExecutionCommandControllerStub:
                 request_serializer=ai_dot_stigmer_dot_agentic_dot_agentexecution_dot_v1_dot_io__pb2.AgentExecutionStatusUpdate.SerializeToString,
                 response_deserializer=ai_dot_stigmer_dot_agentic_dot_agentexecution_dot_v1_dot_io__pb2.AgentExecutionStatusUpdateResult.FromString,
                 _registered_method=True)
+        self.streamPreviews = channel.stream_unary(
+                '/ai.stigmer.agentic.agentexecution.v1.AgentExecutionCommandController/streamPreviews',
+                request_serializer=ai_dot_stigmer_dot_agentic_dot_agentexecution_dot_v1_dot_io__pb2.AgentExecutionPreview.SerializeToString,
+                response_deserializer=ai_dot_stigmer_dot_agentic_dot_agentexecution_dot_v1_dot_io__pb2.AgentExecutionPreviewResult.FromString,
+                _registered_method=True)
         self.cancel = channel.unary_unary(
                 '/ai.stigmer.agentic.agentexecution.v1.AgentExecutionCommandController/cancel',
                 request_serializer=ai_dot_stigmer_dot_agentic_dot_agentexecution_dot_v1_dot_io__pb2.AgentExecutionId.SerializeToString,
@@ -94,6 +99,14 @@ class AgentExecutionCommandControllerServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def streamPreviews(self, request_iterator, context):
+        """Streamed text from the runner, published to watchers at once and never stored; the
+        same text reaches the stored status through updateStatus. Never called by users.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def cancel(self, request, context):
         """Cancels the turn's workflow; the execution ends EXECUTION_CANCELLED.
         """
@@ -123,6 +136,11 @@ def add_AgentExecutionCommandControllerServicer_to_server(servicer, server):
                     servicer.updateStatus,
                     request_deserializer=ai_dot_stigmer_dot_agentic_dot_agentexecution_dot_v1_dot_io__pb2.AgentExecutionStatusUpdate.FromString,
                     response_serializer=ai_dot_stigmer_dot_agentic_dot_agentexecution_dot_v1_dot_io__pb2.AgentExecutionStatusUpdateResult.SerializeToString,
+            ),
+            'streamPreviews': grpc.stream_unary_rpc_method_handler(
+                    servicer.streamPreviews,
+                    request_deserializer=ai_dot_stigmer_dot_agentic_dot_agentexecution_dot_v1_dot_io__pb2.AgentExecutionPreview.FromString,
+                    response_serializer=ai_dot_stigmer_dot_agentic_dot_agentexecution_dot_v1_dot_io__pb2.AgentExecutionPreviewResult.SerializeToString,
             ),
             'cancel': grpc.unary_unary_rpc_method_handler(
                     servicer.cancel,
@@ -239,6 +257,33 @@ class AgentExecutionCommandController:
             '/ai.stigmer.agentic.agentexecution.v1.AgentExecutionCommandController/updateStatus',
             ai_dot_stigmer_dot_agentic_dot_agentexecution_dot_v1_dot_io__pb2.AgentExecutionStatusUpdate.SerializeToString,
             ai_dot_stigmer_dot_agentic_dot_agentexecution_dot_v1_dot_io__pb2.AgentExecutionStatusUpdateResult.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def streamPreviews(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/ai.stigmer.agentic.agentexecution.v1.AgentExecutionCommandController/streamPreviews',
+            ai_dot_stigmer_dot_agentic_dot_agentexecution_dot_v1_dot_io__pb2.AgentExecutionPreview.SerializeToString,
+            ai_dot_stigmer_dot_agentic_dot_agentexecution_dot_v1_dot_io__pb2.AgentExecutionPreviewResult.FromString,
             options,
             channel_credentials,
             insecure,

@@ -41,6 +41,10 @@ class AgentExecutionCommandControllerStub:
     delete: _grpc.UnaryUnaryMultiCallable[_io_pb2.AgentExecutionId, _api_pb2.AgentExecution]
     updateStatus: _grpc.UnaryUnaryMultiCallable[_io_pb2.AgentExecutionStatusUpdate, _io_pb2.AgentExecutionStatusUpdateResult]
     """Status from the runner, merged. Never called by users."""
+    streamPreviews: _grpc.StreamUnaryMultiCallable[_io_pb2.AgentExecutionPreview, _io_pb2.AgentExecutionPreviewResult]
+    """Streamed text from the runner, published to watchers at once and never stored; the
+    same text reaches the stored status through updateStatus. Never called by users.
+    """
     cancel: _grpc.UnaryUnaryMultiCallable[_io_pb2.AgentExecutionId, _api_pb2.AgentExecution]
     """Cancels the turn's workflow; the execution ends EXECUTION_CANCELLED."""
 
@@ -56,6 +60,10 @@ class AgentExecutionCommandControllerAsyncStub(AgentExecutionCommandControllerSt
     delete: _aio.UnaryUnaryMultiCallable[_io_pb2.AgentExecutionId, _api_pb2.AgentExecution]  # type: ignore[assignment]
     updateStatus: _aio.UnaryUnaryMultiCallable[_io_pb2.AgentExecutionStatusUpdate, _io_pb2.AgentExecutionStatusUpdateResult]  # type: ignore[assignment]
     """Status from the runner, merged. Never called by users."""
+    streamPreviews: _aio.StreamUnaryMultiCallable[_io_pb2.AgentExecutionPreview, _io_pb2.AgentExecutionPreviewResult]  # type: ignore[assignment]
+    """Streamed text from the runner, published to watchers at once and never stored; the
+    same text reaches the stored status through updateStatus. Never called by users.
+    """
     cancel: _aio.UnaryUnaryMultiCallable[_io_pb2.AgentExecutionId, _api_pb2.AgentExecution]  # type: ignore[assignment]
     """Cancels the turn's workflow; the execution ends EXECUTION_CANCELLED."""
 
@@ -92,6 +100,16 @@ class AgentExecutionCommandControllerServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_io_pb2.AgentExecutionStatusUpdateResult, _abc.Awaitable[_io_pb2.AgentExecutionStatusUpdateResult]]:
         """Status from the runner, merged. Never called by users."""
+
+    @_abc_1.abstractmethod
+    def streamPreviews(
+        self,
+        request_iterator: _MaybeAsyncIterator[_io_pb2.AgentExecutionPreview],
+        context: _ServicerContext,
+    ) -> _typing.Union[_io_pb2.AgentExecutionPreviewResult, _abc.Awaitable[_io_pb2.AgentExecutionPreviewResult]]:
+        """Streamed text from the runner, published to watchers at once and never stored; the
+        same text reaches the stored status through updateStatus. Never called by users.
+        """
 
     @_abc_1.abstractmethod
     def cancel(

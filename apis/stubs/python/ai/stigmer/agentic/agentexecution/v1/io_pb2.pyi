@@ -69,18 +69,29 @@ Global___AgentExecutionList: _TypeAlias = AgentExecutionList  # noqa: Y015
 
 @_typing.final
 class AgentExecutionStatusUpdate(_message.Message):
-    """A status change from the runner (or the workflow's final persist)."""
+    """A status change from the runner (or from the server's own workflow activities)."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
     EXECUTION_ID_FIELD_NUMBER: _builtins.int
     STATUS_FIELD_NUMBER: _builtins.int
+    ATTEMPT_FIELD_NUMBER: _builtins.int
+    ATTEMPT_SEQUENCE_FIELD_NUMBER: _builtins.int
     execution_id: _builtins.str
+    attempt: _builtins.int
+    """The writer's attempt, a fencing token that grows with every new attempt of the turn
+    (0 only for the server's own writes). The server refuses an update from an attempt
+    older than the newest one it has seen, so a superseded attempt cannot write.
+    """
+    attempt_sequence: _builtins.int
+    """The writer's own number for this update within its attempt, from 1. An update whose
+    number is not above the last one stored for the same attempt was already applied: it
+    is acknowledged without being applied twice, so a retried update is harmless.
+    """
     @_builtins.property
     def status(self) -> _status_pb2.AgentExecutionStatus:
-        """Only what changed since the writer's previous update. When status.sequence is
-        non-zero it is the writer's update number: an update whose sequence is not above the
-        stored one was already applied and is ignored, so a retried update is harmless.
+        """Only what changed since the writer's previous update. `status.sequence` must be 0:
+        the server numbers every applied change (see docs/architecture/status-model.md).
         """
 
     def __init__(
@@ -88,10 +99,12 @@ class AgentExecutionStatusUpdate(_message.Message):
         *,
         execution_id: _builtins.str = ...,
         status: _status_pb2.AgentExecutionStatus | None = ...,
+        attempt: _builtins.int = ...,
+        attempt_sequence: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["status", b"status"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["execution_id", b"execution_id", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt", b"attempt", "attempt_sequence", b"attempt_sequence", "execution_id", b"execution_id", "status", b"status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -106,7 +119,9 @@ class AgentExecutionStatusUpdateResult(_message.Message):
     sequence: _builtins.int
     """The stored sequence after this update."""
     applied: _builtins.bool
-    """False when the update was a duplicate (its sequence was not above the stored one)."""
+    """True when the update is part of the stored status: applied now, or already applied by
+    an earlier send of the same (attempt, attempt_sequence).
+    """
     def __init__(
         self,
         *,
@@ -120,6 +135,122 @@ class AgentExecutionStatusUpdateResult(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___AgentExecutionStatusUpdateResult: _TypeAlias = AgentExecutionStatusUpdateResult  # noqa: Y015
+
+@_typing.final
+class AgentExecutionPreview(_message.Message):
+    """Streamed text sent ahead of its batched, persisted update, so watchers see tokens early.
+    The server publishes previews to `subscribe` streams and never stores them.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EXECUTION_ID_FIELD_NUMBER: _builtins.int
+    ATTEMPT_FIELD_NUMBER: _builtins.int
+    PREVIEW_FIELD_NUMBER: _builtins.int
+    execution_id: _builtins.str
+    attempt: _builtins.int
+    """The writer's attempt (as in AgentExecutionStatusUpdate); previews of a superseded
+    attempt are dropped.
+    """
+    @_builtins.property
+    def preview(self) -> Global___StatusPreview: ...
+    def __init__(
+        self,
+        *,
+        execution_id: _builtins.str = ...,
+        attempt: _builtins.int = ...,
+        preview: Global___StatusPreview | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["preview", b"preview"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt", b"attempt", "execution_id", b"execution_id", "preview", b"preview"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AgentExecutionPreview: _TypeAlias = AgentExecutionPreview  # noqa: Y015
+
+@_typing.final
+class AgentExecutionPreviewResult(_message.Message):
+    """What `streamPreviews` answers when the runner closes its stream."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PUBLISHED_FIELD_NUMBER: _builtins.int
+    DROPPED_FIELD_NUMBER: _builtins.int
+    published: _builtins.int
+    """Previews published to watchers."""
+    dropped: _builtins.int
+    """Previews dropped (a superseded attempt, or an execution already final)."""
+    def __init__(
+        self,
+        *,
+        published: _builtins.int = ...,
+        dropped: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dropped", b"dropped", "published", b"published"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AgentExecutionPreviewResult: _TypeAlias = AgentExecutionPreviewResult  # noqa: Y015
+
+@_typing.final
+class StatusPreview(_message.Message):
+    """Streamed text not yet in the stored status."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TEXTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def texts(self) -> _containers.RepeatedCompositeFieldContainer[Global___TextPreview]: ...
+    def __init__(
+        self,
+        *,
+        texts: _abc.Iterable[Global___TextPreview] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["texts", b"texts"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StatusPreview: _TypeAlias = StatusPreview  # noqa: Y015
+
+@_typing.final
+class TextPreview(_message.Message):
+    """A piece of a message's text, by position. A client shows `text` after the stored content
+    when the stored content's length (in Unicode code points) is within [offset, offset +
+    len(text)); once the stored content reaches offset + len(text) the preview is stale.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MESSAGE_ID_FIELD_NUMBER: _builtins.int
+    SUB_AGENT_ID_FIELD_NUMBER: _builtins.int
+    OFFSET_FIELD_NUMBER: _builtins.int
+    TEXT_FIELD_NUMBER: _builtins.int
+    message_id: _builtins.str
+    sub_agent_id: _builtins.str
+    """The sub-agent execution holding the message; empty for the main agent."""
+    offset: _builtins.int
+    """Where `text` starts in the message's full content, in Unicode code points."""
+    text: _builtins.str
+    def __init__(
+        self,
+        *,
+        message_id: _builtins.str = ...,
+        sub_agent_id: _builtins.str = ...,
+        offset: _builtins.int = ...,
+        text: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["message_id", b"message_id", "offset", b"offset", "sub_agent_id", b"sub_agent_id", "text", b"text"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TextPreview: _TypeAlias = TextPreview  # noqa: Y015
 
 @_typing.final
 class ListAgentExecutionsBySessionRequest(_message.Message):
@@ -178,6 +309,7 @@ class AgentExecutionEvent(_message.Message):
     SEQUENCE_FIELD_NUMBER: _builtins.int
     SNAPSHOT_FIELD_NUMBER: _builtins.int
     DELTA_FIELD_NUMBER: _builtins.int
+    PREVIEW_FIELD_NUMBER: _builtins.int
     sequence: _builtins.int
     """The execution's sequence after this event."""
     @_builtins.property
@@ -188,18 +320,25 @@ class AgentExecutionEvent(_message.Message):
     def delta(self) -> _status_pb2.AgentExecutionStatus:
         """A change, merged with the same rules updateStatus uses."""
 
+    @_builtins.property
+    def preview(self) -> Global___StatusPreview:
+        """Streamed text ahead of the stored status; not a change (`sequence` is the stored one
+        it was seen at). Clients that ignore previews lose nothing but latency.
+        """
+
     def __init__(
         self,
         *,
         sequence: _builtins.int = ...,
         snapshot: _api_pb2.AgentExecution | None = ...,
         delta: _status_pb2.AgentExecutionStatus | None = ...,
+        preview: Global___StatusPreview | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["delta", b"delta", "payload", b"payload", "snapshot", b"snapshot"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["delta", b"delta", "payload", b"payload", "preview", b"preview", "snapshot", b"snapshot"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["delta", b"delta", "payload", b"payload", "sequence", b"sequence", "snapshot", b"snapshot"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["delta", b"delta", "payload", b"payload", "preview", b"preview", "sequence", b"sequence", "snapshot", b"snapshot"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_payload: _TypeAlias = _typing.Literal["snapshot", "delta"]  # noqa: Y015
+    _WhichOneofReturnType_payload: _TypeAlias = _typing.Literal["snapshot", "delta", "preview"]  # noqa: Y015
     _WhichOneofArgType_payload: _TypeAlias = _typing.Literal["payload", b"payload"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_payload) -> _WhichOneofReturnType_payload | None: ...
 
