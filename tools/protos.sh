@@ -10,9 +10,18 @@ BUF="$ROOT/tools/buf/node_modules/.bin/buf"
 export PATH="$ROOT/.venv/bin:$ROOT/tools/protoc:$PATH"
 STUBS=apis/stubs/python
 
+# The files buf.gen.yaml's plugins write, relative to $1, sorted. Only these are compared:
+# whatever else lives in the tree (py.typed, the __pycache__ folders that importing the
+# stubs leaves behind) is not generated and says nothing about staleness.
+generated_files() {
+  (cd "$1" && find . -name __pycache__ -prune -o -type f \
+    \( -name '*_pb2.py' -o -name '*_pb2.pyi' -o -name '*_pb2_grpc.py' -o -name '*_pb2_grpc.pyi' \) \
+    -print | LC_ALL=C sort)
+}
+
 case "${1:-generate}" in
   generate)
-    find "$STUBS/ai" -name '*_pb2*.py*' -delete
+    generated_files "$STUBS/ai" | (cd "$STUBS/ai" && xargs -r rm -f)
     "$BUF" generate
     echo "protos: regenerated $STUBS"
     ;;
@@ -20,9 +29,22 @@ case "${1:-generate}" in
     tmp="$(mktemp -d)"
     trap 'rm -rf "$tmp"' EXIT
     "$BUF" generate -o "$tmp"
-    if ! diff -r -q -x py.typed "$tmp/$STUBS/ai" "$STUBS/ai" >"$tmp/diff.txt"; then
-      cat "$tmp/diff.txt" >&2
-      echo "protos-check: the committed stubs in $STUBS are stale: run 'make protos' and commit the result" >&2
+    fresh="$tmp/$STUBS/ai"
+    stale=0
+    # Missing or left-over files first (a proto added or deleted without `make protos`).
+    if ! diff <(generated_files "$fresh") <(generated_files "$STUBS/ai") >"$tmp/names.txt"; then
+      sed -n 's/^< \.\//  missing: /p; s/^> \.\//  not generated from any proto: /p' \
+        "$tmp/names.txt" >&2
+      stale=1
+    fi
+    while IFS= read -r file; do
+      if [ -f "$STUBS/ai/$file" ] && ! cmp -s "$fresh/$file" "$STUBS/ai/$file"; then
+        echo "  differs: ${file#./}" >&2
+        stale=1
+      fi
+    done < <(generated_files "$fresh")
+    if [ "$stale" -ne 0 ]; then
+      echo "protos-check: the committed stubs in $STUBS/ai are stale: run 'make protos' and commit the result" >&2
       exit 1
     fi
     echo "protos-check: stubs are fresh"
