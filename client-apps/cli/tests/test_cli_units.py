@@ -1,6 +1,8 @@
-"""Small pieces of the commands: kind names, env flags, secret masking."""
+"""Small pieces of the commands: kind names, env flags, secret masking, log tails."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
@@ -11,6 +13,7 @@ from stigmer_cli._errors import CliError
 from stigmer_cli._kinds import AGENT_INSTANCE, EXECUTION, kind_named
 from stigmer_cli.commands._output import to_dict
 from stigmer_cli.commands._run import _parse_env
+from stigmer_cli.local._control import tail
 
 
 @pytest.mark.parametrize(
@@ -63,3 +66,12 @@ def test_secret_values_are_masked_in_printed_resources() -> None:
     assert data["TOKEN"]["value"] == "********"
     assert data["PLAIN"]["value"] == "visible"
     assert "s3cr3t" not in str(to_dict(environment))
+
+
+@pytest.mark.parametrize(("lines", "shown"), [(0, ""), (2, "two\nthree"), (9, "one\ntwo\nthree")])
+def test_a_log_tail_shows_the_last_lines_and_none_for_zero(
+    tmp_path: Path, lines: int, shown: str
+) -> None:
+    log = tmp_path / "x.log"
+    log.write_text("one\ntwo\nthree\n")
+    assert tail(log, lines) == shown

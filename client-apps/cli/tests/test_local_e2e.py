@@ -8,6 +8,7 @@ import contextlib
 import json
 import os
 import re
+import select
 import shutil
 import signal
 import socket
@@ -18,8 +19,11 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from stigmer_testing import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
@@ -300,22 +304,33 @@ def _slow_instance(home: Path, tmp_path: Path) -> None:
 
 
 def _running_execution(home: Path, timeout: float = 60.0) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def running_one() -> str | None:
         listed = json.loads(stigmer(home, "executions", "-o", "json").out or "[]")
         items = listed if isinstance(listed, list) else [listed]
-        running = [
-            e
-            for e in items
-            if e["status"].get("phase") == "EXECUTION_IN_PROGRESS"
-            and any(
-                t.get("status") == "TOOL_CALL_RUNNING" for t in e["status"].get("toolCalls", [])
-            )
-        ]
-        if running:
-            return str(running[0]["metadata"]["id"])
-        time.sleep(0.5)
-    raise AssertionError("no execution reached a running tool call")
+        for e in items:
+            calls = e["status"].get("toolCalls", [])
+            if e["status"].get("phase") == "EXECUTION_IN_PROGRESS" and any(
+                t.get("status") == "TOOL_CALL_RUNNING" for t in calls
+            ):
+                return str(e["metadata"]["id"])
+        return None
+
+    return eventually(
+        running_one, timeout=timeout, interval=0.5, message="an execution with a running tool call"
+    )
+
+
+def _first_line(process: subprocess.Popen[str], timeout: float) -> str:
+    """The first line `process` prints, waited for with a deadline (a bare readline could
+    block the test forever)."""
+    stdout = process.stdout
+    assert stdout is not None
+    eventually(
+        lambda: select.select([stdout], [], [], 0)[0],
+        timeout=timeout,
+        message=f"`{process.args}` to print its first line",
+    )
+    return stdout.readline()
 
 
 @pytest.mark.parametrize("output", ["json", "text"])
@@ -502,23 +517,34 @@ def test_a_watched_turn_survives_a_server_crash(home: Path, tmp_path: Path) -> N
 def test_a_crashed_runner_is_restarted(home: Path) -> None:
     state_file = home / "local-state.json"
     runner = json.loads(state_file.read_text(encoding="utf-8"))["components"]["agent-runner"]
-    with running(home, "local", "logs", "supervisor", "--follow", "--lines", "0") as follower:
-        time.sleep(1.0)  # let it take the log's current end as its start
+    with running(home, "local", "logs", "supervisor", "--follow", "--lines", "1") as follower:
+        # Its first line printed, the follower takes the log's current end as its start.
+        _first_line(follower, timeout=60)
         os.kill(runner["pid"], signal.SIGKILL)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            now = json.loads(state_file.read_text(encoding="utf-8"))["components"]["agent-runner"]
-            if now["restarts"] == runner["restarts"] + 1 and now["phase"] == "running":
-                break
-            time.sleep(0.3)
-        else:
-            raise AssertionError(f"the runner was not restarted: {now}")
+        last = runner
+
+        def restarted() -> dict[str, Any] | None:
+            nonlocal last
+            last = json.loads(state_file.read_text(encoding="utf-8"))["components"]["agent-runner"]
+            done = last["restarts"] == runner["restarts"] + 1 and last["phase"] == "running"
+            return last if done else None
+
+        now = eventually(
+            restarted, timeout=60, interval=0.3, message=lambda: f"the runner restarted: {last}"
+        )
         assert now["pid"] != runner["pid"]
         assert now["last_exit_code"] == -signal.SIGKILL
-        deadline = time.monotonic() + 60
-        while (status := stigmer(home, "local", "status")).code != 0:
-            assert time.monotonic() < deadline, status.out
-            time.sleep(1)
+
+        def all_ready() -> Result | None:
+            result = stigmer(home, "local", "status")
+            return result if result.code == 0 else None
+
+        status = eventually(
+            all_ready,
+            timeout=60,
+            interval=1,
+            message="`stigmer local status` to report every component ready",
+        )
         follower.send_signal(signal.SIGINT)
         followed, _ = follower.communicate(timeout=30)
         assert follower.returncode == 0
@@ -582,10 +608,9 @@ def test_down_stops_the_components_of_a_killed_supervisor(tmp_path: Path) -> Non
         assert up.code == 0, up.out + up.err
         supervisor, *components = recorded_pids(home)
         os.kill(supervisor, signal.SIGKILL)
-        deadline = time.monotonic() + 10
-        while alive(supervisor):
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
+        eventually(
+            lambda: not alive(supervisor), timeout=10, message="the killed supervisor to be gone"
+        )
         status = stigmer(home, "local", "status")
         assert status.code == 3
         assert "The supervisor is gone but processes it started still run" in status.out

@@ -6,7 +6,6 @@ Temporal dev server; the end-to-end suites add the real runner worker as a subpr
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -43,6 +42,7 @@ from ai.stigmer.commons.apiresource.enum_pb2 import ApiResourceKind
 from ai.stigmer.commons.apiresource.environment_pb2 import EnvironmentValue
 from ai.stigmer.commons.apiresource.reference_pb2 import ApiResourceReference
 from stigmer_status import is_final
+from stigmer_testing import eventually_async
 from stigmer_testing._server import StigmerServer
 from stigmer_testing.fakes import FakeDaytona
 
@@ -153,14 +153,20 @@ class World:
         return [event async for event in stream]
 
     async def wait_final(self, execution_id: str, within: float = 90) -> AgentExecution:
-        deadline = asyncio.get_running_loop().time() + within
-        while True:
-            execution = await self.get(execution_id)
-            if is_final(execution.status.phase):
-                return execution
-            if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError(f"{execution_id} is not final: {execution.status}")
-            await asyncio.sleep(0.2)
+        last = AgentExecution()
+
+        async def final() -> AgentExecution | None:
+            nonlocal last
+            last = await self.get(execution_id)
+            return last if is_final(last.status.phase) else None
+
+        found: AgentExecution = await eventually_async(
+            final,
+            timeout=within,
+            interval=0.2,
+            message=lambda: f"{execution_id} to reach a final phase; last status: {last.status}",
+        )
+        return found
 
 
 def write_script(directory: Path, name: str, text: str) -> str:

@@ -31,6 +31,7 @@ from ai.stigmer.agentic.agentexecution.v1.enum_pb2 import (
     ToolCallStatus,
 )
 from stigmer_contracts import ERROR_INVALID_INPUT, ERROR_MODEL_REQUEST_REJECTED, ERROR_NOT_FOUND
+from stigmer_testing import eventually_async
 from stigmer_testing._server import StigmerServer
 from stigmer_testing.fakes import FakeAnthropic, Reply, ToolCall
 
@@ -275,11 +276,11 @@ async def test_only_a_users_cancel_ends_the_turn_cancelled(
     env = ActivityEnvironment()
     thread = await env.run(activities.ensure_thread, session.metadata.id, "")
     turn = asyncio.ensure_future(env.run(activities.execute_graphton, execution, thread))
-    for _ in range(300):
-        if running_commands("sleep 4343", exact=True):
-            break
-        await asyncio.sleep(0.05)
-    assert running_commands("sleep 4343", exact=True)
+    await eventually_async(
+        lambda: running_commands("sleep 4343", exact=True),
+        timeout=30,
+        message="the turn's `sleep 4343` to run",
+    )
     env.cancel(details)
     with pytest.raises(asyncio.CancelledError):
         await turn

@@ -6,7 +6,6 @@ Temporal dev server + stigmer-server + the runner worker process + the scripted 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from runner_world import World, running_commands, write_script
 
 from ai.stigmer.agentic.agentexecution.v1.enum_pb2 import ExecutionPhase, ToolCallStatus
 from ai.stigmer.agentic.agentexecution.v1.io_pb2 import AgentExecutionId
+from stigmer_testing import eventually_async
 from stigmer_testing._runner import AgentRunnerFactory, AgentRunnerProcess
 from stigmer_testing._server import StigmerServer, start_stigmer_server
 from stigmer_testing.fakes import FakeDaytona
@@ -176,19 +176,19 @@ async def test_cancel_kills_the_command_running_in_the_sandbox(
     model = write_script(tmp_path, "cancel", CANCEL)
     session = await world.session(model, sub_agents=False)
     execution = await world.start(session, "Sleep a long time.")
-    for _ in range(300):
-        if running_commands("sleep 4343", exact=True):
-            break
-        await asyncio.sleep(0.1)
-    assert running_commands("sleep 4343", exact=True), runner.log()[-3000:]
+    await eventually_async(
+        lambda: running_commands("sleep 4343", exact=True),
+        timeout=30,
+        message=lambda: "the turn's `sleep 4343` to run\n" + runner.log()[-3000:],
+    )
     await world.call(world.executions.cancel, AgentExecutionId(value=execution.metadata.id))
     final = await world.wait_final(execution.metadata.id)
     assert final.status.phase == ExecutionPhase.EXECUTION_CANCELLED
-    for _ in range(50):
-        if not running_commands("sleep 4343"):
-            break
-        await asyncio.sleep(0.1)
-    assert not running_commands("sleep 4343")
+    await eventually_async(
+        lambda: not running_commands("sleep 4343"),
+        timeout=5,
+        message="the cancelled turn's `sleep 4343` to be gone",
+    )
     # Killed through the toolbox (the session deleted), not by the fake's teardown.
     (sandbox,) = fake_daytona.sandboxes()
     assert fake_daytona.running_commands(sandbox.id) == []

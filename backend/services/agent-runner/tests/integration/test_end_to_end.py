@@ -3,7 +3,7 @@ sandbox + the scripted model, watched through `subscribe` like a client would.""
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ from ai.stigmer.agentic.agentexecution.v1.enum_pb2 import (
     ToolCallStatus,
 )
 from ai.stigmer.agentic.agentexecution.v1.io_pb2 import AgentExecutionId
+from stigmer_testing import eventually_async
 from stigmer_testing._runner import AgentRunnerProcess, start_agent_runner
 from stigmer_testing._server import StigmerServer, start_stigmer_server
 
@@ -141,34 +142,39 @@ async def test_cancel_mid_turn_ends_cancelled_and_stops_the_command(
     model = write_script(tmp_path, "cancel", CANCEL)
     session = await world.session(model)
     execution = await world.start(session, "Sleep a long time.")
-    for _ in range(300):
-        if running_commands("sleep 4242", exact=True):
-            break
-        await asyncio.sleep(0.1)
-    assert running_commands("sleep 4242", exact=True), runner.log()[-3000:]
+    await eventually_async(
+        lambda: running_commands("sleep 4242", exact=True),
+        timeout=30,
+        message=lambda: "the turn's `sleep 4242` to run\n" + runner.log()[-3000:],
+    )
     await world.call(world.executions.cancel, AgentExecutionId(value=execution.metadata.id))
     final = await world.wait_final(execution.metadata.id)
     assert final.status.phase == ExecutionPhase.EXECUTION_CANCELLED
-    for _ in range(50):
-        if not running_commands("sleep 4242"):
-            break
-        await asyncio.sleep(0.1)
-    assert not running_commands("sleep 4242")
+    await eventually_async(
+        lambda: not running_commands("sleep 4242"),
+        timeout=5,
+        message="the cancelled turn's `sleep 4242` to be gone",
+    )
     assert "never reached" not in str(final.status)
 
 
-CRASH = """
+# The second command waits for a file the test writes only once the first runner is dead,
+# so it is surely interrupted, and the resumed attempt finishes it at once.
+WAIT_FOR_GO = "until [ -e go ]; do sleep 0.1; done; echo slept"
+CRASH = f"""
 replies:
   - tool_calls:
       - name: execute
-        args: {command: "echo ran >> side-effect.log"}
+        args: {{command: "echo ran >> side-effect.log"}}
   - tool_calls:
       - name: execute
-        args: {command: "sleep 3 && echo slept"}
+        args: {{command: "{WAIT_FOR_GO}"}}
   - text: "finished after the crash"
 """
 
 
+# Two runner start-ups, each loading the agent stack (35 s seen on a loaded 2-core machine).
+@pytest.mark.timeout(360)
 async def test_an_attempt_killed_after_a_tool_call_resumes_without_rerunning_it(
     temporal_address: str, world_for: Any, tmp_path: Path
 ) -> None:
@@ -181,17 +187,32 @@ async def test_an_attempt_killed_after_a_tool_call_resumes_without_rerunning_it(
         model = write_script(tmp_path, "crash", CRASH)
         session = await world.session(model)
         data_dir = tmp_path / "runner"
-        async with start_agent_runner(server, temporal_address, data_dir=data_dir) as first:
+        sandbox = data_dir / "sandboxes" / f"local-{session.metadata.id}"
+        async with contextlib.AsyncExitStack() as runners:
+            first = await runners.enter_async_context(
+                start_agent_runner(server, temporal_address, data_dir=data_dir)
+            )
             execution = await world.start(session, "Do it once.")
-            sandbox = data_dir / "sandboxes" / f"local-{session.metadata.id}"
-            for _ in range(300):
-                if running_commands("sleep 3 && echo slept"):
-                    break
-                await asyncio.sleep(0.05)
+            # The second command runs only after the first one's result was checkpointed.
+            await eventually_async(
+                lambda: running_commands(WAIT_FOR_GO),
+                timeout=150,
+                message=lambda: "the turn's second command to run\n" + first.log()[-3000:],
+            )
             assert (sandbox / "side-effect.log").read_text() == "ran\n", first.log()[-3000:]
+            # The replacement is up, its agent stack loaded, before the first one dies: a
+            # loading runner can miss the test's 3 s heartbeat and burn the turn's attempts.
+            second = await runners.enter_async_context(
+                start_agent_runner(server, temporal_address, data_dir=data_dir)
+            )
+            await eventually_async(
+                lambda: "agent stack ready" in second.log(),
+                timeout=150,
+                message=lambda: "the second runner's agent stack\n" + second.log()[-3000:],
+            )
             await first.kill()
-        async with start_agent_runner(server, temporal_address, data_dir=data_dir) as second:
-            final = await world.wait_final(execution.metadata.id, within=90)
+            (sandbox / "go").touch()
+            final = await world.wait_final(execution.metadata.id, within=150)
             log = second.log()
         assert final.status.phase == ExecutionPhase.EXECUTION_COMPLETED, final.status.error
         assert (sandbox / "side-effect.log").read_text() == "ran\n"
@@ -211,6 +232,7 @@ replies:
 """
 
 
+@pytest.mark.timeout(300)
 async def test_sigterm_drains_a_running_turn_within_the_grace_period(
     temporal_address: str, world_for: Any, tmp_path: Path
 ) -> None:
@@ -221,11 +243,12 @@ async def test_sigterm_drains_a_running_turn_within_the_grace_period(
             server, temporal_address, env={"SHUTDOWN_GRACE_SECONDS": "20"}
         ) as runner:
             execution = await world.start(session, "Take your time.")
-            for _ in range(300):
-                if running_commands("sleep 2 && echo drained-sleep"):
-                    break
-                await asyncio.sleep(0.05)
-            assert running_commands("sleep 2 && echo drained-sleep"), runner.log()[-3000:]
+            await eventually_async(
+                lambda: running_commands("sleep 2 && echo drained-sleep"),
+                # The runner's agent stack loads first (45 s seen on a loaded machine).
+                timeout=150,
+                message=lambda: "the turn's command to run\n" + runner.log()[-3000:],
+            )
             assert await runner.stop() == 0
             log = runner.log()
         final = await world.wait_final(execution.metadata.id, within=30)

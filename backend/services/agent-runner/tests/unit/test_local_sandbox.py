@@ -15,6 +15,7 @@ from agent_runner.sandbox import (
     SandboxRequest,
     probe_bwrap,
 )
+from stigmer_testing import eventually_async
 
 
 def running(pid: int) -> bool:
@@ -90,24 +91,29 @@ async def test_a_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
     result = await sandbox.backend.aexecute("sleep 30 & echo $! > child.pid; wait")
     assert result.exit_code == 124
     child = int((tmp_path / "local-ses-1" / "child.pid").read_text())
-    await asyncio.sleep(0.2)
-    assert not running(child)
+    # SIGKILL is delivered at once, but the orphan leaves /proc only when it is reaped.
+    await eventually_async(
+        lambda: not running(child),
+        timeout=5,
+        message=f"the timed-out command's child {child} to be gone",
+    )
 
 
 async def test_cancel_stops_the_command(tmp_path: Path) -> None:
     sandbox = await acquire(provider(tmp_path))
     task = asyncio.create_task(sandbox.backend.aexecute("echo $$ > shell.pid; sleep 30"))
     pid_file = tmp_path / "local-ses-1" / "shell.pid"
-    for _ in range(100):
-        if pid_file.exists() and pid_file.read_text().strip():
-            break
-        await asyncio.sleep(0.05)
-    pid = int(pid_file.read_text())
+    pid = int(
+        await eventually_async(
+            lambda: pid_file.read_text().strip(), timeout=10, message="the shell to write its pid"
+        )
+    )
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    await asyncio.sleep(0.1)
-    assert not running(pid)
+    await eventually_async(
+        lambda: not running(pid), timeout=5, message=f"the cancelled shell {pid} to be gone"
+    )
 
 
 def test_sync_execute_works_too(tmp_path: Path) -> None:
@@ -145,8 +151,9 @@ async def test_an_early_cancel_leaves_no_bubblewrap_behind(tmp_path: Path, delay
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    await asyncio.sleep(0.2)
-    assert leftovers(marker) == []
+    await eventually_async(
+        lambda: leftovers(marker) == [], timeout=5, message=f"no `{marker}` process left"
+    )
 
 
 def leftovers(marker: str) -> list[int]:

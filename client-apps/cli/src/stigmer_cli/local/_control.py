@@ -227,6 +227,8 @@ def _reap(pid: int) -> None:
 
 
 def tail(path: Path, lines: int) -> str:
+    if lines <= 0:
+        return ""  # `[-0:]` would be the whole log
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except FileNotFoundError:

@@ -180,6 +180,8 @@ def logs(
         raise CliError(f"unknown component {component!r}", fix=f"use one of: {', '.join(known)}")
     names = [component] if component else list(known)
     for name in names:
+        if lines <= 0:
+            break
         if len(names) > 1:
             typer.echo(f"==> {layout.log_file(name)} <==")
         typer.echo(tail(layout.log_file(name), lines))
