@@ -54,17 +54,18 @@ def merge_environment(
 
 
 class Redactor:
-    """Replaces every known secret value in a text by `***`, longest first."""
+    """Replaces every known secret value in a text by `***`, longest first.
+
+    Text that is cut (a stream not finished yet, output kept only in part) can end with the
+    first part of a secret, or start with its last part, which redaction cannot recognise:
+    `partial_prefix` and `partial_suffix` say how much of such an edge to hold back or drop.
+    """
 
     def __init__(self, secrets: Iterable[str]) -> None:
         values = {s for s in secrets if len(s) >= MIN_SECRET_LENGTH}
-        # Streamed text holds back this many characters: a secret split across two chunks
-        # must not leave in clear before its second half arrives.
-        self.holdback = max((len(v) for v in values), default=1) - 1
+        self._secrets = tuple(sorted(values, key=len, reverse=True))
         self._pattern = (
-            re.compile("|".join(re.escape(v) for v in sorted(values, key=len, reverse=True)))
-            if values
-            else None
+            re.compile("|".join(re.escape(v) for v in self._secrets)) if values else None
         )
 
     def __call__(self, text: str) -> str:
@@ -72,6 +73,24 @@ class Redactor:
             return text
         return self._pattern.sub(REDACTED, text)
 
-    @property
-    def active(self) -> bool:
-        return self._pattern is not None
+    def partial_prefix(self, text: str) -> int:
+        """The length of the longest end of `text` that is a proper prefix of a secret (0 when
+        none is): what streamed text must hold back until the next chunk decides."""
+        longest = 0
+        for secret in self._secrets:
+            for size in range(min(len(secret) - 1, len(text)), longest, -1):
+                if text.endswith(secret[:size]):
+                    longest = size
+                    break
+        return longest
+
+    def partial_suffix(self, text: str) -> int:
+        """The length of the longest start of `text` that is a proper suffix of a secret: what
+        a text kept from the middle of a stream must drop."""
+        longest = 0
+        for secret in self._secrets:
+            for size in range(min(len(secret) - 1, len(text)), longest, -1):
+                if text.startswith(secret[-size:]):
+                    longest = size
+                    break
+        return longest

@@ -45,6 +45,28 @@ def test_a_bad_variable_name_names_its_layer() -> None:
 def test_redactor_replaces_longest_secrets_first_and_ignores_tiny_values() -> None:
     redact = Redactor(["abcd", "abcdefgh", "1"])
     assert redact("abcdefgh abcd 1") == "*** *** 1"
-    assert redact.holdback == 7
-    assert not Redactor([]).active
     assert Redactor([]).__call__("text") == "text"
+
+
+@pytest.mark.parametrize(
+    ("text", "prefix", "suffix"),
+    [
+        ("plain text", 0, 0),
+        ("ends with abc", 3, 0),  # could become abcd or abcdefgh: held back
+        ("ends with abcdefg", 7, 0),
+        ("ends with abcd", 4, 0),  # abcd is whole, but could still grow into abcdefgh
+        ("efgh starts it", 0, 4),  # the end of abcdefgh
+        ("h", 0, 1),
+        ("", 0, 0),
+    ],
+)
+def test_only_a_possible_part_of_a_secret_at_an_edge_is_held(
+    text: str, prefix: int, suffix: int
+) -> None:
+    redact = Redactor(["abcd", "abcdefgh"])
+    assert redact.partial_prefix(text) == prefix
+    assert redact.partial_suffix(text) == suffix
+
+
+def test_without_secrets_nothing_is_held() -> None:
+    assert Redactor([]).partial_prefix("abc") == Redactor([]).partial_suffix("abc") == 0

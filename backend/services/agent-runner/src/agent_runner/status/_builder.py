@@ -446,7 +446,7 @@ class StatusBuilder:
         return Delta(status=delta, versions=versions, sent=sent)
 
     def _message_delta(self, key: Key, out: AgentMessage) -> int:
-        piece = self._changes.text_slice(key, out.content, self._redact.holdback)
+        piece = self._changes.text_slice(key, out.content, self._redact.partial_prefix(out.content))
         out.content = piece.content
         out.append = piece.append
         return piece.end
