@@ -76,9 +76,15 @@ async def test_commands_are_redacted_capped_and_killed_at_their_timeout(
     assert slow.exit_code == TIMEOUT_EXIT_CODE
     assert "timed out after 1 seconds" in slow.output
     assert fake_daytona.running_commands(sandbox.id) == []
-    big = await backend.aexecute("head -c 20000 /dev/zero | tr '\\0' x")
+    big = await backend.aexecute("head -c 20000 /dev/zero | tr '\\0' x; echo; echo the-end")
     assert big.truncated
-    assert "Output truncated at 10000 bytes" in big.output
+    assert big.exit_code == 0
+    # The same head-and-tail cut as the local sandbox (one formatting for both).
+    head, marker, tail = big.output.partition("\n\n... [")
+    assert marker
+    assert head == "x" * 5000
+    assert "bytes of output omitted] ..." in tail
+    assert tail.endswith("x\nthe-end\n")
 
 
 async def test_reuse_with_a_changed_environment_warns_by_name_only(

@@ -79,11 +79,17 @@ async def test_secret_values_are_redacted_in_command_output(tmp_path: Path) -> N
     assert result.exit_code == 4
 
 
-async def test_output_is_capped(tmp_path: Path) -> None:
+async def test_output_is_capped_to_its_head_and_tail(tmp_path: Path) -> None:
     sandbox = await acquire(provider(tmp_path))
-    result = await sandbox.backend.aexecute("head -c 100000 /dev/zero | tr '\\0' x")
-    assert result.truncated
-    assert "Output truncated at 2000 bytes" in result.output
+    for result in (
+        await sandbox.backend.aexecute("head -c 100000 /dev/zero | tr '\\0' x; echo; echo end"),
+        sandbox.backend.execute("head -c 100000 /dev/zero | tr '\\0' x; echo; echo end"),
+    ):
+        assert result.truncated
+        assert result.exit_code == 0
+        assert result.output == (
+            "x" * 1000 + "\n\n... [98005 bytes of output omitted] ...\n\n" + "x" * 995 + "\nend\n"
+        )
 
 
 async def test_a_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:

@@ -9,8 +9,8 @@ Two things differ from the library's behaviour, and both are why this subclass e
   agent (and the skills prompt's `/skills/<slug>/SKILL.md`) behaves the same on both. The
   shell's cwd is the work directory, so `skills/<slug>/SKILL.md` works from commands too.
 
-Output is redacted (secret values of the turn's environment) and capped like the local
-sandbox's.
+Output is redacted (secret values of the turn's environment), capped and formatted by the
+same code as the local sandbox's (`_output.py`).
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from deepagents.backends.protocol import (
 from langchain_daytona import DaytonaSandbox  # type: ignore[import-untyped]
 
 from agent_runner.environment import Redactor
+from agent_runner.sandbox._output import CapturedOutput, format_output
 from agent_runner.sandbox._redacting import RedactingFileReads
 
 logger = logging.getLogger(__name__)
@@ -120,23 +121,22 @@ class DaytonaCommandBackend(RedactingFileReads, DaytonaSandbox):  # type: ignore
                 )
 
     def _response(self, stdout: str, stderr: str, code: int) -> ExecuteResponse:
-        parts = [stdout] if stdout else []
-        if stderr.strip():
-            parts.extend(f"[stderr] {line}" for line in stderr.strip().split("\n"))
-        output = "\n".join(parts) if parts else "<no output>"
-        if code != 0:
-            output = f"{output.rstrip()}\n\nExit code: {code}"
-        return self._finish(ExecuteResponse(output=output, exit_code=code))
+        # Daytona's logs API returns the output whole; it is kept, redacted and formatted like
+        # the local sandbox's from here on.
+        captured = CapturedOutput.of(stdout, stderr, self._max_output_bytes)
+        return format_output(captured, code, redact=self._redact, max_bytes=self._max_output_bytes)
 
     def _finish(self, response: ExecuteResponse) -> ExecuteResponse:
-        output = self._redact(response.output)
-        encoded = output.encode("utf-8")
-        truncated = response.truncated
-        if len(encoded) > self._max_output_bytes:
-            output = encoded[: self._max_output_bytes].decode("utf-8", errors="ignore")
-            output += f"\n\n... Output truncated at {self._max_output_bytes} bytes."
-            truncated = True
-        return ExecuteResponse(output=output, exit_code=response.exit_code, truncated=truncated)
+        """The library's sync `execute` result, redacted and capped the same way."""
+        captured = CapturedOutput.of(response.output, "", self._max_output_bytes)
+        formatted = format_output(
+            captured, 0, redact=self._redact, max_bytes=self._max_output_bytes
+        )
+        return ExecuteResponse(
+            output=formatted.output,
+            exit_code=response.exit_code,
+            truncated=response.truncated or formatted.truncated,
+        )
 
     # -- paths: the work directory is `/` ---------------------------------------------------
 

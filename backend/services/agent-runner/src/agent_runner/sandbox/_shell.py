@@ -3,7 +3,8 @@
 deepagents' `LocalShellBackend` runs commands in a worker thread, which cannot be cancelled:
 on a cancelled turn the command kept running. Here every command gets its own process group,
 and a timeout or a cancellation kills the whole group (bubblewrap's `--die-with-parent` takes
-its inner session down with it), so nothing outlives the turn.
+its inner session down with it), so nothing outlives the turn. Output is read as it comes and
+kept within the cap (`_output.py`), so a command printing gigabytes costs no memory.
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import selectors
 import signal
 import subprocess
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -20,11 +23,14 @@ from deepagents.backends import LocalShellBackend
 from deepagents.backends.protocol import ExecuteResponse
 
 from agent_runner.environment import Redactor
+from agent_runner.sandbox._output import CappedStream, CapturedOutput, format_output
 from agent_runner.sandbox._redacting import RedactingFileReads
 
 logger = logging.getLogger(__name__)
 
 TIMEOUT_EXIT_CODE = 124
+# Read size per pipe read; the kept output is capped separately (sandbox/_output.py).
+_CHUNK = 1 << 16
 _SYSTEM_DIRS = ("bin", "lib", "lib64", "sbin")
 # What ordinary tools need from /etc; the rest (shadow, ssh keys, service configs) stays out.
 _ETC = (
@@ -116,17 +122,20 @@ class SandboxShellBackend(RedactingFileReads, LocalShellBackend):
             cwd=str(self.cwd),
             start_new_session=True,
         )
+        captured = CapturedOutput.empty(self._max_output_bytes)
         try:
-            stdout, stderr = process.communicate(timeout=limit)
-        except subprocess.TimeoutExpired:
-            _kill_group(process.pid)
-            process.communicate()
-            return self._timed_out(limit)
+            finished = _read_until_exit(process, captured, time.monotonic() + limit)
         except BaseException:
             _kill_group(process.pid)
             process.wait()
             raise
-        return self._response(stdout, stderr, process.returncode)
+        finally:
+            _close_pipes(process)
+        if not finished:
+            _kill_group(process.pid)
+            process.wait()
+            return self._timed_out(limit)
+        return self._response(captured, process.returncode)
 
     async def aexecute(self, command: str, *, timeout: int | None = None) -> ExecuteResponse:  # noqa: ASYNC109 - deepagents' signature
         if not command:
@@ -153,18 +162,23 @@ class SandboxShellBackend(RedactingFileReads, LocalShellBackend):
             _kill_group(started.pid)
             await started.wait()
             raise
+        captured = CapturedOutput.empty(self._max_output_bytes)
+        readers = [
+            asyncio.ensure_future(_drain(process.stdout, captured.stdout)),
+            asyncio.ensure_future(_drain(process.stderr, captured.stderr)),
+        ]
         try:
-            stdout, stderr = await asyncio.wait_for(process.communicate(), limit)
+            await asyncio.wait_for(_exit(process, readers), limit)
         except TimeoutError:
             _kill_group(process.pid)
-            await process.wait()
+            await _reap(process, readers)
             return self._timed_out(limit)
         except BaseException:
             # Cancellation included: the command must not outlive the turn.
             _kill_group(process.pid)
-            await asyncio.shield(process.wait())
+            await asyncio.shield(_reap(process, readers))
             raise
-        return self._response(stdout, stderr, process.returncode)
+        return self._response(captured, process.returncode)
 
     def _timed_out(self, limit: int) -> ExecuteResponse:
         return ExecuteResponse(
@@ -172,24 +186,68 @@ class SandboxShellBackend(RedactingFileReads, LocalShellBackend):
             exit_code=TIMEOUT_EXIT_CODE,
         )
 
-    def _response(self, stdout: bytes, stderr: bytes, code: int | None) -> ExecuteResponse:
-        parts = []
-        out = stdout.decode("utf-8", errors="replace")
-        err = stderr.decode("utf-8", errors="replace")
-        if out:
-            parts.append(out)
-        if err:
-            parts.extend(f"[stderr] {line}" for line in err.strip().split("\n"))
-        output = self._redact("\n".join(parts) if parts else "<no output>")
-        truncated = False
-        encoded = output.encode("utf-8")
-        if len(encoded) > self._max_output_bytes:
-            output = encoded[: self._max_output_bytes].decode("utf-8", errors="ignore")
-            output += f"\n\n... Output truncated at {self._max_output_bytes} bytes."
-            truncated = True
-        if code not in (0, None):
-            output = f"{output.rstrip()}\n\nExit code: {code}"
-        return ExecuteResponse(output=output, exit_code=code, truncated=truncated)
+    def _response(self, captured: CapturedOutput, code: int | None) -> ExecuteResponse:
+        return format_output(captured, code, redact=self._redact, max_bytes=self._max_output_bytes)
+
+
+async def _drain(stream: asyncio.StreamReader | None, into: CappedStream) -> None:
+    if stream is None:  # only when spawned without a pipe, which aexecute never does
+        return
+    while chunk := await stream.read(_CHUNK):
+        into.feed(chunk)
+
+
+async def _exit(
+    process: asyncio.subprocess.Process, readers: Sequence[asyncio.Future[None]]
+) -> None:
+    await asyncio.gather(*readers)
+    await process.wait()
+
+
+async def _reap(
+    process: asyncio.subprocess.Process, readers: Sequence[asyncio.Future[None]]
+) -> None:
+    # A killed group closes its pipes, but a process that left the group (setsid) may keep
+    # them open: stop reading rather than wait for an end of file that may never come.
+    for reader in readers:
+        reader.cancel()
+    await asyncio.gather(*readers, return_exceptions=True)
+    await process.wait()
+
+
+def _read_until_exit(
+    process: subprocess.Popen[bytes], captured: CapturedOutput, deadline: float
+) -> bool:
+    """Reads both pipes as the command writes them; False when the deadline came first."""
+    streams = {
+        pipe.fileno(): into
+        for pipe, into in ((process.stdout, captured.stdout), (process.stderr, captured.stderr))
+        if pipe is not None
+    }
+    with selectors.DefaultSelector() as selector:
+        for fd in streams:
+            selector.register(fd, selectors.EVENT_READ)
+        while selector.get_map():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            for key, _events in selector.select(remaining):
+                chunk = os.read(key.fd, _CHUNK)
+                if chunk:
+                    streams[key.fd].feed(chunk)
+                else:
+                    selector.unregister(key.fd)
+    try:
+        process.wait(timeout=max(deadline - time.monotonic(), 0))
+    except subprocess.TimeoutExpired:
+        return False
+    return True
+
+
+def _close_pipes(process: subprocess.Popen[bytes]) -> None:
+    for pipe in (process.stdout, process.stderr):
+        if pipe is not None:
+            pipe.close()
 
 
 def _kill_group(pid: int) -> None:
