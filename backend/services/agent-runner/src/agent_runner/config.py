@@ -21,6 +21,7 @@ DEFAULT_DAYTONA_API_URL = "https://app.daytona.io/api"
 ISOLATION_MODES = ("auto", "bwrap", "none")
 LOG_FORMATS = ("text", "json")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+DEFAULT_MAX_COMMAND_TIMEOUT = 1800
 _N = TypeVar("_N", int, float)
 
 
@@ -46,11 +47,14 @@ class ProviderDefaults:
 @dataclass(frozen=True)
 class LocalSandboxSettings:
     root: Path
+    # Seconds a command gets unless the model asks for another timeout, which is clamped to
+    # max_command_timeout (None: to command_timeout).
     command_timeout: int
     max_output_bytes: int
     # "auto" uses bubblewrap when it works here, "bwrap" requires it, "none" never uses it.
     isolation: str
     network: bool
+    max_command_timeout: int | None = None
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,7 @@ class DaytonaSettings:
     start_timeout: float
     command_timeout: int
     max_output_bytes: int
+    max_command_timeout: int | None = None
 
 
 @dataclass(frozen=True)
@@ -176,6 +181,19 @@ def load_config(env: Mapping[str, str]) -> RunnerConfig:
     isolation = choice(names.SANDBOX_ISOLATION, "auto", ISOLATION_MODES)
     network = choice(names.SANDBOX_NETWORK, "off", ("on", "off"))
     command_timeout = number(names.SANDBOX_COMMAND_TIMEOUT_SECONDS, 300, int, 1)
+    # Unset, the maximum leaves the model room for a long build, and never undercuts the
+    # default an operator raised.
+    max_timeout = number(
+        names.SANDBOX_MAX_COMMAND_TIMEOUT_SECONDS,
+        max(DEFAULT_MAX_COMMAND_TIMEOUT, command_timeout),
+        int,
+        1,
+    )
+    if max_timeout < command_timeout:
+        problems.append(
+            f"{names.SANDBOX_MAX_COMMAND_TIMEOUT_SECONDS} must be at least "
+            f"{names.SANDBOX_COMMAND_TIMEOUT_SECONDS} ({command_timeout}) (got {max_timeout})"
+        )
     max_output = number(names.SANDBOX_MAX_OUTPUT_BYTES, 100_000, int, 1024)
     max_events = number(names.STATUS_FLUSH_MAX_EVENTS, 10, int, 1)
     max_delay_ms = number(names.STATUS_FLUSH_MAX_DELAY_MS, 250, int, 1)
@@ -199,6 +217,7 @@ def load_config(env: Mapping[str, str]) -> RunnerConfig:
             start_timeout=number(names.DAYTONA_START_TIMEOUT_SECONDS, 120.0, float, 1.0),
             command_timeout=command_timeout,
             max_output_bytes=max_output,
+            max_command_timeout=max_timeout,
         )
         if not daytona.api_url.startswith(("http://", "https://")):
             problems.append(
@@ -228,6 +247,7 @@ def load_config(env: Mapping[str, str]) -> RunnerConfig:
             max_output_bytes=max_output,
             isolation=isolation,
             network=network == "on",
+            max_command_timeout=max_timeout,
         ),
         daytona=daytona,
         sandbox_owner=owner,

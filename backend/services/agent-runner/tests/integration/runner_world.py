@@ -194,7 +194,13 @@ def running_commands(marker: str, *, exact: bool = False) -> list[int]:
     return found
 
 
-def daytona_provider(fake: FakeDaytona, owner: str) -> DaytonaSandboxProvider:
+def daytona_provider(
+    fake: FakeDaytona,
+    owner: str,
+    *,
+    command_timeout: int = 30,
+    max_command_timeout: int | None = None,
+) -> DaytonaSandboxProvider:
     """An in-process Daytona provider on the fake, for tests that need no runner process."""
     settings = DaytonaSettings(
         api_key=fake.api_key or "",
@@ -204,7 +210,8 @@ def daytona_provider(fake: FakeDaytona, owner: str) -> DaytonaSandboxProvider:
         auto_stop_minutes=15,
         auto_delete_minutes=60,
         start_timeout=30,
-        command_timeout=30,
+        command_timeout=command_timeout,
         max_output_bytes=10_000,
+        max_command_timeout=max_command_timeout,
     )
     return DaytonaSandboxProvider(settings, owner=owner)

@@ -3,6 +3,9 @@ Daytona protocol fake: the work directory is `/`, secrets are redacted, timeouts
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import pytest
 from runner_world import daytona_provider
 
@@ -17,8 +20,8 @@ pytestmark = pytest.mark.integration
 SECRET = "tok-backend-5ecret"
 
 
-async def backend_for(fake: FakeDaytona) -> DaytonaCommandBackend:
-    provider = daytona_provider(fake, "stigmer-test")
+async def backend_for(fake: FakeDaytona, **timeouts: int) -> DaytonaCommandBackend:
+    provider = daytona_provider(fake, "stigmer-test", **timeouts)
     sandbox = await provider.acquire(
         SandboxRequest(
             session_id="ses-files",
@@ -85,6 +88,30 @@ async def test_commands_are_redacted_capped_and_killed_at_their_timeout(
     assert head == "x" * 5000
     assert "bytes of output omitted] ..." in tail
     assert tail.endswith("x\nthe-end\n")
+
+
+async def test_a_timeout_the_model_asks_for_is_clamped_to_the_maximum(
+    fake_daytona: FakeDaytona,
+) -> None:
+    backend = await backend_for(fake_daytona, command_timeout=1, max_command_timeout=2)
+    (sandbox,) = fake_daytona.sandboxes()
+    started = time.monotonic()
+    slow = await backend.aexecute("sleep 4546", timeout=3600)
+    assert time.monotonic() - started < 10
+    assert slow.exit_code == TIMEOUT_EXIT_CODE
+    assert slow.output.startswith(
+        "Note: the requested timeout of 3600 seconds is above this sandbox's maximum; "
+        "the command ran with a timeout of 2 seconds."
+    )
+    assert "timed out after 2 seconds" in slow.output
+    assert fake_daytona.running_commands(sandbox.id) == []
+    sync = await asyncio.to_thread(backend.execute, "echo quick", timeout=99)
+    assert sync.output.startswith(
+        "Note: the requested timeout of 99 seconds is above this sandbox's maximum; "
+        "the command ran with a timeout of 2 seconds.\n\nquick"
+    )
+    within = await backend.aexecute("sleep 1.5; echo done", timeout=2)
+    assert (within.exit_code, within.output) == (0, "done\n")
 
 
 async def test_reuse_with_a_changed_environment_warns_by_name_only(

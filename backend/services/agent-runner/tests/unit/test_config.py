@@ -103,3 +103,37 @@ def test_local_runners_ignore_daytona_settings() -> None:
     config = load_config({**REQUIRED, "DAYTONA_API_URL": "not a url"})
     assert config.daytona is None
     assert config.sandbox_owner == "stigmer"
+
+
+def test_the_command_timeout_is_a_default_under_a_maximum() -> None:
+    config = load_config(REQUIRED)
+    assert (config.sandbox.command_timeout, config.sandbox.max_command_timeout) == (300, 1800)
+    raised = load_config({**REQUIRED, "SANDBOX_COMMAND_TIMEOUT_SECONDS": "2400"})
+    assert raised.sandbox.max_command_timeout == 2400  # an unset maximum never undercuts it
+    both = load_config(
+        {
+            **REQUIRED,
+            "SANDBOX_TYPE": "daytona",
+            "DAYTONA_API_KEY": "dtn-key",
+            "SANDBOX_COMMAND_TIMEOUT_SECONDS": "60",
+            "SANDBOX_MAX_COMMAND_TIMEOUT_SECONDS": "600",
+        }
+    )
+    assert (both.sandbox.command_timeout, both.sandbox.max_command_timeout) == (60, 600)
+    assert both.daytona is not None
+    assert (both.daytona.command_timeout, both.daytona.max_command_timeout) == (60, 600)
+
+
+def test_a_maximum_below_the_default_is_refused_naming_both() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(
+            {
+                **REQUIRED,
+                "SANDBOX_COMMAND_TIMEOUT_SECONDS": "600",
+                "SANDBOX_MAX_COMMAND_TIMEOUT_SECONDS": "60",
+            }
+        )
+    assert (
+        "SANDBOX_MAX_COMMAND_TIMEOUT_SECONDS must be at least SANDBOX_COMMAND_TIMEOUT_SECONDS "
+        "(600) (got 60)"
+    ) in str(caught.value)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import pytest
@@ -27,7 +28,9 @@ def running(pid: int) -> bool:
     return stat.rpartition(")")[2].split()[0] != "Z"
 
 
-def provider(root: Path, isolation: str = "none", timeout: int = 10) -> LocalSandboxProvider:
+def provider(
+    root: Path, isolation: str = "none", timeout: int = 10, max_timeout: int | None = None
+) -> LocalSandboxProvider:
     return LocalSandboxProvider(
         LocalSandboxSettings(
             root=root,
@@ -35,6 +38,7 @@ def provider(root: Path, isolation: str = "none", timeout: int = 10) -> LocalSan
             max_output_bytes=2000,
             isolation=isolation,
             network=False,
+            max_command_timeout=max_timeout,
         )
     )
 
@@ -103,6 +107,28 @@ async def test_a_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
         timeout=5,
         message=f"the timed-out command's child {child} to be gone",
     )
+
+
+async def test_a_timeout_the_model_asks_for_is_clamped_to_the_maximum(tmp_path: Path) -> None:
+    sandbox = await acquire(provider(tmp_path, timeout=1, max_timeout=2))
+    started = time.monotonic()
+    # deepagents lets the model ask for up to an hour; the sandbox's maximum wins.
+    slow = await sandbox.backend.aexecute("sleep 30", timeout=3600)
+    assert time.monotonic() - started < 10
+    assert slow.exit_code == 124
+    assert slow.output.startswith(
+        "Note: the requested timeout of 3600 seconds is above this sandbox's maximum; "
+        "the command ran with a timeout of 2 seconds."
+    )
+    assert "timed out after 2 seconds" in slow.output
+    sync = sandbox.backend.execute("echo quick", timeout=99)
+    assert sync.output == (
+        "Note: the requested timeout of 99 seconds is above this sandbox's maximum; "
+        "the command ran with a timeout of 2 seconds.\n\nquick\n"
+    )
+    # Within the maximum, the model's own timeout is used as asked, without a note.
+    longer = await sandbox.backend.aexecute("sleep 1.5; echo done", timeout=2)
+    assert (longer.exit_code, longer.output) == (0, "done\n")
 
 
 async def test_cancel_stops_the_command(tmp_path: Path) -> None:

@@ -41,6 +41,7 @@ from langchain_daytona import DaytonaSandbox  # type: ignore[import-untyped]
 from agent_runner.environment import Redactor
 from agent_runner.sandbox._output import CapturedOutput, format_output
 from agent_runner.sandbox._redacting import RedactingFileReads
+from agent_runner.sandbox._timeouts import CommandTimeout, with_notice
 
 logger = logging.getLogger(__name__)
 
@@ -59,8 +60,10 @@ class DaytonaCommandBackend(RedactingFileReads, DaytonaSandbox):  # type: ignore
         timeout: int,
         max_output_bytes: int,
         redact: Redactor,
+        max_timeout: int | None = None,
     ) -> None:
         super().__init__(sandbox=sandbox, timeout=timeout)
+        self._timeouts = CommandTimeout.of(timeout, max_timeout)
         self._root = root.rstrip("/") or "/"
         self._max_output_bytes = max_output_bytes
         self._redact = redact
@@ -68,15 +71,17 @@ class DaytonaCommandBackend(RedactingFileReads, DaytonaSandbox):  # type: ignore
     # -- commands -------------------------------------------------------------------------
 
     def execute(self, command: str, *, timeout: int | None = None) -> ExecuteResponse:
-        response: ExecuteResponse = super().execute(command, timeout=timeout)
-        return self._finish(response)
+        limit, notice = self._timeouts.resolve(timeout)
+        response: ExecuteResponse = super().execute(command, timeout=limit)
+        return with_notice(self._finish(response), notice)
 
     async def aexecute(self, command: str, *, timeout: int | None = None) -> ExecuteResponse:  # noqa: ASYNC109 - deepagents' signature
         if not command:
             return ExecuteResponse(output="Error: Command must be a non-empty string.", exit_code=1)
-        limit = timeout if timeout is not None else self._default_timeout
-        if limit <= 0:
-            raise ValueError(f"timeout must be positive, got {limit}")
+        limit, notice = self._timeouts.resolve(timeout)
+        return with_notice(await self._run(command, limit), notice)
+
+    async def _run(self, command: str, limit: int) -> ExecuteResponse:
         process = self._sandbox.process
         session_id = f"stigmer-{uuid.uuid4().hex}"
         await asyncio.to_thread(process.create_session, session_id)

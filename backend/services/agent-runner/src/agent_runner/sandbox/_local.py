@@ -98,6 +98,7 @@ class LocalSandboxProvider:
             workspace,
             env=variables,
             timeout=self._settings.command_timeout,
+            max_timeout=self._settings.max_command_timeout,
             max_output_bytes=self._settings.max_output_bytes,
             sandbox_id=sandbox_id,
             prefix=prefix,

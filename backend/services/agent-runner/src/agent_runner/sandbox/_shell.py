@@ -25,6 +25,7 @@ from deepagents.backends.protocol import ExecuteResponse
 from agent_runner.environment import Redactor
 from agent_runner.sandbox._output import CappedStream, CapturedOutput, format_output
 from agent_runner.sandbox._redacting import RedactingFileReads
+from agent_runner.sandbox._timeouts import CommandTimeout, with_notice
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +88,7 @@ class SandboxShellBackend(RedactingFileReads, LocalShellBackend):
         sandbox_id: str,
         prefix: Sequence[str],
         redact: Redactor,
+        max_timeout: int | None = None,
     ) -> None:
         super().__init__(
             root_dir=workspace,
@@ -99,20 +101,16 @@ class SandboxShellBackend(RedactingFileReads, LocalShellBackend):
         self._sandbox_id = sandbox_id
         self._prefix = list(prefix)
         self._redact = redact
+        # None: the model may not ask for more than the default.
+        self._timeouts = CommandTimeout.of(timeout, max_timeout)
 
     def _argv(self, command: str) -> list[str]:
         return [*self._prefix, "/bin/sh", "-c", command]
 
-    def _timeout(self, timeout: int | None) -> int:
-        effective = timeout if timeout is not None else self._default_timeout
-        if effective <= 0:
-            raise ValueError(f"timeout must be positive, got {effective}")
-        return effective
-
     def execute(self, command: str, *, timeout: int | None = None) -> ExecuteResponse:
         if not command:
             return ExecuteResponse(output="Error: Command must be a non-empty string.", exit_code=1)
-        limit = self._timeout(timeout)
+        limit, notice = self._timeouts.resolve(timeout)
         process = subprocess.Popen(
             self._argv(command),
             stdin=subprocess.DEVNULL,
@@ -134,13 +132,13 @@ class SandboxShellBackend(RedactingFileReads, LocalShellBackend):
         if not finished:
             _kill_group(process.pid)
             process.wait()
-            return self._timed_out(limit)
-        return self._response(captured, process.returncode)
+            return with_notice(self._timed_out(limit), notice)
+        return with_notice(self._response(captured, process.returncode), notice)
 
     async def aexecute(self, command: str, *, timeout: int | None = None) -> ExecuteResponse:  # noqa: ASYNC109 - deepagents' signature
         if not command:
             return ExecuteResponse(output="Error: Command must be a non-empty string.", exit_code=1)
-        limit = self._timeout(timeout)
+        limit, notice = self._timeouts.resolve(timeout)
         spawn = asyncio.ensure_future(
             asyncio.create_subprocess_exec(
                 *self._argv(command),
@@ -172,13 +170,13 @@ class SandboxShellBackend(RedactingFileReads, LocalShellBackend):
         except TimeoutError:
             _kill_group(process.pid)
             await _reap(process, readers)
-            return self._timed_out(limit)
+            return with_notice(self._timed_out(limit), notice)
         except BaseException:
             # Cancellation included: the command must not outlive the turn.
             _kill_group(process.pid)
             await asyncio.shield(_reap(process, readers))
             raise
-        return self._response(captured, process.returncode)
+        return with_notice(self._response(captured, process.returncode), notice)
 
     def _timed_out(self, limit: int) -> ExecuteResponse:
         return ExecuteResponse(

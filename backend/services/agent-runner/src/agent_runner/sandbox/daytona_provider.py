@@ -69,6 +69,7 @@ class DaytonaSandboxProvider:
             sandbox=sandbox,
             root=root,
             timeout=self._settings.command_timeout,
+            max_timeout=self._settings.max_command_timeout,
             max_output_bytes=self._settings.max_output_bytes,
             redact=request.redact,
         )
