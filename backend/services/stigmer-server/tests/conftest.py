@@ -32,7 +32,10 @@ from ai.stigmer.agentic.agentexecution.v1 import command_pb2_grpc as execution_c
 from ai.stigmer.agentic.agentexecution.v1 import query_pb2_grpc as execution_query
 from ai.stigmer.agentic.agentexecution.v1.api_pb2 import AgentExecution
 from ai.stigmer.agentic.agentexecution.v1.enum_pb2 import ExecutionPhase, MessageType
-from ai.stigmer.agentic.agentexecution.v1.io_pb2 import AgentExecutionStatusUpdate
+from ai.stigmer.agentic.agentexecution.v1.io_pb2 import (
+    AgentExecutionId,
+    AgentExecutionStatusUpdate,
+)
 from ai.stigmer.agentic.agentexecution.v1.spec_pb2 import AgentExecutionSpec
 from ai.stigmer.agentic.agentexecution.v1.status_pb2 import AgentExecutionStatus, AgentMessage
 from ai.stigmer.agentic.agentinstance.v1 import command_pb2_grpc as instance_cmd
@@ -54,7 +57,14 @@ from ai.stigmer.agentic.skill.v1.spec_pb2 import SkillSpec
 from ai.stigmer.commons.apiresource.environment_pb2 import EnvironmentValue
 from ai.stigmer.commons.apiresource.metadata_pb2 import ApiResourceMetadata
 from ai.stigmer.commons.apiresource.reference_pb2 import ApiResourceReference
-from stigmer_contracts import ERROR_INVALID_INPUT, ensure_thread_defn, execute_graphton_defn
+from stigmer_contracts import (
+    ERROR_INVALID_INPUT,
+    TurnOutcome,
+    TurnRequest,
+    attempt_token,
+    ensure_thread_defn,
+    execute_graphton_defn,
+)
 from stigmer_testing._server import StigmerServer, start_stigmer_server
 
 V1 = "agentic.stigmer.ai/v1"
@@ -108,8 +118,6 @@ class Api:
         self, execution_id: str, *phases: ExecutionPhase.ValueType, within: float = 60
     ) -> AgentExecution:
         """Poll `get` until the execution reaches one of `phases`."""
-        from ai.stigmer.agentic.agentexecution.v1.io_pb2 import AgentExecutionId
-
         deadline = asyncio.get_running_loop().time() + within
         while True:
             execution: AgentExecution = await self.call(
@@ -159,10 +167,10 @@ async def api(server: StigmerServer) -> AsyncIterator[Api]:
 class RunnerDouble:
     """EnsureThread and ExecuteGraphton as a test double of the agent-runner.
 
-    The message picks the behaviour: "ok ..." reports progress through updateStatus and
-    returns a COMPLETED status; "silent ..." returns COMPLETED without any updateStatus;
-    "fail ..." raises a non-retryable error; "block ..." heartbeats until cancelled;
-    "gate ..." waits for `release` before completing.
+    The turn's message (read from the server, as the runner does) picks the behaviour:
+    "ok ..." reports progress through updateStatus, then completes; "silent ..." completes
+    without any updateStatus; "fail ..." raises a non-retryable error; "block ..."
+    heartbeats until cancelled; "gate ..." waits for `release` before completing.
     """
 
     def __init__(self, api: Api) -> None:
@@ -175,10 +183,11 @@ class RunnerDouble:
         return f"thread-{session_id}"
 
     @execute_graphton_defn
-    async def execute_graphton(
-        self, execution: AgentExecution, thread_id: str
-    ) -> AgentExecutionStatus:
-        execution_id = execution.metadata.id
+    async def execute_graphton(self, request: TurnRequest) -> TurnOutcome:
+        execution_id = request.execution_id
+        execution = await self.api.call(
+            self.api.executions_q.get, AgentExecutionId(value=execution_id)
+        )
         word = execution.spec.message.split()[0]
         self.timeline.append(("start", execution_id))
         try:
@@ -186,31 +195,35 @@ class RunnerDouble:
                 raise ApplicationError(
                     "the model rejected the request", type=ERROR_INVALID_INPUT, non_retryable=True
                 )
-            if word == "block":
-                while True:
-                    activity.heartbeat()
-                    await asyncio.sleep(0.2)
+            if word in ("block", "slowstop"):
+                try:
+                    while True:
+                        activity.heartbeat()
+                        await asyncio.sleep(0.2)
+                except asyncio.CancelledError:
+                    if word == "slowstop":  # a turn whose commands take a while to die
+                        await asyncio.shield(asyncio.sleep(1.5))
+                    raise
             if word == "gate":
                 while not self.release.is_set():
                     activity.heartbeat()
                     await asyncio.sleep(0.1)
-            answer = AgentMessage(
-                id=f"{execution_id}-ai", type=MessageType.MESSAGE_AI, content="done"
-            )
             if word == "ok":
+                answer = AgentMessage(
+                    id=f"{execution_id}-ai", type=MessageType.MESSAGE_AI, content="done"
+                )
                 await self.api.call(
                     self.api.executions.updateStatus,
                     AgentExecutionStatusUpdate(
                         execution_id=execution_id,
+                        attempt=attempt_token(request.round, activity.info().attempt),
+                        attempt_sequence=1,
                         status=AgentExecutionStatus(
                             phase=ExecutionPhase.EXECUTION_IN_PROGRESS, messages=[answer]
                         ),
                     ),
                 )
-            return AgentExecutionStatus(
-                phase=ExecutionPhase.EXECUTION_COMPLETED,
-                messages=[answer],
-            )
+            return TurnOutcome(phase=ExecutionPhase.EXECUTION_COMPLETED)
         except asyncio.CancelledError:
             self.timeline.append(("cancelled", execution_id))
             raise

@@ -25,8 +25,8 @@ pytestmark = pytest.mark.integration
 _OPEN = ("grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection")
 
 
-def _methods(address: str) -> list[tuple[str, bool]]:
-    """(full method path, server streaming) of every RPC the server lists."""
+def _methods(address: str) -> list[tuple[str, str]]:
+    """(full method path, call kind) of every RPC the server lists."""
     with grpc.insecure_channel(address) as channel:
         database = ProtoReflectionDescriptorDatabase(channel)
         pool = DescriptorPool(database)
@@ -36,19 +36,29 @@ def _methods(address: str) -> list[tuple[str, bool]]:
                 continue
             service = pool.FindServiceByName(service_name)
             for method in service.methods:
-                found.append((f"/{service.full_name}/{method.name}", method.server_streaming))
+                kind = (
+                    "client_streaming"
+                    if method.client_streaming
+                    else "server_streaming"
+                    if method.server_streaming
+                    else "unary"
+                )
+                found.append((f"/{service.full_name}/{method.name}", kind))
         return found
 
 
 async def _call(
-    channel: grpc.aio.Channel, path: str, streaming: bool, metadata: tuple[tuple[str, str], ...]
+    channel: grpc.aio.Channel, path: str, kind: str, metadata: tuple[tuple[str, str], ...]
 ) -> tuple[grpc.StatusCode, str]:
     """The status an empty request gets: raw bytes, so every method takes the same call."""
     try:
-        if streaming:
+        if kind == "server_streaming":
             stream: Any = channel.unary_stream(path)
             async for _ in stream(b"", metadata=metadata, timeout=10):
                 pass
+        elif kind == "client_streaming":
+            upload: Any = channel.stream_unary(path)
+            await upload(iter([b""]), metadata=metadata, timeout=10)
         else:
             unary: Any = channel.unary_unary(path)
             await unary(b"", metadata=metadata, timeout=10)
@@ -59,10 +69,12 @@ async def _call(
 
 async def test_every_rpc_rejects_missing_and_wrong_keys(server: StigmerServer) -> None:
     methods = await asyncio.to_thread(_methods, server.address)
-    assert len(methods) == 40, methods  # 6 kinds x 6 RPCs, plus 4 execution RPCs
+    assert len(methods) == 41, methods  # 6 kinds x 6 RPCs, plus 5 execution RPCs
+    execution = "/ai.stigmer.agentic.agentexecution.v1"
+    assert (f"{execution}.AgentExecutionQueryController/subscribe", "server_streaming") in methods
     assert (
-        "/ai.stigmer.agentic.agentexecution.v1.AgentExecutionQueryController/subscribe",
-        True,
+        f"{execution}.AgentExecutionCommandController/streamPreviews",
+        "client_streaming",
     ) in methods
     wrong = (
         (),
@@ -72,14 +84,14 @@ async def test_every_rpc_rejects_missing_and_wrong_keys(server: StigmerServer) -
         (("authorization", f"Bearer {server.api_key}x"),),
     )
     async with grpc.aio.insecure_channel(server.address) as channel:
-        for path, streaming in methods:
+        for path, kind in methods:
             for metadata in wrong:
-                code, details = await _call(channel, path, streaming, metadata)
+                code, details = await _call(channel, path, kind, metadata)
                 assert code == grpc.StatusCode.UNAUTHENTICATED, (path, metadata)
                 assert "API key" in details
             # With the right key the same empty request gets past auth (and is judged on
             # its content), which shows the loop above tested auth, not a broken method.
-            code, _ = await _call(channel, path, streaming, server.metadata)
+            code, _ = await _call(channel, path, kind, server.metadata)
             assert code != grpc.StatusCode.UNAUTHENTICATED, path
 
 

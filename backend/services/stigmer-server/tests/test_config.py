@@ -24,8 +24,10 @@ def test_defaults_with_only_the_keys_set() -> None:
     )
     assert config.session_policy is SessionPolicy.ENQUEUE
     assert config.turn.start_to_close == timedelta(hours=1)
-    assert config.turn.heartbeat == timedelta(seconds=30)
-    assert config.turn.maximum_attempts == 3
+    assert config.turn.heartbeat == timedelta(seconds=10)
+    assert config.turn.maximum_attempts == 5
+    assert (config.reconcile.interval, config.reconcile.grace) == (30.0, 60.0)
+    assert config.metrics_address == ""
     assert (config.log_level, config.log_format) == ("INFO", "text")
 
 
@@ -44,6 +46,9 @@ def test_every_setting_is_read() -> None:
             "STIGMER_EXECUTE_GRAPHTON_TIMEOUT_SECONDS": "90",
             "STIGMER_EXECUTE_GRAPHTON_HEARTBEAT_SECONDS": "5",
             "STIGMER_EXECUTE_GRAPHTON_MAX_ATTEMPTS": "1",
+            "STIGMER_RECONCILE_INTERVAL_SECONDS": "0",
+            "STIGMER_RECONCILE_GRACE_SECONDS": "5",
+            "STIGMER_METRICS_ADDRESS": "0.0.0.0:9100",
             "LOG_LEVEL": "debug",
             "LOG_FORMAT": "JSON",
         }
@@ -54,6 +59,8 @@ def test_every_setting_is_read() -> None:
     assert (config.execution_task_queue, config.persistence_task_queue) == ("q1", "q2")
     assert config.turn.start_to_close == timedelta(seconds=90)
     assert config.turn.maximum_attempts == 1
+    assert (config.reconcile.interval, config.reconcile.grace) == (0.0, 5.0)
+    assert config.metrics_address == "0.0.0.0:9100"
     assert (config.log_level, config.log_format) == ("DEBUG", "json")
 
 
@@ -67,6 +74,8 @@ def test_all_problems_are_named_at_once() -> None:
                 "STIGMER_SESSION_POLICY": "drop",
                 "STIGMER_EXECUTE_GRAPHTON_TIMEOUT_SECONDS": "-1",
                 "STIGMER_EXECUTE_GRAPHTON_MAX_ATTEMPTS": "many",
+                "STIGMER_RECONCILE_INTERVAL_SECONDS": "-3",
+                "STIGMER_METRICS_ADDRESS": "9100",
                 "LOG_LEVEL": "LOUD",
                 "LOG_FORMAT": "xml",
             }
@@ -80,11 +89,13 @@ def test_all_problems_are_named_at_once() -> None:
         "STIGMER_SESSION_POLICY",
         "STIGMER_EXECUTE_GRAPHTON_TIMEOUT_SECONDS",
         "STIGMER_EXECUTE_GRAPHTON_MAX_ATTEMPTS",
+        "STIGMER_RECONCILE_INTERVAL_SECONDS",
+        "STIGMER_METRICS_ADDRESS",
         "LOG_LEVEL",
         "LOG_FORMAT",
     ):
         assert name in text
-    assert len(raised.value.problems) == 9
+    assert len(raised.value.problems) == 11
     assert "secret" not in text, "a database password never appears in an error"
 
 

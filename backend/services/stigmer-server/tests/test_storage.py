@@ -145,7 +145,7 @@ async def test_replace_and_delete(store: Store) -> None:
     assert await store.get(kinds.SKILL, skill.metadata.id) is None
 
 
-async def test_pages_filters_and_unfinished_executions(store: Store) -> None:
+async def test_pages_filters_and_the_turns_holding_a_session(store: Store) -> None:
     skills = [_skill(f"page-{i}", org="paged") for i in range(5)]
     session = IDS.new("ses")
     phases = [
@@ -177,9 +177,14 @@ async def test_pages_filters_and_unfinished_executions(store: Store) -> None:
         in_session = await tx.list_page(
             kinds.AGENT_EXECUTION, org="", page_size=10, after_id="", session_id=session
         )
-        unfinished = await tx.unfinished_executions(kinds.AGENT_EXECUTION, session)
+        for released in (executions[0], executions[3]):
+            await tx.executions.set_released(released.metadata.id)
+    async with store.transaction() as tx:
+        holding = await tx.executions.unreleased(session)
+        before_last = await tx.executions.unreleased(session, before=executions[2].metadata.id)
     assert [e.metadata.id for e in in_session.items] == [e.metadata.id for e in executions]  # type: ignore[attr-defined]
-    assert unfinished == [executions[1].metadata.id, executions[2].metadata.id]
+    assert holding == [executions[1].metadata.id, executions[2].metadata.id]
+    assert before_last == [executions[1].metadata.id]
 
 
 async def test_concurrent_status_updates_are_all_applied_in_sequence(store: Store) -> None:
@@ -203,3 +208,62 @@ async def test_concurrent_status_updates_are_all_applied_in_sequence(store: Stor
     assert isinstance(stored, AgentExecution)
     assert stored.status.messages[0].content == "x" * 40
     assert stored.status.sequence == 41
+
+
+async def test_a_streamed_turn_costs_the_database_its_changes_not_rewrites(store: Store) -> None:
+    """500 appended chunks: every change is one small log row, the log is folded into the
+    snapshot now and then, and all bytes written stay within 3x the final execution."""
+    execution = _execution(IDS.new("ses"), ExecutionPhase.EXECUTION_PENDING)
+    async with store.transaction() as tx:
+        await tx.insert(kinds.AGENT_EXECUTION, execution)
+    writer = StatusWriter(store, ExecutionHub())
+    before = store.bytes_written
+    # 500 chunks of 300 characters: 150 kB, past the size below which the log is never folded.
+    chunks = [f"chunk {i:03d} " + "of a long streamed answer " * 11 + "." for i in range(500)]
+    text = "".join(chunks)
+    for index, chunk in enumerate(chunks):
+        message = AgentMessage(id="m", content=chunk, append=index > 0)
+        await writer.apply(execution.metadata.id, AgentExecutionStatus(messages=[message]))
+    stored = await store.get(kinds.AGENT_EXECUTION, execution.metadata.id)
+    assert isinstance(stored, AgentExecution)
+    assert stored.status.messages[0].content == text
+    assert stored.status.sequence == 1 + len(chunks)
+    written = store.bytes_written - before
+    final_size = stored.ByteSize()
+    assert written <= 3 * final_size, (written, final_size)
+    async with store.transaction() as tx:
+        log = await tx.executions.log_after(execution.metadata.id, 0)
+        head = await tx.executions.head(execution.metadata.id)
+    assert head is not None
+    assert len(log) < len(chunks), "the log was folded into the snapshot at least once"
+    assert [change.sequence for change in log] == list(
+        range(stored.status.sequence - len(log) + 1, stored.status.sequence + 1)
+    )
+
+
+async def test_a_metadata_update_folds_the_log_and_keeps_the_status(store: Store) -> None:
+    execution = _execution(IDS.new("ses"), ExecutionPhase.EXECUTION_PENDING)
+    async with store.transaction() as tx:
+        await tx.insert(kinds.AGENT_EXECUTION, execution)
+    writer = StatusWriter(store, ExecutionHub())
+    for piece in ("a", "b"):
+        message = AgentMessage(id="m", content=piece, append=True)
+        await writer.apply(execution.metadata.id, AgentExecutionStatus(messages=[message]))
+    async with store.transaction() as tx:
+        current = await tx.get(kinds.AGENT_EXECUTION, execution.metadata.id, for_update=True)
+        assert isinstance(current, AgentExecution)
+        current.metadata.labels["team"] = "blue"
+        await tx.replace(kinds.AGENT_EXECUTION, current)
+    async with store.transaction() as tx:
+        assert await tx.executions.log_after(execution.metadata.id, 0) == []
+    stored = await store.get(kinds.AGENT_EXECUTION, execution.metadata.id)
+    assert isinstance(stored, AgentExecution)
+    assert (stored.status.messages[0].content, stored.status.sequence) == ("ab", 3)
+    assert stored.metadata.labels["team"] == "blue"
+    await writer.apply(
+        execution.metadata.id,
+        AgentExecutionStatus(messages=[AgentMessage(id="m", content="c", append=True)]),
+    )
+    again = await store.get(kinds.AGENT_EXECUTION, execution.metadata.id)
+    assert isinstance(again, AgentExecution)
+    assert (again.status.messages[0].content, again.status.sequence) == ("abc", 4)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+import grpc
 import pytest
 
 from ai.stigmer.agentic.agentexecution.v1.api_pb2 import AgentExecution
@@ -44,8 +46,12 @@ async def _collect(api: Api, execution_id: str, after: int = 0) -> list[AgentExe
     ]
 
 
-def _update(execution_id: str, status: AgentExecutionStatus) -> AgentExecutionStatusUpdate:
-    return AgentExecutionStatusUpdate(execution_id=execution_id, status=status)
+def _update(
+    execution_id: str, status: AgentExecutionStatus, attempt: int = 0, number: int = 0
+) -> AgentExecutionStatusUpdate:
+    return AgentExecutionStatusUpdate(
+        execution_id=execution_id, status=status, attempt=attempt, attempt_sequence=number
+    )
 
 
 async def test_watchers_joining_during_a_burst_see_every_sequence_once(
@@ -130,31 +136,60 @@ async def test_resume_after_a_sequence_and_final_streams(api: Api, make: Builder
     assert await _collect(api, execution_id, after=5) == []
 
 
-async def test_numbered_updates_apply_once_and_phase_never_leaves_final(
-    api: Api, make: Builders
+async def test_an_attempt_writes_each_update_once_and_an_older_attempt_is_refused(
+    api: Api, make: Builders, stored_rows: Callable[[], list[tuple[str, bytes]]]
 ) -> None:
     execution_id = await _pending_execution(api, make)
-    delta = AgentExecutionStatus(
-        sequence=2, messages=[AgentMessage(id="m", content="hi", append=True)]
-    )
-    first = await api.call(api.executions.updateStatus, _update(execution_id, delta))
-    retried = await api.call(api.executions.updateStatus, _update(execution_id, delta))
+    hello = AgentExecutionStatus(messages=[AgentMessage(id="m", content="hi", append=True)])
+    first = await api.call(api.executions.updateStatus, _update(execution_id, hello, 1001, 1))
+    retried = await api.call(api.executions.updateStatus, _update(execution_id, hello, 1001, 1))
     assert (first.applied, first.sequence) == (True, 2)
-    assert (retried.applied, retried.sequence) == (False, 2)
+    assert (retried.applied, retried.sequence) == (True, 2), "acknowledged, not applied again"
+    newer = await api.call(api.executions.updateStatus, _update(execution_id, hello, 1002, 1))
+    assert (newer.applied, newer.sequence) == (True, 3)
+    before = stored_rows()
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await api.call(api.executions.updateStatus, _update(execution_id, hello, 1001, 2))
+    assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "attempt 1001" in (refused.value.details() or "")
+    assert "superseded by attempt 1002" in (refused.value.details() or "")
+    assert stored_rows() == before, "a refused update writes nothing"
+    stored = await api.call(api.executions_q.get, AgentExecutionId(value=execution_id))
+    assert stored.status.messages[0].content == "hihi"
+    assert stored.status.sequence == 3
+
+
+async def test_bad_writer_numbers_are_refused(api: Api, make: Builders) -> None:
+    execution_id = await _pending_execution(api, make)
+    cases = [
+        (_update(execution_id, AgentExecutionStatus(sequence=4)), "status.sequence"),
+        (_update(execution_id, AgentExecutionStatus(), 0, 3), "attempt"),
+        (_update(execution_id, AgentExecutionStatus(), 1001, 0), "attempt_sequence"),
+    ]
+    for update, field in cases:
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await api.call(api.executions.updateStatus, update)
+        assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert (refused.value.details() or "").startswith(field)
+
+
+async def test_the_phase_never_leaves_a_final_phase(api: Api, make: Builders) -> None:
+    execution_id = await _pending_execution(api, make)
     await api.call(
         api.executions.updateStatus,
-        _update(execution_id, AgentExecutionStatus(sequence=3, phase=P.EXECUTION_COMPLETED)),
+        _update(execution_id, AgentExecutionStatus(phase=P.EXECUTION_COMPLETED), 1001, 1),
     )
     late = await api.call(
         api.executions.updateStatus,
         _update(
             execution_id,
-            AgentExecutionStatus(sequence=4, phase=P.EXECUTION_IN_PROGRESS, error="late"),
+            AgentExecutionStatus(phase=P.EXECUTION_IN_PROGRESS, error="late"),
+            1001,
+            2,
         ),
     )
     assert late.applied
     stored = await api.call(api.executions_q.get, AgentExecutionId(value=execution_id))
-    assert stored.status.messages[0].content == "hi", "the retried append was not applied twice"
     assert stored.status.phase == P.EXECUTION_COMPLETED
     assert stored.status.error == "late"
     assert stored.status.HasField("completed_at")

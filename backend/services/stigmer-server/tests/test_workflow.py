@@ -17,8 +17,9 @@ from ai.stigmer.agentic.agentexecution.v1.io_pb2 import (
     AgentExecutionId,
     ListAgentExecutionsBySessionRequest,
 )
-from stigmer_contracts import data_converter
-from stigmer_server.execution import InvokeAgentExecutionWorkflow, workflow_sandbox
+from stigmer_contracts import TurnOutcome, data_converter
+from stigmer_server.execution import workflow_sandbox
+from stigmer_server.workflows import InvokeAgentExecutionWorkflow
 
 if TYPE_CHECKING:
     from contextlib import AbstractAsyncContextManager
@@ -50,10 +51,10 @@ async def test_successful_turn_persists_the_final_status(
     assert [m.content for m in final.status.messages] == ["done"]
     assert final.status.HasField("started_at")
     assert final.status.HasField("completed_at")
-    # create (1), the runner's IN_PROGRESS update (2), the workflow's final persist (3)
+    # create (1), the runner's IN_PROGRESS update (2), the workflow's settlement (3)
     assert final.status.sequence == 3
-    result = await temporal_client.get_workflow_handle(created.metadata.id).result()
-    assert result.phase == P.EXECUTION_COMPLETED
+    handle = temporal_client.get_workflow_handle(created.metadata.id, result_type=TurnOutcome)
+    assert await handle.result() == TurnOutcome(phase=P.EXECUTION_COMPLETED)
 
 
 async def test_activity_failure_is_persisted_as_failed_with_the_error(
@@ -70,7 +71,7 @@ async def test_activity_failure_is_persisted_as_failed_with_the_error(
     assert (await handle.describe()).status == WorkflowExecutionStatus.FAILED
 
 
-async def test_final_status_is_stored_when_the_runner_never_reports(
+async def test_the_outcome_is_settled_when_the_runner_never_reports(
     api: Api, make: Builders, runner: RunnerDouble
 ) -> None:
     agent = await api.call(api.agents.create, make.agent())
@@ -78,8 +79,8 @@ async def test_final_status_is_stored_when_the_runner_never_reports(
         api.executions.create, make.execution("silent run", agent_id=agent.metadata.id)
     )
     final = await api.wait_phase(created.metadata.id, P.EXECUTION_COMPLETED)
-    assert [m.content for m in final.status.messages] == ["done"]
-    assert final.status.sequence == 2, "create, then only the workflow's own persist"
+    assert final.status.HasField("completed_at")
+    assert final.status.sequence == 2, "create, then only the workflow's own settlement"
 
 
 async def test_cancel_stops_the_activity_and_ends_cancelled(
@@ -106,12 +107,37 @@ async def test_cancel_stops_the_activity_and_ends_cancelled(
     )
 
 
-async def _until_async_status(handle: object, status: WorkflowExecutionStatus) -> None:
-    for _ in range(300):
-        if (await handle.describe()).status == status:  # type: ignore[attr-defined]
+async def _until_async_status(
+    handle: object, status: WorkflowExecutionStatus, within: float = 30
+) -> None:
+    deadline = asyncio.get_running_loop().time() + within
+    seen = None
+    while asyncio.get_running_loop().time() < deadline:
+        seen = (await handle.describe()).status  # type: ignore[attr-defined]
+        if seen == status:
             return
         await asyncio.sleep(0.1)
-    raise AssertionError(f"workflow never reached {status}")
+    raise AssertionError(f"workflow never reached {status} in {within} s (last seen {seen})")
+
+
+async def test_the_next_turn_starts_only_once_the_cancelled_one_has_stopped(
+    api: Api, make: Builders, runner: RunnerDouble
+) -> None:
+    """Cancel answers at once, but the session stays held until the runner has stopped the
+    cancelled turn (its commands killed): the next turn never overlaps with it."""
+    _, session_id = await api.new_session(make)
+    first = await api.call(
+        api.executions.create, make.execution("slowstop one", session_id=session_id)
+    )
+    second = await api.call(api.executions.create, make.execution("ok two", session_id=session_id))
+    await _until(lambda: runner.saw("start", first.metadata.id))
+    cancelled = await api.call(api.executions.cancel, AgentExecutionId(value=first.metadata.id))
+    assert cancelled.status.phase == P.EXECUTION_CANCELLED
+    await api.wait_phase(second.metadata.id, P.EXECUTION_COMPLETED)
+    timeline = runner.timeline
+    assert timeline.index(("end", first.metadata.id)) < timeline.index(
+        ("start", second.metadata.id)
+    ), timeline
 
 
 async def test_second_turn_in_a_session_waits_for_the_first(

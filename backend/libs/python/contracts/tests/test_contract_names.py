@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from temporalio.converter import DataConverter
 
 import stigmer_contracts as contracts
@@ -12,7 +13,6 @@ def test_wire_names_are_the_documented_ones() -> None:
     assert contracts.INVOKE_AGENT_EXECUTION_WORKFLOW == "InvokeAgentExecutionWorkflow"
     assert contracts.ENSURE_THREAD == "EnsureThread"
     assert contracts.EXECUTE_GRAPHTON == "ExecuteGraphton"
-    assert contracts.UPDATE_EXECUTION_STATUS == "UpdateExecutionStatus"
     assert contracts.CLEANUP_SANDBOX == "CleanupSandbox"
     assert contracts.AGENT_EXECUTION_TASK_QUEUE_DEFAULT == "execution"
     assert contracts.EXECUTION_PERSISTENCE_TASK_QUEUE_DEFAULT == "execution-persistence"
@@ -29,6 +29,34 @@ def test_retry_policies_never_retry_contract_errors() -> None:
             contracts.ERROR_NOT_FOUND,
         }
     assert contracts.EXECUTE_GRAPHTON_OPTIONS.heartbeat_timeout is not None
+
+
+def test_attempt_tokens_grow_with_every_attempt_of_every_round() -> None:
+    tokens = [
+        contracts.attempt_token(round_, attempt)
+        for round_ in (1, 2, 3)
+        for attempt in (1, 2, contracts.ATTEMPTS_PER_ROUND - 1)
+    ]
+    assert tokens == sorted(tokens)
+    assert len(set(tokens)) == len(tokens)
+    with pytest.raises(ValueError, match="attempt"):
+        contracts.attempt_token(1, contracts.ATTEMPTS_PER_ROUND)
+    with pytest.raises(ValueError, match="round"):
+        contracts.attempt_token(0, 1)
+
+
+def test_turn_payloads_are_small_and_hold_ids_only() -> None:
+    converter: DataConverter = contracts.data_converter()
+    request = contracts.TurnRequest(execution_id="aex-1", thread_id="thread-1", round=2)
+    [payload] = converter.payload_converter.to_payloads([request])
+    assert len(payload.data) < 100
+    [back] = converter.payload_converter.from_payloads([payload], [contracts.TurnRequest])
+    assert back == request
+    outcome = contracts.TurnOutcome(phase=3, error="")
+    [payload] = converter.payload_converter.to_payloads([outcome])
+    assert converter.payload_converter.from_payloads([payload], [contracts.TurnOutcome]) == [
+        outcome
+    ]
 
 
 def test_protobuf_payloads_travel_as_binary_and_round_trip() -> None:
@@ -49,6 +77,9 @@ def test_public_exports_are_pinned() -> None:
         in {
             "ActivityOptions",
             "ProtoFirstPayloadConverter",
+            "TurnOutcome",
+            "TurnRequest",
+            "attempt_token",
             "cleanup_sandbox_defn",
             "data_converter",
             "ensure_thread_defn",
@@ -56,7 +87,5 @@ def test_public_exports_are_pinned() -> None:
             "execute_ensure_thread",
             "execute_graphton",
             "execute_graphton_defn",
-            "execute_update_execution_status",
-            "update_execution_status_defn",
         }
     )

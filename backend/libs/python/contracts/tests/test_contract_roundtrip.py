@@ -12,12 +12,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 import stigmer_contracts as contracts
-from ai.stigmer.agentic.agentexecution.v1.api_pb2 import AgentExecution
-from ai.stigmer.agentic.agentexecution.v1.enum_pb2 import ExecutionPhase, MessageType
-from ai.stigmer.agentic.agentexecution.v1.io_pb2 import AgentExecutionStatusUpdate
-from ai.stigmer.agentic.agentexecution.v1.spec_pb2 import AgentExecutionSpec
-from ai.stigmer.agentic.agentexecution.v1.status_pb2 import AgentExecutionStatus, AgentMessage
-from ai.stigmer.commons.apiresource.metadata_pb2 import ApiResourceMetadata
+from ai.stigmer.agentic.agentexecution.v1.enum_pb2 import ExecutionPhase
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 
@@ -26,7 +21,7 @@ class RecordingActivities:
     """Test-only activities registered under the contract's real names."""
 
     def __init__(self) -> None:
-        self.persisted: list[AgentExecutionStatusUpdate] = []
+        self.requests: list[contracts.TurnRequest] = []
 
     @contracts.ensure_thread_defn
     async def ensure_thread(self, session_id: str, agent_id: str) -> str:
@@ -39,110 +34,66 @@ class RecordingActivities:
         return f"thread-for-{session_id}-{agent_id}"
 
     @contracts.execute_graphton_defn
-    async def execute_graphton(
-        self, execution: AgentExecution, thread_id: str
-    ) -> AgentExecutionStatus:
-        return AgentExecutionStatus(
-            phase=ExecutionPhase.EXECUTION_COMPLETED,
-            messages=[
-                AgentMessage(
-                    id="m1",
-                    type=MessageType.MESSAGE_AI,
-                    content=f"{execution.spec.message} @ {thread_id}",
-                )
-            ],
-        )
-
-    @contracts.update_execution_status_defn
-    async def update_execution_status(self, update: AgentExecutionStatusUpdate) -> None:
-        self.persisted.append(update)
+    async def execute_graphton(self, request: contracts.TurnRequest) -> contracts.TurnOutcome:
+        self.requests.append(request)
+        return contracts.TurnOutcome(phase=ExecutionPhase.EXECUTION_COMPLETED)
 
 
 @workflow.defn(name="ContractProbeWorkflow")
 class ContractProbeWorkflow:
     @workflow.run
-    async def run(self, execution: AgentExecution) -> AgentExecutionStatus:
+    async def run(self, session_id: str) -> contracts.TurnOutcome:
         queue = workflow.info().task_queue
-        thread_id = await contracts.execute_ensure_thread(
-            execution.spec.session_id, execution.spec.agent_id, task_queue=queue
-        )
-        status = await contracts.execute_graphton(execution, thread_id, task_queue=queue)
-        await contracts.execute_update_execution_status(
-            AgentExecutionStatusUpdate(execution_id=execution.metadata.id, status=status),
+        thread_id = await contracts.execute_ensure_thread(session_id, "agt-1", task_queue=queue)
+        return await contracts.execute_graphton(
+            contracts.TurnRequest(execution_id="aex-test", thread_id=thread_id),
             task_queue=queue,
         )
-        return status
 
 
-def _execution(session_id: str) -> AgentExecution:
-    return AgentExecution(
-        api_version="agentic.stigmer.ai/v1",
-        kind="AgentExecution",
-        metadata=ApiResourceMetadata(id="aex-test"),
-        spec=AgentExecutionSpec(session_id=session_id, agent_id="agt-1", message="hello"),
-    )
-
-
-async def test_workflow_calls_contract_activities_with_proto_payloads(
-    temporal_client: Client,
-) -> None:
+async def _run_probe(
+    temporal_client: Client, activities: RecordingActivities, session_id: str
+) -> contracts.TurnOutcome:
     queue = f"contract-{uuid.uuid4()}"
-    activities = RecordingActivities()
     async with Worker(
         temporal_client,
         task_queue=queue,
         workflows=[ContractProbeWorkflow],
-        activities=[
-            activities.ensure_thread,
-            activities.execute_graphton,
-            activities.update_execution_status,
-        ],
+        activities=[activities.ensure_thread, activities.execute_graphton],
         # The probe workflow lives in a test module, which the sandbox cannot re-import.
         workflow_runner=UnsandboxedWorkflowRunner(),
     ):
-        status = await temporal_client.execute_workflow(
+        outcome: contracts.TurnOutcome = await temporal_client.execute_workflow(
             ContractProbeWorkflow.run,
-            _execution("ses-1"),
+            session_id,
             id=f"wf-{uuid.uuid4()}",
             task_queue=queue,
             execution_timeout=timedelta(seconds=60),
         )
-    assert isinstance(status, AgentExecutionStatus)
-    assert status.phase == ExecutionPhase.EXECUTION_COMPLETED
-    assert status.messages[0].content == "hello @ thread-for-ses-1-agt-1"
-    assert [u.execution_id for u in activities.persisted] == ["aex-test"]
-    assert activities.persisted[0].status == status
+    return outcome
+
+
+async def test_workflow_calls_contract_activities_with_small_payloads(
+    temporal_client: Client,
+) -> None:
+    activities = RecordingActivities()
+    outcome = await _run_probe(temporal_client, activities, "ses-1")
+    assert outcome == contracts.TurnOutcome(phase=ExecutionPhase.EXECUTION_COMPLETED)
+    assert activities.requests == [
+        contracts.TurnRequest(execution_id="aex-test", thread_id="thread-for-ses-1-agt-1")
+    ]
 
 
 async def test_non_retryable_contract_error_fails_the_workflow_once(
     temporal_client: Client,
 ) -> None:
-    queue = f"contract-{uuid.uuid4()}"
     activities = RecordingActivities()
-    async with Worker(
-        temporal_client,
-        task_queue=queue,
-        workflows=[ContractProbeWorkflow],
-        activities=[
-            activities.ensure_thread,
-            activities.execute_graphton,
-            activities.update_execution_status,
-        ],
-        # The probe workflow lives in a test module, which the sandbox cannot re-import.
-        workflow_runner=UnsandboxedWorkflowRunner(),
-    ):
-        with pytest.raises(WorkflowFailureError) as failure:
-            await temporal_client.execute_workflow(
-                ContractProbeWorkflow.run,
-                _execution(""),
-                id=f"wf-{uuid.uuid4()}",
-                task_queue=queue,
-                execution_timeout=timedelta(seconds=60),
-            )
+    with pytest.raises(WorkflowFailureError) as failure:
+        await _run_probe(temporal_client, activities, "")
     activity_error = failure.value.cause
     assert isinstance(activity_error, ActivityError)
     cause = activity_error.cause
     assert isinstance(cause, ApplicationError)
     assert cause.type == contracts.ERROR_INVALID_INPUT
     assert "session_id cannot be empty" in str(cause)
-    assert activities.persisted == []
+    assert activities.requests == []

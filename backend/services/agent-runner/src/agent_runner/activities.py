@@ -19,10 +19,11 @@ from temporalio.exceptions import ApplicationError
 from agent_runner.clients import StigmerClients
 from agent_runner.config import TurnSettings
 from agent_runner.errors import classify
-from ai.stigmer.agentic.agentexecution.v1.api_pb2 import AgentExecution
-from ai.stigmer.agentic.agentexecution.v1.status_pb2 import AgentExecutionStatus
 from stigmer_contracts import (
     EXECUTE_GRAPHTON_OPTIONS,
+    TurnOutcome,
+    TurnRequest,
+    attempt_token,
     cleanup_sandbox_defn,
     ensure_thread_defn,
     execute_graphton_defn,
@@ -91,26 +92,24 @@ class RunnerActivities:
             raise classify(exc) from exc
 
     @execute_graphton_defn
-    async def execute_graphton(
-        self, execution: AgentExecution, thread_id: str
-    ) -> AgentExecutionStatus:
+    async def execute_graphton(self, request: TurnRequest) -> TurnOutcome:
         # Heartbeats start first: even waiting for the agent stack must not look like a dead
         # worker to Temporal.
         heartbeat = asyncio.create_task(self._heartbeat(), name="heartbeat")
         try:
-            return await self._execute(execution, thread_id)
+            return await self._execute(request)
         finally:
             heartbeat.cancel()
             (result,) = await asyncio.gather(heartbeat, return_exceptions=True)
             if isinstance(result, Exception):
-                logger.error("execution %s: heartbeats died: %r", execution.metadata.id, result)
+                logger.error("execution %s: heartbeats died: %r", request.execution_id, result)
 
     async def _heartbeat(self) -> None:
         while True:
             activity.heartbeat()
             await asyncio.sleep(self._heartbeat_interval)
 
-    async def _execute(self, execution: AgentExecution, thread_id: str) -> AgentExecutionStatus:
+    async def _execute(self, request: TurnRequest) -> TurnOutcome:
         # Loaded in the background since start-up; by the first turn it is normally there.
         from agent_runner.turn import AttemptContext, Turn
 
@@ -125,10 +124,11 @@ class RunnerActivities:
             models=dependencies.models,
             checkpointer=dependencies.checkpointer,
             settings=dependencies.settings,
-            execution=execution,
-            thread_id=thread_id,
+            execution_id=request.execution_id,
+            thread_id=request.thread_id,
             context=AttemptContext(
                 attempt=info.attempt,
+                token=attempt_token(request.round, info.attempt),
                 final_attempt=maximum > 0 and info.attempt >= maximum,
                 cancel_requested=_cancel_requested,
             ),

@@ -8,7 +8,8 @@ refuses an empty id before it calls anything.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+import json
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, TypeVar
 
 import grpc
@@ -23,6 +24,8 @@ from ai.stigmer.agentic.agentexecution.v1.command_pb2_grpc import (
 )
 from ai.stigmer.agentic.agentexecution.v1.io_pb2 import (
     AgentExecutionId,
+    AgentExecutionPreview,
+    AgentExecutionPreviewResult,
     AgentExecutionStatusUpdate,
     AgentExecutionStatusUpdateResult,
 )
@@ -62,8 +65,8 @@ def _with_key(details: aio.ClientCallDetails, header: tuple[str, str]) -> aio.Cl
     )
 
 
-# Two classes on purpose: grpc.aio files an interceptor under the first call kind it matches,
-# so one class implementing both interfaces would never see streaming calls.
+# One class per call kind on purpose: grpc.aio files an interceptor under the first call kind
+# it matches, so one class implementing several interfaces would miss the others' calls.
 class _UnaryBearerAuth(aio.UnaryUnaryClientInterceptor):
     def __init__(self, api_key: str) -> None:
         self._header = ("authorization", f"Bearer {api_key}")
@@ -90,16 +93,57 @@ class _StreamBearerAuth(aio.UnaryStreamClientInterceptor):
         return await continuation(_with_key(client_call_details, self._header), request)
 
 
+class _ClientStreamBearerAuth(aio.StreamUnaryClientInterceptor):
+    def __init__(self, api_key: str) -> None:
+        self._header = ("authorization", f"Bearer {api_key}")
+
+    async def intercept_stream_unary(
+        self,
+        continuation: Callable[..., Any],
+        client_call_details: aio.ClientCallDetails,
+        request_iterator: Any,
+    ) -> Any:
+        return await continuation(_with_key(client_call_details, self._header), request_iterator)
+
+
+# A server replica going away, or restarting, is not the turn's failure: calls wait for a
+# connection and are retried on UNAVAILABLE (every call is safe to repeat: reads, and status
+# updates the server applies once per attempt number). The endpoint may list several
+# replicas ("ipv4:host1:port,host2:port"); gRPC moves to the next when one is gone.
+_SERVICE_CONFIG = json.dumps(
+    {
+        "methodConfig": [
+            {
+                "name": [{}],
+                "waitForReady": True,
+                "retryPolicy": {
+                    "maxAttempts": 5,
+                    "initialBackoff": "0.2s",
+                    "maxBackoff": "3s",
+                    "backoffMultiplier": 2,
+                    "retryableStatusCodes": ["UNAVAILABLE"],
+                },
+            }
+        ]
+    }
+)
+_CHANNEL_OPTIONS = (("grpc.service_config", _SERVICE_CONFIG), ("grpc.enable_retries", 1))
+
+
 def open_channel(endpoint: str, api_key: str) -> aio.Channel:
     interceptors: list[aio.ClientInterceptor] = [
         _UnaryBearerAuth(api_key),
         _StreamBearerAuth(api_key),
+        _ClientStreamBearerAuth(api_key),
     ]
     if endpoint.endswith(":443"):
         return aio.secure_channel(
-            endpoint, grpc.ssl_channel_credentials(), interceptors=interceptors
+            endpoint,
+            grpc.ssl_channel_credentials(),
+            options=_CHANNEL_OPTIONS,
+            interceptors=interceptors,
         )
-    return aio.insecure_channel(endpoint, interceptors=interceptors)
+    return aio.insecure_channel(endpoint, options=_CHANNEL_OPTIONS, interceptors=interceptors)
 
 
 class StigmerClients:
@@ -156,14 +200,17 @@ class StigmerClients:
         request = AgentExecutionId(value=require_id("execution_id", execution_id))
         return await self._executions.get(request, timeout=self._timeout)
 
-    async def stored_sequence(self, execution_id: str) -> int:
-        return (await self.get_execution(execution_id)).status.sequence
-
     async def update_status(
         self, update: AgentExecutionStatusUpdate
     ) -> AgentExecutionStatusUpdateResult:
         require_id("execution_id", update.execution_id)
         return await self._execution_commands.updateStatus(update, timeout=self._timeout)
+
+    async def stream_previews(
+        self, previews: AsyncIterator[AgentExecutionPreview]
+    ) -> AgentExecutionPreviewResult:
+        """One client stream of previews; it lasts as long as `previews` does."""
+        return await self._execution_commands.streamPreviews(previews)
 
     async def _by_reference(
         self,

@@ -87,7 +87,7 @@ class FlushPolicy:
 
     max_events: int = 10
     max_delay: float = 0.25
-    final_attempts: int = 5
+    final_attempts: int = 8
     final_backoff: float = 0.5
 
 
@@ -197,7 +197,7 @@ def load_config(env: Mapping[str, str]) -> RunnerConfig:
     max_output = number(names.SANDBOX_MAX_OUTPUT_BYTES, 100_000, int, 1024)
     max_events = number(names.STATUS_FLUSH_MAX_EVENTS, 10, int, 1)
     max_delay_ms = number(names.STATUS_FLUSH_MAX_DELAY_MS, 250, int, 1)
-    heartbeat = number(names.HEARTBEAT_INTERVAL_SECONDS, 5.0, float, 0.1)
+    heartbeat = number(names.HEARTBEAT_INTERVAL_SECONDS, 2.0, float, 0.1)
     concurrency = number(names.MAX_CONCURRENT_TURNS, 4, int, 1)
     grace = number(names.SHUTDOWN_GRACE_SECONDS, 30.0, float, 0.0)
     log_level = choice(names.LOG_LEVEL, "INFO", LOG_LEVELS, str.upper)

@@ -1,7 +1,8 @@
 """One turn (ExecuteGraphton), every step of ARCHITECTURE section 5 in order.
 
-The turn owns a `StatusBuilder` and a `StatusPublisher` from its first step, so whatever goes
-wrong is recorded on the execution before the error goes back to Temporal.
+The turn owns its `TurnStatus` from its first step, so whatever goes wrong is recorded on
+the execution before the error goes back to Temporal. Errors go back redacted and without
+their cause chain: Temporal keeps them in its history, where no secret may go.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,20 +18,21 @@ from langchain_core.messages import BaseMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph.state import CompiledStateGraph
+from temporalio.exceptions import ApplicationError
 
 from agent_runner.agent import RECURSION_LIMIT, AgentPlan, build_agent
 from agent_runner.clients import StigmerClients, require_id
 from agent_runner.config import TurnSettings
 from agent_runner.environment import Redactor
-from agent_runner.errors import classify
+from agent_runner.errors import ERROR_TURN, classify
 from agent_runner.models import ModelFactory
 from agent_runner.resolve import Resolved, resolve, skills_for, turn_environment
 from agent_runner.sandbox import SandboxProvider, SandboxRequest, check_spec
 from agent_runner.skills import skill_entries, write_skills
-from agent_runner.status import STREAM_MODES, StatusBuilder, StatusPublisher
+from agent_runner.status import STREAM_MODES, Superseded, TurnStatus
 from ai.stigmer.agentic.agentexecution.v1.api_pb2 import AgentExecution
 from ai.stigmer.agentic.agentexecution.v1.enum_pb2 import ExecutionPhase
-from ai.stigmer.agentic.agentexecution.v1.status_pb2 import AgentExecutionStatus
+from stigmer_contracts import TurnOutcome
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +41,9 @@ logger = logging.getLogger(__name__)
 class AttemptContext:
     """What Temporal tells the turn about this attempt; plain values so tests can pass them."""
 
+    # Temporal's attempt number (for logs) and the fencing token the status is written with.
     attempt: int
+    token: int
     final_attempt: bool
     # True when the cancel came from the workflow (a user's cancel); False when Temporal
     # took the attempt away (heartbeat timeout, worker shutdown) and will retry it.
@@ -59,7 +63,7 @@ class Turn:
         models: ModelFactory,
         checkpointer: BaseCheckpointSaver[str],
         settings: TurnSettings,
-        execution: AgentExecution,
+        execution_id: str,
         thread_id: str,
         context: AttemptContext,
     ) -> None:
@@ -68,100 +72,106 @@ class Turn:
         self._models = models
         self._checkpointer = checkpointer
         self._settings = settings
-        self._execution = execution
+        self._id = execution_id
         self._thread_id = thread_id
         self._context = context
-        self._id = execution.metadata.id
 
-    async def run(self) -> AgentExecutionStatus:
-        spec = self._execution.spec
+    async def run(self) -> TurnOutcome:
+        require_id("execution_id", self._id)
+        require_id("thread_id", self._thread_id)
+        execution = await self._clients.get_execution(self._id)
+        self._log_entry(execution)
+        require_id("execution.spec.session_id", execution.spec.session_id)
+        # Until the environment is known only the runtime layer's secrets can be redacted.
+        runtime_secrets = (v.value for v in execution.spec.runtime_env.values() if v.is_secret)
+        status = TurnStatus(
+            execution_id=self._id,
+            sink=self._clients,
+            policy=self._settings.flush,
+            attempt=self._context.token,
+            redact=Redactor(runtime_secrets),
+        )
+        status.builder.start(
+            message_id=human_message_id(self._id),
+            message=execution.spec.message,
+            first_attempt=not execution.status.HasField("started_at"),
+        )
+        if execution.status.HasField("error"):
+            status.builder.clear_error()
+        async with status.publishing():
+            try:
+                await self._turn(execution, status)
+            except asyncio.CancelledError:
+                await self._cancelled(status)
+                raise
+            except Superseded as superseded:
+                logger.warning(
+                    "execution %s: attempt %d stops: %s",
+                    self._id,
+                    self._context.attempt,
+                    superseded,
+                )
+                raise ApplicationError(str(superseded), type=ERROR_TURN) from None
+            except Exception as exc:
+                raise await self._failed(exc, status) from None
+            await status.completed()
+        return TurnOutcome(phase=ExecutionPhase.EXECUTION_COMPLETED)
+
+    def _log_entry(self, execution: AgentExecution) -> None:
+        spec = execution.spec
         logger.info(
-            "ExecuteGraphton execution_id=%r session_id=%r (empty=%s) thread_id=%r (empty=%s) "
-            "attempt=%d message_chars=%d runtime_env=%s",
+            "ExecuteGraphton execution_id=%r session_id=%r (empty=%s) thread_id=%r "
+            "attempt=%d token=%d message_chars=%d runtime_env=%s",
             self._id,
             spec.session_id,
             not spec.session_id,
             self._thread_id,
-            not self._thread_id,
             self._context.attempt,
+            self._context.token,
             len(spec.message),
             sorted(spec.runtime_env),
         )
-        require_id("execution.metadata.id", self._id)
-        require_id("execution.spec.session_id", spec.session_id)
-        require_id("thread_id", self._thread_id)
-        stored = await self._clients.get_execution(self._id)
-        # Until the environment is known only the runtime layer's secrets can be redacted.
-        redact = Redactor(v.value for v in spec.runtime_env.values() if v.is_secret)
-        builder = StatusBuilder(redact=redact)
-        publisher = StatusPublisher(
-            execution_id=self._id,
-            builder=builder,
-            sink=self._clients,
-            policy=self._settings.flush,
-            last_sequence=stored.status.sequence,
-        )
-        builder.start(
-            message_id=human_message_id(self._id),
-            message=spec.message,
-            first_attempt=not stored.status.HasField("started_at"),
-        )
-        if stored.status.HasField("error"):
-            builder.clear_error()
-        timer = asyncio.create_task(publisher.run_timer(), name=f"status-timer-{self._id}")
-        try:
-            await self._turn(builder, publisher)
-        except asyncio.CancelledError:
-            if not self._context.cancel_requested():
-                # Not the user's cancel: a retry resumes the turn from its checkpoint, so the
-                # phase must stay open.
-                logger.warning(
-                    "execution %s: attempt %d taken away by Temporal; it will be retried",
-                    self._id,
-                    self._context.attempt,
-                )
-                raise
-            logger.info("execution %s: cancelled", self._id)
-            builder.finish(ExecutionPhase.EXECUTION_CANCELLED, "the turn was cancelled")
-            await _shielded(publisher.close)
-            raise
-        except Exception as exc:
-            error = classify(exc)
-            final = error.non_retryable or self._context.final_attempt
+
+    async def _cancelled(self, status: TurnStatus) -> None:
+        if not self._context.cancel_requested():
+            # Not the user's cancel: a retry resumes the turn from its checkpoint, so the
+            # phase must stay open.
             logger.warning(
-                "execution %s: attempt %d failed (%s, %s): %s",
+                "execution %s: attempt %d taken away by Temporal; it will be retried",
                 self._id,
                 self._context.attempt,
-                error.type,
-                "final" if final else "will be retried",
-                builder.redact(str(error)),
             )
-            # A retryable failure keeps the phase open, or the retry could never complete it.
-            builder.record_error(str(error), final=final)
-            await _shielded(publisher.close)
-            if error is exc:
-                raise
-            raise error from exc
-        finally:
-            timer.cancel()
-            (result,) = await asyncio.gather(timer, return_exceptions=True)
-            if isinstance(result, Exception):
-                logger.error("execution %s: the status timer died: %r", self._id, result)
-        builder.finish(ExecutionPhase.EXECUTION_COMPLETED)
-        await publisher.close()
-        logger.info(
-            "execution %s: completed with %d status updates (%d bytes)",
-            self._id,
-            publisher.updates_sent,
-            publisher.bytes_sent,
-        )
-        return builder.final_status()
+            return
+        logger.info("execution %s: cancelled", self._id)
+        await status.cancelled()
 
-    async def _turn(self, builder: StatusBuilder, publisher: StatusPublisher) -> None:
-        resolved = await resolve(self._clients, self._execution)
-        merged = turn_environment(resolved, self._execution)
+    async def _failed(self, exc: Exception, status: TurnStatus) -> ApplicationError:
+        """Record the failure; the error to raise, redacted, with the retry decision."""
+        error = classify(exc)
+        final = error.non_retryable or self._context.final_attempt
+        message = status.builder.redact(error.message)
+        logger.warning(
+            "execution %s: attempt %d failed (%s, %s): %s",
+            self._id,
+            self._context.attempt,
+            error.type,
+            "final" if final else "will be retried",
+            message,
+        )
+        with contextlib.suppress(Superseded):
+            await status.failed(message, final=final)
+        return ApplicationError(
+            message,
+            type=error.type,
+            non_retryable=error.non_retryable,
+            next_retry_delay=error.next_retry_delay,
+        )
+
+    async def _turn(self, execution: AgentExecution, status: TurnStatus) -> None:
+        resolved = await resolve(self._clients, execution)
+        merged = turn_environment(resolved, execution)
         redact = merged.redactor()
-        builder.set_redactor(redact)
+        status.builder.set_redactor(redact)
         spec = resolved.agent.spec.sandbox
         check_spec(spec, self._sandboxes)
         sandbox = await self._sandboxes.acquire(
@@ -188,7 +198,7 @@ class Turn:
             backend=sandbox.backend,
             checkpointer=self._checkpointer,
         )
-        await self._stream(graph, builder, publisher)
+        await self._stream(graph, execution, status)
 
     def _plan(self, resolved: Resolved) -> AgentPlan:
         agent = resolved.agent
@@ -210,8 +220,8 @@ class Turn:
     async def _stream(
         self,
         graph: CompiledStateGraph[Any, Any, Any, Any],
-        builder: StatusBuilder,
-        publisher: StatusPublisher,
+        execution: AgentExecution,
+        status: TurnStatus,
     ) -> None:
         config: RunnableConfig = {
             "configurable": {"thread_id": self._thread_id},
@@ -222,7 +232,7 @@ class Turn:
         same_turn = (state.metadata or {}).get("execution_id") == self._id
         turn_input: dict[str, Any] | None
         if same_turn:
-            builder.seed(
+            status.builder.seed(
                 _this_turn(state.values.get("messages", []), self._id),
                 state.values.get("todos") or [],
             )
@@ -237,11 +247,9 @@ class Turn:
             )
             turn_input = None
         else:
-            message = HumanMessage(
-                content=self._execution.spec.message, id=human_message_id(self._id)
-            )
+            message = HumanMessage(content=execution.spec.message, id=human_message_id(self._id))
             turn_input = {"messages": [message]}
-        await publisher.flush()
+        await status.flush()
         # Pregel.astream is an async generator; its annotation only promises an iterator.
         stream: AsyncGenerator[Any, None] = graph.astream(  # type: ignore[assignment]
             turn_input,
@@ -254,7 +262,7 @@ class Turn:
         # command among them) alive until the generator happens to be garbage-collected.
         async with contextlib.aclosing(stream):
             async for namespace, mode, payload in stream:
-                await publisher.event(immediate=builder.handle(namespace, mode, payload))
+                await status.event(namespace, mode, payload)
 
 
 def _this_turn(messages: list[BaseMessage], execution_id: str) -> list[BaseMessage]:
@@ -264,13 +272,3 @@ def _this_turn(messages: list[BaseMessage], execution_id: str) -> list[BaseMessa
         if messages[index].id == human:
             return messages[index + 1 :]
     return []
-
-
-async def _shielded(close: Callable[[], Awaitable[bool]]) -> None:
-    # The final update must go out even while the turn's task is being cancelled.
-    task = asyncio.ensure_future(close())
-    try:
-        await asyncio.shield(task)
-    except asyncio.CancelledError:
-        await task
-        raise

@@ -30,7 +30,13 @@ from ai.stigmer.agentic.agentexecution.v1.enum_pb2 import (
     MessageType,
     ToolCallStatus,
 )
-from stigmer_contracts import ERROR_INVALID_INPUT, ERROR_MODEL_REQUEST_REJECTED, ERROR_NOT_FOUND
+from stigmer_contracts import (
+    ERROR_INVALID_INPUT,
+    ERROR_MODEL_REQUEST_REJECTED,
+    ERROR_NOT_FOUND,
+    TurnOutcome,
+    TurnRequest,
+)
 from stigmer_testing import eventually_async
 from stigmer_testing._server import StigmerServer
 from stigmer_testing.fakes import FakeAnthropic, Reply, ToolCall
@@ -58,6 +64,10 @@ def runner_activities(
     ready: asyncio.Future[TurnDependencies] = asyncio.get_running_loop().create_future()
     ready.set_result(dependencies)
     return RunnerActivities(clients=clients, dependencies=ready, heartbeat_interval=0.5)
+
+
+def _request(execution: AgentExecution, thread_id: str) -> TurnRequest:
+    return TurnRequest(execution_id=execution.metadata.id, thread_id=thread_id)
 
 
 @pytest.fixture
@@ -109,8 +119,8 @@ async def test_execute_graphton_runs_the_demo_turn_and_stores_its_status(
     heartbeats: list[Any] = []
     env.on_heartbeat = lambda *details: heartbeats.append(details)
     thread = await env.run(activities.ensure_thread, session.metadata.id, "")
-    status = await env.run(activities.execute_graphton, execution, thread)
-    assert status.phase == ExecutionPhase.EXECUTION_COMPLETED
+    outcome = await env.run(activities.execute_graphton, _request(execution, thread))
+    assert outcome == TurnOutcome(phase=ExecutionPhase.EXECUTION_COMPLETED)
     assert heartbeats
     stored = (await world.get(execution.metadata.id)).status
     assert stored.phase == ExecutionPhase.EXECUTION_COMPLETED
@@ -121,8 +131,7 @@ async def test_execute_graphton_runs_the_demo_turn_and_stores_its_status(
     assert "Say hello politely." in stored.tool_calls[1].result
     assert stored.sub_agent_executions[0].name == "researcher"
     assert len(stored.todos) == 4
-    # What the server stored is what the activity returned (the deltas merged to the same).
-    assert [m.content for m in stored.messages] == [m.content for m in status.messages]
+    assert stored.messages[-1].type == MessageType.MESSAGE_AI
     session = await world.get_session(session.metadata.id)
     assert session.spec.sandbox_id == f"local-{session.metadata.id}"
     workspace = tmp_path / "sandboxes" / session.spec.sandbox_id
@@ -138,10 +147,13 @@ async def test_a_repeated_attempt_of_a_finished_turn_does_not_run_it_again(
     execution = await world.start(session, "Show me the demo.")
     env = ActivityEnvironment()
     thread = await env.run(activities.ensure_thread, session.metadata.id, "")
-    first = await env.run(activities.execute_graphton, execution, thread)
-    again = await env.run(activities.execute_graphton, execution, thread)
+    await env.run(activities.execute_graphton, _request(execution, thread))
+    first = (await world.get(execution.metadata.id)).status
+    again = await env.run(activities.execute_graphton, _request(execution, thread))
     assert again.phase == ExecutionPhase.EXECUTION_COMPLETED
-    assert [c.id for c in again.tool_calls] == [c.id for c in first.tool_calls]
+    stored = (await world.get(execution.metadata.id)).status
+    assert [c.id for c in stored.tool_calls] == [c.id for c in first.tool_calls]
+    assert [m.content for m in stored.messages] == [m.content for m in first.messages]
     notes = tmp_path / "sandboxes" / f"local-{session.metadata.id}" / "notes.txt"
     assert notes.read_text() == "turn one was here\n"
 
@@ -153,7 +165,7 @@ async def test_bad_input_is_recorded_failed_and_not_retried(
     execution = await world.start(session, "hi")
     thread = await ActivityEnvironment().run(activities.ensure_thread, session.metadata.id, "")
     with pytest.raises(ApplicationError) as caught:
-        await ActivityEnvironment().run(activities.execute_graphton, execution, thread)
+        await ActivityEnvironment().run(activities.execute_graphton, _request(execution, thread))
     assert caught.value.type == ERROR_INVALID_INPUT
     assert caught.value.non_retryable
     stored = (await world.get(execution.metadata.id)).status
@@ -161,11 +173,15 @@ async def test_bad_input_is_recorded_failed_and_not_retried(
     assert "mystery-model" in stored.error
 
 
-async def test_an_empty_session_id_names_the_field(activities: RunnerActivities) -> None:
-    execution = AgentExecution()
-    execution.metadata.id = "aex-1"
-    with pytest.raises(ApplicationError, match=r"execution\.spec\.session_id cannot be empty"):
-        await ActivityEnvironment().run(activities.execute_graphton, execution, "thread-1")
+async def test_an_empty_id_names_the_field(activities: RunnerActivities) -> None:
+    for request, field in (
+        (TurnRequest(execution_id="", thread_id="thread-1"), "execution_id"),
+        (TurnRequest(execution_id="aex-1", thread_id=""), "thread_id"),
+    ):
+        with pytest.raises(ApplicationError) as caught:
+            await ActivityEnvironment().run(activities.execute_graphton, request)
+        assert caught.value.message == f"{field} cannot be empty"
+        assert caught.value.non_retryable
 
 
 async def test_a_second_turn_continues_the_conversation_with_postgresql_checkpoints(
@@ -182,14 +198,15 @@ async def test_a_second_turn_continues_the_conversation_with_postgresql_checkpoi
         activities = runner_activities(stigmer_server, clients, tmp_path, saver)
         thread = await env.run(activities.ensure_thread, session.metadata.id, "")
         first = await world.start(session, "Show me the demo.")
-        assert (await env.run(activities.execute_graphton, first, thread)).phase == (
+        assert (await env.run(activities.execute_graphton, _request(first, thread))).phase == (
             ExecutionPhase.EXECUTION_COMPLETED
         )
     # A fresh connection (another runner process would do the same) sees the first turn.
     async with open_checkpointer(data_dir=tmp_path, db_url=url) as saver:
         activities = runner_activities(stigmer_server, clients, tmp_path, saver)
         second = await world.start(session, "Anything left from before?")
-        status = await env.run(activities.execute_graphton, second, thread)
+        await env.run(activities.execute_graphton, _request(second, thread))
+    status = (await world.get(second.metadata.id)).status
     assert status.messages[-1].content == (
         "The note from the first turn is still in the workspace: turn one was here."
     )
@@ -215,7 +232,8 @@ async def test_a_provider_model_gets_its_key_from_the_agents_environment(
     execution = await world.start(session, "Say something.")
     env = ActivityEnvironment()
     thread = await env.run(activities.ensure_thread, session.metadata.id, "")
-    status = await env.run(activities.execute_graphton, execution, thread)
+    await env.run(activities.execute_graphton, _request(execution, thread))
+    status = (await world.get(execution.metadata.id)).status
     assert status.phase == ExecutionPhase.EXECUTION_COMPLETED
     assert status.messages[-1].content == "All done."
     assert "from-the-provider" in status.tool_calls[0].result
@@ -237,7 +255,7 @@ async def test_a_rejected_provider_key_fails_the_turn_without_retry(
     execution = await world.start(session, "Say something.")
     thread = await ActivityEnvironment().run(activities.ensure_thread, session.metadata.id, "")
     with pytest.raises(ApplicationError) as caught:
-        await ActivityEnvironment().run(activities.execute_graphton, execution, thread)
+        await ActivityEnvironment().run(activities.execute_graphton, _request(execution, thread))
     assert caught.value.type == ERROR_MODEL_REQUEST_REJECTED
     assert caught.value.non_retryable
     stored = (await world.get(execution.metadata.id)).status
@@ -275,7 +293,7 @@ async def test_only_a_users_cancel_ends_the_turn_cancelled(
     execution = await world.start(session, "Sleep.")
     env = ActivityEnvironment()
     thread = await env.run(activities.ensure_thread, session.metadata.id, "")
-    turn = asyncio.ensure_future(env.run(activities.execute_graphton, execution, thread))
+    turn = asyncio.ensure_future(env.run(activities.execute_graphton, _request(execution, thread)))
     await eventually_async(
         lambda: running_commands("sleep 4343", exact=True),
         timeout=30,

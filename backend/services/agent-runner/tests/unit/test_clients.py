@@ -26,7 +26,6 @@ CASES: list[tuple[str, Callable[[StigmerClients], Awaitable[Any]]]] = [
     ("agent_instance_id", lambda c: c.get_agent_instance("")),
     ("agent_id", lambda c: c.get_agent("")),
     ("execution_id", lambda c: c.get_execution("")),
-    ("execution_id", lambda c: c.stored_sequence("")),
     ("execution_id", lambda c: c.update_status(AgentExecutionStatusUpdate())),
     ("session.metadata.id", lambda c: c.update_session(Session())),
     (

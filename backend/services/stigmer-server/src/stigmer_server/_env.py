@@ -42,10 +42,21 @@ EXECUTE_GRAPHTON_TIMEOUT: Final = "STIGMER_EXECUTE_GRAPHTON_TIMEOUT_SECONDS"
 """Start-to-close timeout of one turn; default: the contract's (3600 s)."""
 
 EXECUTE_GRAPHTON_HEARTBEAT: Final = "STIGMER_EXECUTE_GRAPHTON_HEARTBEAT_SECONDS"
-"""Heartbeat timeout of one turn; default: the contract's (30 s)."""
+"""Heartbeat timeout of one turn; default: the contract's (10 s)."""
 
 EXECUTE_GRAPHTON_ATTEMPTS: Final = "STIGMER_EXECUTE_GRAPHTON_MAX_ATTEMPTS"
-"""Attempts of one turn (1 = no retry); default: the contract's (3)."""
+"""Attempts of one turn (1 = no retry); default: the contract's (5)."""
+
+RECONCILE_INTERVAL: Final = "STIGMER_RECONCILE_INTERVAL_SECONDS"
+"""How often the reconciler looks for turns stuck between phases; 0 turns it off."""
+RECONCILE_INTERVAL_DEFAULT: Final = 30.0
+
+RECONCILE_GRACE: Final = "STIGMER_RECONCILE_GRACE_SECONDS"
+"""How long a turn may hold its session with no change before the reconciler checks it."""
+RECONCILE_GRACE_DEFAULT: Final = 60.0
+
+METRICS_ADDRESS: Final = "STIGMER_METRICS_ADDRESS"
+"""host:port of the Prometheus /metrics endpoint; empty (the default) turns it off."""
 
 LOG_LEVEL: Final = "LOG_LEVEL"
 LOG_LEVEL_DEFAULT: Final = "INFO"

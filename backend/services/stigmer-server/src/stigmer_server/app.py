@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,11 +33,16 @@ from stigmer_server.execution import (
     ExecutionHub,
     ExecutionService,
     PersistenceActivities,
+    PostgresBroadcaster,
+    Reconciler,
+    SessionTurns,
     StatusWriter,
     TemporalGateway,
+    libpq_dsn,
     run_workers,
 )
 from stigmer_server.ids import IdFactory
+from stigmer_server.metrics import registry_for, serve_metrics
 from stigmer_server.storage import Store
 
 logger = logging.getLogger(__name__)
@@ -54,13 +60,21 @@ class Components:
     executions: ExecutionService
     activities: PersistenceActivities
     gateway: TemporalGateway
+    hub: ExecutionHub
+    reconciler: Reconciler
+    # Set on PostgreSQL, where several replicas may share the database.
+    broadcaster: PostgresBroadcaster | None
 
 
 def build(config: ServerConfig, store: Store) -> Components:
     ids = IdFactory()
-    hub = ExecutionHub()
+    broadcaster = (
+        PostgresBroadcaster(libpq_dsn(config.db_url)) if store.dialect == "postgresql" else None
+    )
+    hub = ExecutionHub(replica=secrets.token_hex(6), broadcaster=broadcaster)
     writer = StatusWriter(store, hub)
     gateway = TemporalGateway(config)
+    turns = SessionTurns(store, gateway)
     rules = {
         kinds.AGENT.name: AgentRules(),
         kinds.AGENT_INSTANCE.name: AgentInstanceRules(),
@@ -79,10 +93,14 @@ def build(config: ServerConfig, store: Store) -> Components:
         hub,
         writer,
         gateway,
+        turns,
         config.session_policy,
     )
-    activities = PersistenceActivities(store, hub, writer)
-    return Components(store, services, executions, activities, gateway)
+    activities = PersistenceActivities(writer, turns)
+    reconciler = Reconciler(store, writer, turns, gateway, config.reconcile)
+    return Components(
+        store, services, executions, activities, gateway, hub, reconciler, broadcaster
+    )
 
 
 def grpc_server(config: ServerConfig, parts: Components) -> tuple[grpc.aio.Server, Any, list[str]]:
@@ -133,7 +151,17 @@ async def _serve(
     if port_file is not None:
         await asyncio.to_thread(port_file.write_text, address + "\n")
     stopping = asyncio.Event()
-    workers = asyncio.create_task(run_workers(parts.gateway, config, parts.activities, stopping))
+    background = [
+        asyncio.create_task(run_workers(parts.gateway, config, parts.activities, stopping)),
+        asyncio.create_task(parts.reconciler.run(stopping)),
+    ]
+    if parts.broadcaster is not None:
+        background.append(asyncio.create_task(parts.broadcaster.run(parts.hub, stopping)))
+    metrics = (
+        serve_metrics(config.metrics_address, registry_for(parts.store))
+        if config.metrics_address
+        else None
+    )
     try:
         await stop.wait()
     finally:
@@ -142,4 +170,6 @@ async def _serve(
         await server.stop(_GRACE_SECONDS)
         stopping.set()
         with contextlib.suppress(asyncio.CancelledError):
-            await workers
+            await asyncio.gather(*background)
+        if metrics is not None:
+            metrics[0].shutdown()

@@ -10,7 +10,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TypeVar
 
-from stigmer_contracts import EXECUTE_GRAPHTON_OPTIONS
+from stigmer_contracts import ATTEMPTS_PER_ROUND, EXECUTE_GRAPHTON_OPTIONS
 from stigmer_server import _env
 
 _T = TypeVar("_T")
@@ -41,6 +41,14 @@ class TurnOptions:
 
 
 @dataclass(frozen=True)
+class ReconcileOptions:
+    """How often to look for turns stuck between phases, and how old they must be."""
+
+    interval: float
+    grace: float
+
+
+@dataclass(frozen=True)
 class ServerConfig:
     address: str
     db_url: str
@@ -52,6 +60,8 @@ class ServerConfig:
     persistence_task_queue: str
     session_policy: SessionPolicy
     turn: TurnOptions
+    reconcile: ReconcileOptions
+    metrics_address: str
     log_level: str
     log_format: str
 
@@ -122,6 +132,28 @@ def load_config(environ: Mapping[str, str]) -> ServerConfig:
             "a positive integer",
         ),
     )
+    if turn.maximum_attempts >= ATTEMPTS_PER_ROUND:
+        problems.append(
+            f"{_env.EXECUTE_GRAPHTON_ATTEMPTS}={turn.maximum_attempts}: expected fewer than "
+            f"{ATTEMPTS_PER_ROUND}"
+        )
+    reconcile = ReconcileOptions(
+        interval=parse(
+            _env.RECONCILE_INTERVAL,
+            _env.RECONCILE_INTERVAL_DEFAULT,
+            _non_negative_float,
+            "0 (off) or a positive number of seconds",
+        ),
+        grace=parse(
+            _env.RECONCILE_GRACE,
+            _env.RECONCILE_GRACE_DEFAULT,
+            _non_negative_float,
+            "a number of seconds, 0 or more",
+        ),
+    )
+    metrics_address = get(_env.METRICS_ADDRESS, "")
+    if metrics_address and not _is_host_port(metrics_address):
+        problems.append(f"{_env.METRICS_ADDRESS}={metrics_address!r}: expected host:port")
     log_level = get(_env.LOG_LEVEL, _env.LOG_LEVEL_DEFAULT).upper()
     if not isinstance(logging.getLevelName(log_level), int):
         problems.append(f"{_env.LOG_LEVEL}={log_level!r}: expected DEBUG, INFO, WARNING or ERROR")
@@ -143,6 +175,8 @@ def load_config(environ: Mapping[str, str]) -> ServerConfig:
         ),
         session_policy=policy,
         turn=turn,
+        reconcile=reconcile,
+        metrics_address=metrics_address,
         log_level=log_level,
         log_format=log_format,
     )
@@ -158,6 +192,13 @@ def _positive_seconds(raw: str) -> timedelta:
     if seconds <= 0:
         raise ValueError(raw)
     return timedelta(seconds=seconds)
+
+
+def _non_negative_float(raw: str) -> float:
+    value = float(raw)
+    if value < 0:
+        raise ValueError(raw)
+    return value
 
 
 def _positive_int(raw: str) -> int:

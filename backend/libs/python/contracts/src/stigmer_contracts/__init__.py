@@ -1,14 +1,16 @@
 """The Temporal contract between the stigmer-server workflow and the agent-runner activities."""
 
 from stigmer_contracts._activities import (
+    ATTEMPTS_PER_ROUND,
+    TurnOutcome,
+    TurnRequest,
+    attempt_token,
     cleanup_sandbox_defn,
     ensure_thread_defn,
     execute_cleanup_sandbox,
     execute_ensure_thread,
     execute_graphton,
     execute_graphton_defn,
-    execute_update_execution_status,
-    update_execution_status_defn,
 )
 from stigmer_contracts._converter import ProtoFirstPayloadConverter, data_converter
 from stigmer_contracts._names import (
@@ -24,19 +26,18 @@ from stigmer_contracts._names import (
     EXECUTION_PERSISTENCE_TASK_QUEUE_ENV,
     INVOKE_AGENT_EXECUTION_WORKFLOW,
     NON_RETRYABLE_ERROR_TYPES,
-    UPDATE_EXECUTION_STATUS,
 )
 from stigmer_contracts._policies import (
     CLEANUP_SANDBOX_OPTIONS,
     ENSURE_THREAD_OPTIONS,
     EXECUTE_GRAPHTON_OPTIONS,
-    UPDATE_EXECUTION_STATUS_OPTIONS,
     ActivityOptions,
 )
 
 __all__ = [
     "AGENT_EXECUTION_TASK_QUEUE_DEFAULT",
     "AGENT_EXECUTION_TASK_QUEUE_ENV",
+    "ATTEMPTS_PER_ROUND",
     "CLEANUP_SANDBOX",
     "CLEANUP_SANDBOX_OPTIONS",
     "ENSURE_THREAD",
@@ -50,10 +51,11 @@ __all__ = [
     "EXECUTION_PERSISTENCE_TASK_QUEUE_ENV",
     "INVOKE_AGENT_EXECUTION_WORKFLOW",
     "NON_RETRYABLE_ERROR_TYPES",
-    "UPDATE_EXECUTION_STATUS",
-    "UPDATE_EXECUTION_STATUS_OPTIONS",
     "ActivityOptions",
     "ProtoFirstPayloadConverter",
+    "TurnOutcome",
+    "TurnRequest",
+    "attempt_token",
     "cleanup_sandbox_defn",
     "data_converter",
     "ensure_thread_defn",
@@ -61,6 +63,4 @@ __all__ = [
     "execute_ensure_thread",
     "execute_graphton",
     "execute_graphton_defn",
-    "execute_update_execution_status",
-    "update_execution_status_defn",
 ]

@@ -4,35 +4,65 @@ Implementations decorate their methods with ``ensure_thread_defn`` and friends: 
 checks the method's parameter and return types against the contract, and Temporal registers
 it under the contract's name. The workflow calls the ``execute_*`` helpers, which pass the
 same names, argument order and result types.
+
+What crosses Temporal is small and holds no secret: ids in, an outcome out. The runner reads
+the turn itself from the server and writes its status there as it goes, so neither the
+message, the environment nor the status (which grows with the turn) is a Temporal payload.
 """
 
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from dataclasses import dataclass
+from typing import Final, TypeVar
 
 from temporalio import activity, workflow
 
-from ai.stigmer.agentic.agentexecution.v1.api_pb2 import AgentExecution
-from ai.stigmer.agentic.agentexecution.v1.io_pb2 import AgentExecutionStatusUpdate
-from ai.stigmer.agentic.agentexecution.v1.status_pb2 import AgentExecutionStatus
-from stigmer_contracts._names import (
-    CLEANUP_SANDBOX,
-    ENSURE_THREAD,
-    EXECUTE_GRAPHTON,
-    UPDATE_EXECUTION_STATUS,
-)
+from stigmer_contracts._names import CLEANUP_SANDBOX, ENSURE_THREAD, EXECUTE_GRAPHTON
 from stigmer_contracts._policies import (
     CLEANUP_SANDBOX_OPTIONS,
     ENSURE_THREAD_OPTIONS,
     EXECUTE_GRAPHTON_OPTIONS,
-    UPDATE_EXECUTION_STATUS_OPTIONS,
     ActivityOptions,
 )
 
 _S = TypeVar("_S")
 
+# An attempt of round r, Temporal attempt a, writes the status as `r * ATTEMPTS_PER_ROUND + a`:
+# the token grows with every attempt of every round, so the server can fence older ones.
+ATTEMPTS_PER_ROUND: Final = 1000
+
+
+@dataclass(frozen=True)
+class TurnRequest:
+    """ExecuteGraphton's input."""
+
+    execution_id: str
+    thread_id: str
+    # 1 for the turn's first run; the workflow counts up for each later run of the same turn.
+    round: int = 1
+
+
+@dataclass(frozen=True)
+class TurnOutcome:
+    """ExecuteGraphton's result: how the run ended, not what it produced."""
+
+    # An ExecutionPhase value: COMPLETED, or the phase the run stopped in.
+    phase: int
+    # Already redacted: the runner never returns a secret.
+    error: str = ""
+
+
+def attempt_token(round_: int, attempt: int) -> int:
+    """The fencing token an attempt writes the status with (see ATTEMPTS_PER_ROUND)."""
+    if not 1 <= attempt < ATTEMPTS_PER_ROUND or round_ < 1:
+        raise ValueError(
+            f"attempt {attempt} of round {round_}: expected round >= 1 and "
+            f"1 <= attempt < {ATTEMPTS_PER_ROUND}"
+        )
+    return round_ * ATTEMPTS_PER_ROUND + attempt
+
+
 EnsureThreadMethod = Callable[[_S, str, str], Awaitable[str]]
-ExecuteGraphtonMethod = Callable[[_S, AgentExecution, str], Awaitable[AgentExecutionStatus]]
-UpdateExecutionStatusMethod = Callable[[_S, AgentExecutionStatusUpdate], Awaitable[None]]
+ExecuteGraphtonMethod = Callable[[_S, TurnRequest], Awaitable[TurnOutcome]]
 CleanupSandboxMethod = Callable[[_S, str], Awaitable[bool]]
 
 
@@ -42,15 +72,8 @@ def ensure_thread_defn(fn: EnsureThreadMethod[_S]) -> EnsureThreadMethod[_S]:
 
 
 def execute_graphton_defn(fn: ExecuteGraphtonMethod[_S]) -> ExecuteGraphtonMethod[_S]:
-    """ExecuteGraphton(execution, thread_id) -> final status: runs one turn."""
+    """ExecuteGraphton(request) -> outcome: runs (or resumes) one turn."""
     return activity.defn(name=EXECUTE_GRAPHTON)(fn)
-
-
-def update_execution_status_defn(
-    fn: UpdateExecutionStatusMethod[_S],
-) -> UpdateExecutionStatusMethod[_S]:
-    """UpdateExecutionStatus(update): the server persists and publishes a status."""
-    return activity.defn(name=UPDATE_EXECUTION_STATUS)(fn)
 
 
 def cleanup_sandbox_defn(fn: CleanupSandboxMethod[_S]) -> CleanupSandboxMethod[_S]:
@@ -79,38 +102,24 @@ async def execute_ensure_thread(
 
 
 async def execute_graphton(
-    execution: AgentExecution,
-    thread_id: str,
+    request: TurnRequest,
     *,
     task_queue: str,
     options: ActivityOptions = EXECUTE_GRAPHTON_OPTIONS,
-) -> AgentExecutionStatus:
-    status: AgentExecutionStatus = await workflow.execute_activity(
+) -> TurnOutcome:
+    outcome: TurnOutcome = await workflow.execute_activity(
         EXECUTE_GRAPHTON,
-        args=[execution, thread_id],
-        result_type=AgentExecutionStatus,
+        request,
+        result_type=TurnOutcome,
         task_queue=task_queue,
         start_to_close_timeout=options.start_to_close_timeout,
         heartbeat_timeout=options.heartbeat_timeout,
         retry_policy=options.retry_policy,
+        # The workflow ends only once the runner has stopped the turn (its commands killed),
+        # which is what lets the session's next turn start safely.
         cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
     )
-    return status
-
-
-async def execute_update_execution_status(
-    update: AgentExecutionStatusUpdate,
-    *,
-    task_queue: str,
-    options: ActivityOptions = UPDATE_EXECUTION_STATUS_OPTIONS,
-) -> None:
-    await workflow.execute_activity(
-        UPDATE_EXECUTION_STATUS,
-        update,
-        task_queue=task_queue,
-        start_to_close_timeout=options.start_to_close_timeout,
-        retry_policy=options.retry_policy,
-    )
+    return outcome
 
 
 async def execute_cleanup_sandbox(

@@ -13,9 +13,9 @@ EXECUTION_PERSISTENCE_TASK_QUEUE_DEFAULT: Final = "execution-persistence"
 
 INVOKE_AGENT_EXECUTION_WORKFLOW: Final = "InvokeAgentExecutionWorkflow"
 
+# The runner's activities (the server's own live in stigmer_server.workflows).
 ENSURE_THREAD: Final = "EnsureThread"
 EXECUTE_GRAPHTON: Final = "ExecuteGraphton"
-UPDATE_EXECUTION_STATUS: Final = "UpdateExecutionStatus"
 CLEANUP_SANDBOX: Final = "CleanupSandbox"
 
 # ApplicationError types that no retry can fix. The runner raises them with

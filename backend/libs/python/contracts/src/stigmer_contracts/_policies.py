@@ -15,7 +15,6 @@ class ActivityOptions:
     start_to_close_timeout: timedelta
     retry_policy: RetryPolicy
     heartbeat_timeout: timedelta | None = None
-    schedule_to_close_timeout: timedelta | None = None
 
 
 def _retry(maximum_attempts: int, initial: float, maximum: float) -> RetryPolicy:
@@ -33,16 +32,16 @@ ENSURE_THREAD_OPTIONS = ActivityOptions(
     retry_policy=_retry(maximum_attempts=5, initial=1, maximum=10),
 )
 
-# A turn may run long; the heartbeat timeout is what notices a dead runner quickly.
+# A turn may run long; the heartbeat timeout is what notices a dead runner quickly. The
+# runner heartbeats every 2 s (HEARTBEAT_INTERVAL_SECONDS), so 10 s is five missed beats:
+# a runner killed mid-turn is noticed within 10 s and the retry (first after 1 s) resumes the
+# turn from its checkpoint on another runner (docs/architecture/agent-turn.md). Five attempts:
+# each resumes where the last one stopped, so the attempts bound a run of bad luck (runners
+# lost, a server replica failing over), not the turn's work.
 EXECUTE_GRAPHTON_OPTIONS = ActivityOptions(
     start_to_close_timeout=timedelta(hours=1),
-    heartbeat_timeout=timedelta(seconds=30),
-    retry_policy=_retry(maximum_attempts=3, initial=2, maximum=30),
-)
-
-UPDATE_EXECUTION_STATUS_OPTIONS = ActivityOptions(
-    start_to_close_timeout=timedelta(seconds=30),
-    retry_policy=_retry(maximum_attempts=10, initial=1, maximum=10),
+    heartbeat_timeout=timedelta(seconds=10),
+    retry_policy=_retry(maximum_attempts=5, initial=1, maximum=30),
 )
 
 # Deleting a Daytona sandbox waits until it is destroyed, which takes seconds, not minutes.

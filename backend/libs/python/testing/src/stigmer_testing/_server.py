@@ -96,6 +96,8 @@ async def start_stigmer_server(
             }
         )
         child_env.update(env or {})
+        # A replica of another server is given that server's keys: its clients use them.
+        api_key = child_env["STIGMER_API_KEYS"].split(",")[0]
         log = stack.enter_context(log_file.open("wb"))
         process = await asyncio.create_subprocess_exec(
             sys.executable,

@@ -3,7 +3,15 @@
 from agent_runner.config import FlushPolicy
 from agent_runner.status._builder import MAIN, STREAM_MODES, StatusBuilder
 from agent_runner.status._changes import Delta
-from agent_runner.status._publisher import FlushGate, StatusPublisher, StatusSink
+from agent_runner.status._previews import PreviewStream
+from agent_runner.status._publisher import (
+    FlushGate,
+    StatusPublisher,
+    StatusSink,
+    StatusUndelivered,
+    Superseded,
+)
+from agent_runner.status._turn_status import TurnStatus
 
 __all__ = [
     "MAIN",
@@ -11,7 +19,11 @@ __all__ = [
     "Delta",
     "FlushGate",
     "FlushPolicy",
+    "PreviewStream",
     "StatusBuilder",
     "StatusPublisher",
     "StatusSink",
+    "StatusUndelivered",
+    "Superseded",
+    "TurnStatus",
 ]

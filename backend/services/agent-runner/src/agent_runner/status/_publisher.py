@@ -1,10 +1,14 @@
 """Progressive status updates: batched by count and time, immediate on important events.
 
-A failed update is logged and its changes stay marked, so the next flush carries them; it is
-never fatal to the turn. Updates are numbered `last + 1` from the stored sequence read at the
-start of the attempt (docs/architecture/status-model.md), which makes a retried update
-harmless. After a failure whose outcome is unknown the stored sequence is read again, so a
-delta that did arrive is not sent twice (its `append` text would double).
+Each update carries the attempt's fencing token and the attempt's own number for it
+(`attempt_sequence`, from 1). An update whose outcome is unknown (a timeout, the server
+restarting) is resent as is, same number, before anything newer: the server applies a
+number once, so a resend never doubles appended text. A failed update is never fatal:
+  - unknown outcome or server unavailable: resent with the next flush;
+  - refused as invalid (INVALID_ARGUMENT): logged and dropped, so one bad change cannot
+    freeze the status for the rest of the turn;
+  - refused because a newer attempt took over (FAILED_PRECONDITION): `Superseded` is raised,
+    and this attempt stops writing.
 """
 
 from __future__ import annotations
@@ -14,6 +18,9 @@ import logging
 import time
 from collections.abc import Callable
 from typing import Protocol
+
+import grpc
+from grpc import aio
 
 from agent_runner.config import FlushPolicy
 from agent_runner.status._builder import StatusBuilder
@@ -26,12 +33,18 @@ from ai.stigmer.agentic.agentexecution.v1.io_pb2 import (
 logger = logging.getLogger(__name__)
 
 
+class Superseded(RuntimeError):
+    """A newer attempt of the turn writes its status now; this one must stop."""
+
+
+class StatusUndelivered(RuntimeError):
+    """The final status could not be delivered; a retry of the turn delivers it."""
+
+
 class StatusSink(Protocol):
     async def update_status(
         self, update: AgentExecutionStatusUpdate
     ) -> AgentExecutionStatusUpdateResult: ...
-
-    async def stored_sequence(self, execution_id: str) -> int: ...
 
 
 class FlushGate:
@@ -65,16 +78,18 @@ class StatusPublisher:
         builder: StatusBuilder,
         sink: StatusSink,
         policy: FlushPolicy,
-        last_sequence: int,
+        attempt: int,
     ) -> None:
         self._execution_id = execution_id
         self._builder = builder
         self._sink = sink
         self._policy = policy
+        self._attempt = attempt
         self._gate = FlushGate(policy)
-        self._last = last_sequence
         self._lock = asyncio.Lock()
-        self._in_doubt: tuple[Delta, int] | None = None
+        self._numbered = 0
+        # The update sent last whose outcome is not known yet, with its number.
+        self._in_flight: tuple[Delta, int] | None = None
         self.updates_sent = 0
         self.bytes_sent = 0
 
@@ -87,77 +102,81 @@ class StatusPublisher:
         while True:
             await asyncio.sleep(self._policy.max_delay / 2)
             if self._builder.pending and self._gate.overdue():
-                await self.flush()
+                try:
+                    await self.flush()
+                except Superseded:
+                    return  # the turn learns it with its next event or heartbeat
 
     async def flush(self) -> bool:
-        """Sends what changed; False when the update failed (it is retried with the next flush)."""
+        """Sends what changed; False when the update is not stored yet (it is retried)."""
         async with self._lock:
             self._gate.reset()
-            try:
-                await self._settle_doubt()
-            except Exception as exc:
-                logger.warning(
-                    "execution %s: reading the stored sequence failed: %s", self._execution_id, exc
-                )
-                return False
-            delta = self._builder.take_delta()
-            if delta is None:
-                return True
-            sequence = self._last + 1
-            delta.status.sequence = sequence
+            if self._in_flight is None:
+                delta = self._builder.take_delta()
+                if delta is None:
+                    return True
+                self._numbered += 1
+                self._in_flight = (delta, self._numbered)
+            delta, number = self._in_flight
             update = AgentExecutionStatusUpdate(
-                execution_id=self._execution_id, status=delta.status
+                execution_id=self._execution_id,
+                status=delta.status,
+                attempt=self._attempt,
+                attempt_sequence=number,
             )
             try:
-                result = await self._sink.update_status(update)
-            except Exception as exc:
+                await self._sink.update_status(update)
+            except aio.AioRpcError as error:
+                return self._refused(error, delta, number)
+            except Exception as error:
                 logger.warning(
-                    "execution %s: status update %d failed, retrying with the next flush: %s",
+                    "execution %s: status update %d failed, resending it with the next flush: %s",
                     self._execution_id,
-                    sequence,
-                    exc,
+                    number,
+                    error,
                 )
-                self._in_doubt = (delta, sequence)
                 return False
-            self.updates_sent += 1
-            self.bytes_sent += update.ByteSize()
-            if result.applied:
-                self._last = sequence
-                self._builder.commit(delta)
-                return True
-            # Another writer moved the sequence on: renumber and resend these changes.
-            logger.warning(
-                "execution %s: status update %d was not applied (stored sequence %d)",
+            self._delivered(delta, update)
+            return True
+
+    def _refused(self, error: aio.AioRpcError, delta: Delta, number: int) -> bool:
+        code = error.code()
+        if code == grpc.StatusCode.FAILED_PRECONDITION:
+            raise Superseded(error.details() or "a newer attempt writes the status")
+        if code in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.OUT_OF_RANGE):
+            logger.error(
+                "execution %s: status update %d refused as invalid and dropped: %s",
                 self._execution_id,
-                sequence,
-                result.sequence,
+                number,
+                error.details(),
             )
-            self._last = result.sequence
-            return False
-
-    async def _settle_doubt(self) -> None:
-        if self._in_doubt is None:
-            return
-        delta, sequence = self._in_doubt
-        stored = await self._sink.stored_sequence(self._execution_id)
-        if stored >= sequence:
+            self._in_flight = None
             self._builder.commit(delta)
-        self._last = max(self._last, stored)
-        self._in_doubt = None
+            return False
+        logger.warning(
+            "execution %s: status update %d failed (%s), resending it with the next flush",
+            self._execution_id,
+            number,
+            code.name,
+        )
+        return False
 
-    async def close(self) -> bool:
-        """The final flush, retried with backoff; False when the server never took it."""
+    def _delivered(self, delta: Delta, update: AgentExecutionStatusUpdate) -> None:
+        self._in_flight = None
+        self._builder.commit(delta)
+        self.updates_sent += 1
+        self.bytes_sent += update.ByteSize()
+
+    async def close(self) -> None:
+        """The final flush, retried with backoff; `StatusUndelivered` when it never got in."""
         delay = self._policy.final_backoff
         for attempt in range(1, self._policy.final_attempts + 1):
             if await self.flush() and not self._builder.pending:
-                return True
+                return
             if attempt < self._policy.final_attempts:
                 await asyncio.sleep(delay)
-                delay *= 2
-        logger.error(
-            "execution %s: the final status update failed %d times; the workflow persists the "
-            "returned status instead",
-            self._execution_id,
-            self._policy.final_attempts,
+                delay = min(delay * 2, 10.0)
+        raise StatusUndelivered(
+            f"the final status of execution {self._execution_id} could not be delivered after "
+            f"{self._policy.final_attempts} tries; a retry of the turn will deliver it"
         )
-        return False

@@ -128,6 +128,9 @@ class AgentExecutionCommands(_Commands, execution_cmd_grpc.AgentExecutionCommand
     async def updateStatus(self, request: Any, context: Context) -> Any:
         return await self._executions.update_status(request)
 
+    async def streamPreviews(self, request_iterator: Any, context: Context) -> Any:
+        return await self._executions.stream_previews(request_iterator)
+
     async def cancel(self, request: Any, context: Context) -> Any:
         return await self._executions.cancel(request.value)
 

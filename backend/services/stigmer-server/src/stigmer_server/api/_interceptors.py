@@ -84,6 +84,12 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
                 request_deserializer=deserializer,
                 response_serializer=handler.response_serializer,
             )
+        if handler.stream_unary is not None:
+            return grpc.stream_unary_rpc_method_handler(
+                _client_streaming(handler.stream_unary, method),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
         return handler
 
 
@@ -147,6 +153,21 @@ def _streaming(behavior: Any, method: str) -> Callable[..., AsyncIterator[Any]]:
     return call
 
 
+def _client_streaming(behavior: Any, method: str) -> Callable[..., Awaitable[Any]]:
+    async def call(requests: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+        try:
+            return await behavior(requests, context)
+        except grpc.aio.AbortError:
+            raise
+        except DecodeError:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "request: not a valid message")
+        except Exception as error:
+            await _abort(context, error, method)
+            raise
+
+    return call
+
+
 def _denied(handler: grpc.RpcMethodHandler[Any, Any]) -> grpc.RpcMethodHandler[Any, Any]:
     async def deny(_request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
         await context.abort(grpc.StatusCode.UNAUTHENTICATED, UNAUTHENTICATED_MESSAGE)
@@ -157,7 +178,18 @@ def _denied(handler: grpc.RpcMethodHandler[Any, Any]) -> grpc.RpcMethodHandler[A
         await context.abort(grpc.StatusCode.UNAUTHENTICATED, UNAUTHENTICATED_MESSAGE)
         yield  # type: ignore[unreachable]  # abort raises; the yield makes this a generator
 
+    async def deny_client_stream(
+        _requests: Any, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> Any:
+        await context.abort(grpc.StatusCode.UNAUTHENTICATED, UNAUTHENTICATED_MESSAGE)
+
     # The request is never parsed: an unauthenticated caller's bytes are not looked at.
+    if handler.stream_unary is not None:
+        return grpc.stream_unary_rpc_method_handler(
+            deny_client_stream,
+            request_deserializer=bytes,
+            response_serializer=handler.response_serializer,
+        )
     if handler.unary_stream is not None:
         return grpc.unary_stream_rpc_method_handler(
             deny_stream, request_deserializer=bytes, response_serializer=handler.response_serializer

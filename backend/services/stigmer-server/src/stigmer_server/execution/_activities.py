@@ -2,84 +2,48 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from typing import Any
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from ai.stigmer.agentic.agentexecution.v1.io_pb2 import AgentExecutionStatusUpdate
-from stigmer_contracts import ERROR_INVALID_INPUT, ERROR_NOT_FOUND, update_execution_status_defn
-from stigmer_server import resources as kinds
+from ai.stigmer.agentic.agentexecution.v1.enum_pb2 import ExecutionPhase
+from ai.stigmer.agentic.agentexecution.v1.status_pb2 import AgentExecutionStatus
+from stigmer_contracts import ERROR_INVALID_INPUT, ERROR_NOT_FOUND
 from stigmer_server.errors import InvalidArgument, NotFound
-from stigmer_server.execution._hub import ExecutionHub
-from stigmer_server.execution._workflow import AWAIT_SESSION_TURN
+from stigmer_server.execution._turns import SessionTurns
 from stigmer_server.execution._writer import StatusWriter
-from stigmer_server.storage import Store
-from stigmer_status import is_final
+from stigmer_server.workflows import SESSION_TURN_READY, SETTLE_EXECUTION, Settlement
 
 logger = logging.getLogger(__name__)
 
-# Waiting turns re-read the database this often, so an earlier turn that ended on another
-# server (PostgreSQL, several servers) is noticed even without an in-process event.
-_RECHECK_SECONDS = 5.0
-
 
 class PersistenceActivities:
-    def __init__(self, store: Store, hub: ExecutionHub, writer: StatusWriter) -> None:
-        self._store = store
-        self._hub = hub
+    def __init__(self, writer: StatusWriter, turns: SessionTurns) -> None:
         self._writer = writer
+        self._turns = turns
 
-    @update_execution_status_defn
-    async def update_execution_status(self, update: AgentExecutionStatusUpdate) -> None:
-        """Persist and publish a status the workflow carries (a whole final status)."""
+    @activity.defn(name=SETTLE_EXECUTION)
+    async def settle_execution(self, settlement: Settlement) -> None:
+        """Record the turn's outcome, then release its session to the next turn."""
+        status = AgentExecutionStatus(phase=ExecutionPhase.ValueType(settlement.phase))
+        if settlement.error:
+            status.error = settlement.error
         try:
-            result = await self._writer.apply(update.execution_id, update.status)
+            result = await self._writer.apply(settlement.execution_id, status)
         except NotFound as error:
-            raise ApplicationError(str(error), type=ERROR_NOT_FOUND, non_retryable=True) from error
+            raise ApplicationError(str(error), type=ERROR_NOT_FOUND, non_retryable=True) from None
         except InvalidArgument as error:
             raise ApplicationError(
                 str(error), type=ERROR_INVALID_INPUT, non_retryable=True
-            ) from error
-        activity.logger.info(
-            "persisted status of %s at sequence %d", update.execution_id, result.sequence
-        )
+            ) from None
+        await self._turns.release(settlement.execution_id)
+        activity.logger.info("settled %s at sequence %d", settlement.execution_id, result.sequence)
 
-    @activity.defn(name=AWAIT_SESSION_TURN)
-    async def await_session_turn(self, execution_id: str) -> None:
-        """Return once no earlier execution of the same session is unfinished."""
-        while True:
-            activity.heartbeat()
-            ahead = await self._earlier_unfinished(execution_id)
-            if ahead is None:
-                return
-            with self._hub.watch(ahead) as events:
-                # Re-check after registering: the earlier turn may have ended in between.
-                if await self._earlier_unfinished(execution_id) != ahead:
-                    continue
-                activity.logger.info("execution %s waits for %s", execution_id, ahead)
-                deadline = asyncio.get_running_loop().time() + _RECHECK_SECONDS
-                while (remaining := deadline - asyncio.get_running_loop().time()) > 0:
-                    try:
-                        event = await asyncio.wait_for(events.get(), timeout=remaining)
-                    except TimeoutError:
-                        break
-                    if event.delta.HasField("phase") and is_final(event.delta.phase):
-                        break
-
-    async def _earlier_unfinished(self, execution_id: str) -> str | None:
-        async with self._store.transaction() as tx:
-            execution: Any = await tx.get(kinds.AGENT_EXECUTION, execution_id)
-            if execution is None:
-                raise ApplicationError(
-                    f"AgentExecution {execution_id!r} not found",
-                    type=ERROR_NOT_FOUND,
-                    non_retryable=True,
-                )
-            unfinished = await tx.unfinished_executions(
-                kinds.AGENT_EXECUTION, execution.spec.session_id
-            )
-        earlier = [other for other in unfinished if other < execution_id]
-        return earlier[-1] if earlier else None
+    @activity.defn(name=SESSION_TURN_READY)
+    async def session_turn_ready(self, execution_id: str) -> bool:
+        """True once no earlier turn of the execution's session holds the session."""
+        try:
+            return await self._turns.ready(execution_id)
+        except NotFound as error:
+            raise ApplicationError(str(error), type=ERROR_NOT_FOUND, non_retryable=True) from None

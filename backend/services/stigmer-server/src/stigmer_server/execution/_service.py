@@ -1,4 +1,4 @@
-"""Executions: create (and start the turn), cancel, watch, list by session."""
+"""Executions: create (and start the turn), status updates and previews, cancel, watch."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from ai.stigmer.agentic.agentexecution.v1.api_pb2 import AgentExecution
 from ai.stigmer.agentic.agentexecution.v1.enum_pb2 import ExecutionPhase
 from ai.stigmer.agentic.agentexecution.v1.io_pb2 import (
     AgentExecutionEvent,
+    AgentExecutionPreview,
+    AgentExecutionPreviewResult,
     AgentExecutionStatusUpdate,
     AgentExecutionStatusUpdateResult,
     ListAgentExecutionsBySessionRequest,
@@ -31,19 +33,18 @@ from stigmer_server.config import SessionPolicy
 from stigmer_server.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
 from stigmer_server.execution._hub import ExecutionHub
 from stigmer_server.execution._temporal import TemporalGateway
-from stigmer_server.execution._workflow import TurnSettings
+from stigmer_server.execution._turns import SessionTurns
+from stigmer_server.execution._watch import Watch
 from stigmer_server.execution._writer import StatusWriter
 from stigmer_server.resources import API_VERSION
 from stigmer_server.storage import Page, Transaction, typed
-from stigmer_server.validation import check_env_names, check_id, slugify
+from stigmer_server.validation import check_env_names, check_id, check_sizes, slugify
+from stigmer_server.workflows import ExecutionWorkflowInput
 from stigmer_status import is_final
 
 logger = logging.getLogger(__name__)
 
 _SUBJECT_LENGTH = 80
-# A watcher re-reads the execution when no event came for this long, so a change written
-# by another server process (shared PostgreSQL) still reaches it.
-_RESYNC_SECONDS = 5.0
 
 
 class ExecutionService:
@@ -55,6 +56,7 @@ class ExecutionService:
         hub: ExecutionHub,
         writer: StatusWriter,
         temporal: TemporalGateway,
+        turns: SessionTurns,
         policy: SessionPolicy,
     ) -> None:
         self._executions = executions
@@ -64,7 +66,9 @@ class ExecutionService:
         self._hub = hub
         self._writer = writer
         self._temporal = temporal
+        self._turns = turns
         self._policy = policy
+        self._watch = Watch(executions, executions.store, hub)
 
     async def create(self, request: AgentExecution) -> AgentExecution:
         execution: AgentExecution = self._executions.prepare_new(request)
@@ -90,20 +94,27 @@ class ExecutionService:
             await tx.insert(kinds.AGENT_EXECUTION, execution)
         execution_id = execution.metadata.id
         logger.info("created execution %s in session %s", execution_id, spec.session_id)
-        settings = self._temporal.settings(wait_for_session_turn=must_wait)
+        workflow_input = ExecutionWorkflowInput(
+            execution_id=execution_id,
+            session_id=spec.session_id,
+            agent_id=spec.agent_id,
+            wait_for_session=must_wait,
+            options=self._temporal.options(),
+        )
         # Shielded: a client that gives up now must not leave a stored turn never started
         # and never failed.
-        await asyncio.shield(self._start(execution, settings))
+        await asyncio.shield(self._start(workflow_input))
         return execution
 
-    async def _start(self, execution: AgentExecution, settings: TurnSettings) -> None:
-        execution_id = execution.metadata.id
+    async def _start(self, workflow_input: ExecutionWorkflowInput) -> None:
+        execution_id = workflow_input.execution_id
         try:
-            await self._temporal.start(execution, settings)
+            await self._temporal.start(workflow_input)
         except Unavailable as error:
             logger.error("execution %s could not start: %s", execution_id, error)
             failed = AgentExecutionStatus(phase=ExecutionPhase.EXECUTION_FAILED, error=str(error))
             await self._writer.apply(execution_id, failed)
+            await self._turns.release(execution_id)
             raise
 
     async def update_status(
@@ -111,7 +122,28 @@ class ExecutionService:
     ) -> AgentExecutionStatusUpdateResult:
         if not update.HasField("status"):
             raise InvalidArgument("status", "required: the status change to merge")
-        return await self._writer.apply(update.execution_id, update.status)
+        return await self._writer.apply(
+            update.execution_id,
+            update.status,
+            attempt=update.attempt,
+            attempt_sequence=update.attempt_sequence,
+        )
+
+    async def stream_previews(
+        self, previews: AsyncIterator[AgentExecutionPreview]
+    ) -> AgentExecutionPreviewResult:
+        result = AgentExecutionPreviewResult()
+        async for message in previews:
+            check_id(message.execution_id, "execution_id", kinds.AGENT_EXECUTION)
+            if not message.attempt:
+                raise InvalidArgument("attempt", "required: the writer's attempt")
+            check_sizes(message.preview, "preview")
+            hub = self._hub
+            if await hub.publish_preview(message.execution_id, message.attempt, message.preview):
+                result.published += 1
+            else:
+                result.dropped += 1
+        return result
 
     async def cancel(self, execution_id: str) -> AgentExecution:
         execution: AgentExecution = await self._executions.get(execution_id)
@@ -119,10 +151,13 @@ class ExecutionService:
             return execution
         running = await self._temporal.cancel(execution_id)
         logger.info("cancel requested for %s (workflow running: %s)", execution_id, running)
-        # Recorded now, not only when the workflow's cleanup runs, so the answer is final.
+        # Recorded now, not only when the workflow settles, so the answer is final. The
+        # session stays held until the workflow has stopped the turn and settles it.
         await self._writer.apply(
             execution_id, AgentExecutionStatus(phase=ExecutionPhase.EXECUTION_CANCELLED)
         )
+        if not running:
+            await self._turns.release(execution_id)
         result: AgentExecution = await self._executions.get(execution_id)
         return result
 
@@ -143,48 +178,10 @@ class ExecutionService:
             raise InvalidArgument(
                 "after_sequence", f"expected 0 or more, got {request.after_sequence}"
             )
-        # Register before reading, so no change between the read and the registration is lost.
-        with self._hub.watch(execution_id) as events:
-            last = request.after_sequence
-            snapshot = await self._snapshot(execution_id, last)
-            if snapshot is not None:
-                yield snapshot
-                last = snapshot.sequence
-            if await self._ended(execution_id, snapshot):
-                return
-            while True:
-                try:
-                    event = await asyncio.wait_for(events.get(), timeout=_RESYNC_SECONDS)
-                except TimeoutError:
-                    event = None
-                if event is not None and event.sequence <= last:
-                    continue
-                if event is None or event.sequence != last + 1:
-                    # A gap (a change this process did not publish): resend the whole state.
-                    snapshot = await self._snapshot(execution_id, last)
-                    if snapshot is None:
-                        continue
-                    yield snapshot
-                    last = snapshot.sequence
-                    if is_final(snapshot.snapshot.status.phase):
-                        return
-                    continue
-                yield event
-                last = event.sequence
-                if event.delta.HasField("phase") and is_final(event.delta.phase):
-                    return
-
-    async def _snapshot(self, execution_id: str, after: int) -> AgentExecutionEvent | None:
-        execution: AgentExecution = await self._executions.get(execution_id)
-        if execution.status.sequence == after:
-            return None
-        return AgentExecutionEvent(sequence=execution.status.sequence, snapshot=execution)
-
-    async def _ended(self, execution_id: str, snapshot: AgentExecutionEvent | None) -> bool:
-        if snapshot is not None:
-            return is_final(snapshot.snapshot.status.phase)
-        execution: AgentExecution = await self._executions.get(execution_id)
-        return is_final(execution.status.phase)
+        # Fails with NotFound before the stream starts when there is no such execution.
+        await self._executions.get(execution_id)
+        async for event in self._watch.events(execution_id, request.after_sequence):
+            yield event
 
     async def _join_session(self, tx: Transaction, execution: AgentExecution) -> bool:
         """Check the session and its policy; True when the turn must wait for earlier ones."""
@@ -209,15 +206,15 @@ class ExecutionService:
         # A turn belongs where its session does, so listing by org finds it.
         execution.metadata.org = session.metadata.org
         execution.metadata.owner_scope = session.metadata.owner_scope
-        running = await tx.unfinished_executions(kinds.AGENT_EXECUTION, spec.session_id)
-        if running and self._policy == SessionPolicy.REJECT:
+        holders = await self._turns.holders(tx, spec.session_id)
+        if holders and self._policy == SessionPolicy.REJECT:
             raise FailedPrecondition(
                 f"spec.session_id: session {spec.session_id!r} is still running execution "
-                f"{running[0]!r} (session policy reject)"
+                f"{holders[0]!r} (session policy reject)"
             )
-        # Ids grow with creation time, so no earlier unfinished turn can appear later:
-        # a turn that finds none now never needs to wait.
-        return bool(running)
+        # Ids grow with creation time, so no earlier turn holding the session can appear
+        # later: a turn that finds none now never needs to wait.
+        return bool(holders)
 
     async def _open_session(self, tx: Transaction, execution: AgentExecution) -> None:
         spec = execution.spec

@@ -6,14 +6,13 @@ import asyncio
 import logging
 from datetime import timedelta
 
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
-from ai.stigmer.agentic.agentexecution.v1.api_pb2 import AgentExecution
 from stigmer_contracts import INVOKE_AGENT_EXECUTION_WORKFLOW, data_converter
 from stigmer_server.config import ServerConfig
 from stigmer_server.errors import Unavailable
-from stigmer_server.execution._workflow import TurnSettings
+from stigmer_server.workflows import ExecutionWorkflowInput, TurnRunOptions
 
 logger = logging.getLogger(__name__)
 
@@ -45,29 +44,54 @@ class TemporalGateway:
                 logger.info("connected to Temporal at %s", target)
             return self._client
 
-    def settings(self, *, wait_for_session_turn: bool) -> TurnSettings:
+    def options(self) -> TurnRunOptions:
         turn = self._config.turn
-        return TurnSettings(
+        return TurnRunOptions(
             persistence_task_queue=self._config.persistence_task_queue,
-            wait_for_session_turn=wait_for_session_turn,
             graphton_start_to_close_seconds=turn.start_to_close.total_seconds(),
             graphton_heartbeat_seconds=turn.heartbeat.total_seconds(),
             graphton_maximum_attempts=turn.maximum_attempts,
         )
 
-    async def start(self, execution: AgentExecution, settings: TurnSettings) -> None:
+    async def start(self, request: ExecutionWorkflowInput) -> None:
         """Start the execution's workflow (id = execution id) on the execution queue."""
         client = await self.client()
         try:
             await client.start_workflow(
                 INVOKE_AGENT_EXECUTION_WORKFLOW,
-                args=[execution, settings],
-                id=execution.metadata.id,
+                request,
+                id=request.execution_id,
                 task_queue=self._config.execution_task_queue,
                 rpc_timeout=_RPC_TIMEOUT,
             )
         except RPCError as error:
             raise Unavailable(f"Temporal refused to start the workflow: {error.message}") from error
+
+    async def signal(self, workflow_id: str, signal: str) -> bool:
+        """Signal a workflow; False when no such workflow runs."""
+        client = await self.client()
+        handle: WorkflowHandle[object, object] = client.get_workflow_handle(workflow_id)
+        try:
+            await handle.signal(signal, rpc_timeout=_RPC_TIMEOUT)
+        except RPCError as error:
+            if error.status == RPCStatusCode.NOT_FOUND:
+                return False
+            raise Unavailable(f"Temporal refused the signal: {error.message}") from error
+        return True
+
+    async def workflow_status(self, workflow_id: str) -> WorkflowExecutionStatus | None:
+        """The workflow's status; None when Temporal has no such workflow."""
+        client = await self.client()
+        handle: WorkflowHandle[object, object] = client.get_workflow_handle(workflow_id)
+        try:
+            description = await handle.describe(rpc_timeout=_RPC_TIMEOUT)
+        except RPCError as error:
+            if error.status == RPCStatusCode.NOT_FOUND:
+                return None
+            raise Unavailable(
+                f"Temporal refused to describe the workflow: {error.message}"
+            ) from error
+        return description.status
 
     async def cancel(self, execution_id: str) -> bool:
         """Request cancellation; False when no such workflow runs (never started, or ended)."""

@@ -13,7 +13,7 @@ from stigmer_server.config import ServerConfig
 from stigmer_server.errors import Unavailable
 from stigmer_server.execution._activities import PersistenceActivities
 from stigmer_server.execution._temporal import TemporalGateway
-from stigmer_server.execution._workflow import InvokeAgentExecutionWorkflow
+from stigmer_server.workflows import InvokeAgentExecutionWorkflow
 
 logger = logging.getLogger(__name__)
 
@@ -22,7 +22,9 @@ _MAX_BACKOFF = 30.0
 
 def workflow_sandbox() -> SandboxedWorkflowRunner:
     # Proto stubs and our pure libraries are deterministic; passing them through keeps
-    # message classes identical inside and outside the sandbox.
+    # message classes identical inside and outside the sandbox and spares re-importing them
+    # for every workflow run. The workflow module itself (stigmer_server.workflows) imports
+    # nothing else, so a new turn's workflow costs the server almost no import work.
     return SandboxedWorkflowRunner(
         restrictions=SandboxRestrictions.default.with_passthrough_modules(
             "ai", "google.protobuf", "stigmer_contracts", "stigmer_status"
@@ -60,7 +62,7 @@ async def run_workers(
             Worker(
                 client,
                 task_queue=config.persistence_task_queue,
-                activities=[activities.update_execution_status, activities.await_session_turn],
+                activities=[activities.settle_execution, activities.session_turn_ready],
             ),
         ]
         logger.info(
