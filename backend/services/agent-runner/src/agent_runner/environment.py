@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from agent_runner.errors import InvalidInputError
 from ai.stigmer.commons.apiresource.environment_pb2 import EnvironmentValue
 
 REDACTED = "***"
@@ -39,7 +40,7 @@ def merge_environment(
     for layer, data in layers:
         for name in sorted(data):
             if not _NAME.match(name):
-                raise ValueError(
+                raise InvalidInputError(
                     f"{layer}: environment variable name {name!r} is not a POSIX name "
                     "(expected letters, digits and underscores, not starting with a digit)"
                 )

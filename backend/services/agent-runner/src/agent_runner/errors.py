@@ -21,6 +21,17 @@ _INVALID_CODES = {grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.OUT_OF_RANGE
 RETRY_AFTER_CAP = timedelta(seconds=60)
 
 
+class InvalidInputError(ValueError):
+    """Input the runner checked and refused (an empty id, a bad variable name, a model
+    string no provider serves): retrying cannot fix it, so the turn fails at once.
+
+    Only this type is permanent. Any other ValueError comes from code we call (a provider's
+    malformed JSON is a `JSONDecodeError`, a model's unparsable tool call an
+    `OutputParserException`) and is retried like any failure we did not foresee. It is a
+    ValueError so that code catching those (deepagents' tools do) still sees it as one.
+    """
+
+
 class SandboxStartError(RuntimeError):
     """The sandbox could not be created or reached; a retry may succeed."""
 
@@ -51,7 +62,7 @@ def classify(exc: BaseException) -> ApplicationError:
         return ApplicationError(f"Daytona: {message}", type=ERROR_SANDBOX, non_retryable=False)
     if _recursion_limit_hit(exc):
         return ApplicationError(message, type=ERROR_INVALID_INPUT, non_retryable=True)
-    if isinstance(exc, ValueError):
+    if isinstance(exc, InvalidInputError):
         return ApplicationError(message, type=ERROR_INVALID_INPUT, non_retryable=True)
     status = getattr(exc, "status_code", None)
     if isinstance(status, int):

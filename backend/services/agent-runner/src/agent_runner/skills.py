@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from deepagents.backends.protocol import SandboxBackendProtocol
 
+from agent_runner.errors import InvalidInputError
 from ai.stigmer.agentic.skill.v1.api_pb2 import Skill
 
 SKILLS_DIR = "skills"
@@ -44,7 +45,7 @@ def skill_entries(skills: Sequence[Skill]) -> list[SkillEntry]:
     for index, skill in enumerate(skills):
         slug = skill.metadata.slug
         if not _SAFE_SLUG.match(slug) or ".." in slug:
-            raise ValueError(
+            raise InvalidInputError(
                 f"skills[{index}].metadata.slug {slug!r} is not a safe single path segment "
                 "(expected letters, digits, '.', '_' or '-', not starting with '.')"
             )

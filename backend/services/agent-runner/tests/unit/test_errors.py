@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 
 import anthropic
 import grpc
@@ -10,11 +14,18 @@ import httpx2 as httpx
 import openai
 import pytest
 from grpc import aio
+from langchain_core.exceptions import OutputParserException
 from langgraph.errors import GraphRecursionError
 from temporalio.exceptions import ApplicationError
 
-from agent_runner.errors import RETRY_AFTER_CAP, SandboxStartError, classify
-from agent_runner.models import ModelSpecError, ScriptError
+from agent_runner.environment import merge_environment
+from agent_runner.errors import RETRY_AFTER_CAP, InvalidInputError, SandboxStartError, classify
+from agent_runner.models import ModelSpecError, ScriptError, parse_script, split_model_spec
+from agent_runner.sandbox import LocalSandboxProvider, LocalSandboxSettings, check_spec
+from agent_runner.skills import skill_entries
+from ai.stigmer.agentic.agent.v1.spec_pb2 import SandboxSpec
+from ai.stigmer.agentic.skill.v1.api_pb2 import Skill
+from ai.stigmer.commons.apiresource.environment_pb2 import EnvironmentValue
 from stigmer_contracts import (
     ERROR_INVALID_INPUT,
     ERROR_MODEL_REQUEST_REJECTED,
@@ -38,7 +49,11 @@ def http(status: int) -> httpx.Response:
         (rpc_error(grpc.StatusCode.INVALID_ARGUMENT), ERROR_INVALID_INPUT, False),
         (rpc_error(grpc.StatusCode.UNAVAILABLE), "BackendError", True),
         (rpc_error(grpc.StatusCode.DEADLINE_EXCEEDED), "BackendError", True),
-        (ValueError("session_id cannot be empty"), ERROR_INVALID_INPUT, False),
+        (InvalidInputError("session_id cannot be empty"), ERROR_INVALID_INPUT, False),
+        # Any other ValueError comes from code we call, not from our checks: retried.
+        (ValueError("something deep in a library"), "TurnFailed", True),
+        (json.JSONDecodeError("Expecting value", '{"choices": [', 13), "TurnFailed", True),
+        (OutputParserException("tool call arguments are not JSON"), "TurnFailed", True),
         (ModelSpecError("model 'x' needs ANTHROPIC_API_KEY"), ERROR_INVALID_INPUT, False),
         (ScriptError("script 'x': replies must be a list"), ERROR_INVALID_INPUT, False),
         (GraphRecursionError("Recursion limit of 1000 reached"), ERROR_INVALID_INPUT, False),
@@ -113,3 +128,39 @@ def test_an_error_inside_a_started_stream_is_retryable() -> None:
     classified = classify(stream_error)
     assert classified.type == "ModelUnavailable"
     assert not classified.non_retryable
+
+
+def _bad_skill() -> None:
+    skill = Skill()
+    skill.metadata.slug = "../escape"
+    skill_entries([skill])
+
+
+def _local(root: Path) -> LocalSandboxProvider:
+    return LocalSandboxProvider(
+        LocalSandboxSettings(
+            root=root, command_timeout=5, max_output_bytes=1000, isolation="none", network=False
+        )
+    )
+
+
+@pytest.mark.parametrize(
+    "refuse",
+    [
+        lambda _: merge_environment([("agent env_spec", {"1X": EnvironmentValue(value="v")})]),
+        lambda root: check_spec(SandboxSpec(type="daytona"), _local(root)),
+        lambda _: _bad_skill(),
+        lambda _: split_model_spec("mystery-model"),
+        lambda _: parse_script("replies: 3", name="bad"),
+        lambda root: asyncio.run(_local(root).delete("daytona-123")),
+    ],
+    ids=["env-name", "sandbox-type", "skill-slug", "model", "script", "sandbox-id"],
+)
+def test_the_runners_own_input_checks_are_permanent(
+    refuse: Callable[[Path], object], tmp_path: Path
+) -> None:
+    with pytest.raises(InvalidInputError) as caught:
+        refuse(tmp_path)
+    classified = classify(caught.value)
+    assert classified.type == ERROR_INVALID_INPUT
+    assert classified.non_retryable

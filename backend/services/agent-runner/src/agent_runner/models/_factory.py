@@ -15,11 +15,12 @@ from langchain_core.language_models import BaseChatModel
 from pydantic import SecretStr
 
 from agent_runner.config import ProviderDefaults
+from agent_runner.errors import InvalidInputError
 from agent_runner.models._script import Script, load_script
 from agent_runner.models._scripted import ScriptedChatModel
 
 
-class ModelSpecError(ValueError):
+class ModelSpecError(InvalidInputError):
     """A model string or its settings that no retry can fix (unknown provider, missing key)."""
 
 

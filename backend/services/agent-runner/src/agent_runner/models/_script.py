@@ -14,8 +14,10 @@ from typing import Any
 
 import yaml
 
+from agent_runner.errors import InvalidInputError
 
-class ScriptError(ValueError):
+
+class ScriptError(InvalidInputError):
     """A script file that does not follow the format; the message names the field."""
 
 

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from agent_runner.config import LocalSandboxSettings
-from agent_runner.errors import SandboxStartError
+from agent_runner.errors import InvalidInputError, SandboxStartError
 from agent_runner.sandbox._protocol import OwnedSandbox, Sandbox, SandboxRequest
 from agent_runner.sandbox._shell import SandboxShellBackend, bwrap_prefix
 
@@ -80,7 +80,9 @@ class LocalSandboxProvider:
             sandbox_id = f"{LOCAL_PREFIX}{session_id}"
             workspace = self._workspace(sandbox_id)
             if workspace is None:
-                raise ValueError(f"session_id {session_id!r} cannot name a sandbox directory")
+                raise InvalidInputError(
+                    f"session_id {session_id!r} cannot name a sandbox directory"
+                )
             try:
                 workspace.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
@@ -125,7 +127,7 @@ class LocalSandboxProvider:
     async def delete(self, sandbox_id: str) -> bool:
         workspace = self._workspace(sandbox_id)
         if workspace is None:
-            raise ValueError(
+            raise InvalidInputError(
                 f"sandbox_id {sandbox_id!r} is not a local workspace of this runner "
                 f"(expected {LOCAL_PREFIX}<session id>)"
             )

@@ -16,6 +16,7 @@ from typing import Protocol
 from deepagents.backends.protocol import SandboxBackendProtocol
 
 from agent_runner.environment import Redactor
+from agent_runner.errors import InvalidInputError
 from ai.stigmer.agentic.agent.v1.spec_pb2 import SandboxSpec
 
 # Labels on every sandbox the runner creates. The owner label is what the reaper lists by:
@@ -71,11 +72,11 @@ class SandboxProvider(Protocol):
 def check_spec(spec: SandboxSpec, provider: SandboxProvider) -> None:
     """An agent asking for another sandbox type than this runner serves is a config error."""
     if spec.type and spec.type != provider.kind:
-        raise ValueError(
+        raise InvalidInputError(
             f"agent spec.sandbox.type is {spec.type!r} but this runner serves "
             f"SANDBOX_TYPE={provider.kind!r}; expected {provider.kind!r} or empty"
         )
     if spec.image and spec.snapshot:
-        raise ValueError(
+        raise InvalidInputError(
             "agent spec.sandbox sets both image and snapshot; expected at most one of them"
         )

@@ -24,7 +24,7 @@ from daytona import (
 from daytona import Sandbox as DaytonaSdkSandbox
 
 from agent_runner.config import DaytonaSettings
-from agent_runner.errors import SandboxStartError
+from agent_runner.errors import InvalidInputError, SandboxStartError
 from agent_runner.sandbox._daytona_backend import DaytonaCommandBackend
 from agent_runner.sandbox._protocol import (
     LABEL_ORG,
@@ -182,7 +182,7 @@ class DaytonaSandboxProvider:
         except DaytonaNotFoundError:
             return False
         if (sandbox.labels or {}).get(LABEL_OWNER) != self._owner:
-            raise ValueError(
+            raise InvalidInputError(
                 f"sandbox_id {sandbox_id!r} is not owned by this runner "
                 f"(label {LABEL_OWNER}={self._owner!r} missing); not deleting it"
             )
