@@ -9,7 +9,16 @@ from ai.stigmer.agentic.agentexecution.v1.api_pb2 import AgentExecution
 from ai.stigmer.agentic.agentexecution.v1.enum_pb2 import ExecutionPhase
 from ai.stigmer.agentic.agentexecution.v1.io_pb2 import AgentExecutionEvent
 from ai.stigmer.agentic.agentexecution.v1.status_pb2 import AgentExecutionStatus, AgentMessage
-from stigmer_status import SequenceGapError, apply_event, can_move, is_final, phase_rank, todo_key
+from ai.stigmer.agentic.environment.v1.spec_pb2 import EnvironmentSpec
+from stigmer_status import (
+    SequenceGapError,
+    apply_event,
+    can_move,
+    is_final,
+    is_map,
+    phase_rank,
+    todo_key,
+)
 
 P = ExecutionPhase
 
@@ -30,6 +39,7 @@ def test_public_api_is_pinned() -> None:
         "can_move",
         "effective_delta",
         "is_final",
+        "is_map",
         "phase_rank",
         "todo_key",
     ]
@@ -86,3 +96,13 @@ def test_todo_key() -> None:
     assert [todo_key(i) for i in range(3)] == ["todo-0", "todo-1", "todo-2"]
     with pytest.raises(ValueError, match="position"):
         todo_key(-1)
+
+
+def test_is_map_tells_maps_from_repeated_messages_messages_and_scalars() -> None:
+    fields = AgentExecutionStatus.DESCRIPTOR.fields_by_name
+    assert is_map(fields["todos"])  # map<string, Todo>
+    assert not is_map(fields["messages"])  # repeated AgentMessage
+    assert not is_map(fields["usage"])  # a message
+    assert not is_map(fields["sequence"])  # a scalar
+    env = EnvironmentSpec.DESCRIPTOR.fields_by_name["data"]
+    assert is_map(env)

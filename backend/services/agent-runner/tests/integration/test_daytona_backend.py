@@ -130,7 +130,7 @@ async def test_reuse_with_a_changed_environment_warns_by_name_only(
         )
     )
     assert again.id == first.id
-    assert not again.created
+    assert len(fake_daytona.sandboxes()) == 1
     assert "changed since: API_TOKEN" in caplog.text
     assert SECRET not in caplog.text
 

@@ -52,14 +52,17 @@ async def acquire(p: LocalSandboxProvider, sandbox_id: str = "", **env: str) -> 
 
 async def test_a_sandbox_per_session_reused_while_its_workspace_exists(tmp_path: Path) -> None:
     p = provider(tmp_path)
+    workspace = tmp_path / "local-ses-1"
+    assert not workspace.exists()
     first = await acquire(p)
-    assert first.created
     assert first.id == "local-ses-1"
+    assert workspace.is_dir()
+    (workspace / "kept.txt").write_text("still here")
     again = await acquire(p, first.id)
-    assert not again.created
     assert again.id == first.id
+    assert (workspace / "kept.txt").read_text() == "still here"
+    # Another provider's id is never a workspace of ours: the session gets its own instead.
     foreign = await acquire(p, "daytona-abc")
-    assert foreign.created
     assert foreign.id == "local-ses-1"
 
 

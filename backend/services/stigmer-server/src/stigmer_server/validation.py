@@ -13,6 +13,7 @@ from ai.stigmer.commons.apiresource.metadata_pb2 import ApiResourceMetadata
 from ai.stigmer.commons.apiresource.reference_pb2 import ApiResourceReference
 from stigmer_server.errors import InvalidArgument
 from stigmer_server.resources import API_VERSION, Kind
+from stigmer_status import is_map
 
 MAX_NAME: Final = 256
 MAX_SLUG: Final = 63
@@ -126,7 +127,7 @@ def check_sizes(message: Message, prefix: str) -> None:
                 _check_length(item, path)
         elif field.type != FieldDescriptor.TYPE_MESSAGE:
             continue
-        elif _is_map(field):
+        elif is_map(field):
             for key, item in value.items():
                 _check_length(str(key), f"{path} key")
                 if isinstance(item, Message):
@@ -143,11 +144,6 @@ def check_sizes(message: Message, prefix: str) -> None:
 def _check_length(value: str, path: str) -> None:
     if len(value) > MAX_STRING:
         raise InvalidArgument(path, f"too long ({len(value)} characters, at most {MAX_STRING})")
-
-
-def _is_map(field: FieldDescriptor) -> bool:
-    entry = field.message_type
-    return entry is not None and entry.GetOptions().map_entry
 
 
 def page_size(requested: int) -> int:

@@ -14,6 +14,7 @@ from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescript
 
 from ai.stigmer.commons.apiresource.environment_pb2 import EnvironmentValue
 from ai.stigmer.commons.apiresource.reference_pb2 import ApiResourceReference
+from stigmer_status import is_map
 
 _REFERENCE = ApiResourceReference.DESCRIPTOR.full_name
 _ENV_VALUE = EnvironmentValue.DESCRIPTOR.full_name
@@ -51,7 +52,7 @@ def _field(descriptor: Descriptor, key: object) -> FieldDescriptor | None:
 
 
 def _normalize_field(item: Any, field: FieldDescriptor, path: str, problems: list[str]) -> Any:
-    if _is_map(field):
+    if is_map(field):
         if not isinstance(item, dict):
             problems.append(f"{path}: expected a mapping, got {_describe(item)}")
             return {}
@@ -130,14 +131,6 @@ def _scalar(item: Any, field: FieldDescriptor, path: str, problems: list[str]) -
         return item
     problems.append(f"{path}: expected a number, got {_describe(item)}")
     return 0
-
-
-def _is_map(field: FieldDescriptor) -> bool:
-    return (
-        field.type == FieldDescriptor.TYPE_MESSAGE
-        and _message(field).GetOptions().map_entry
-        and field.is_repeated
-    )
 
 
 def _message(field: FieldDescriptor) -> Descriptor:

@@ -10,9 +10,12 @@ The contract is docs/architecture/status-model.md. The public API:
 - `apply_event(current, event)`: a client's copy after one `subscribe` event.
 - `is_final(phase)`, `can_move(current, proposed)`, `phase_rank(phase)`, `FINAL_PHASES`.
 - `todo_key(position)`: the key of the todo at a position of the latest `write_todos` list.
+- `is_map(field)`: whether a protobuf field is a `map<K, V>` (the merge, the server's checks
+  and the CLI's manifests walk messages by their descriptors).
 """
 
 from stigmer_status._events import SequenceGapError, apply_event
+from stigmer_status._fields import is_map
 from stigmer_status._merge import apply_delta, effective_delta
 from stigmer_status._phase import FINAL_PHASES, can_move, is_final, phase_rank
 from stigmer_status._todos import todo_key
@@ -25,6 +28,7 @@ __all__ = [
     "can_move",
     "effective_delta",
     "is_final",
+    "is_map",
     "phase_rank",
     "todo_key",
 ]

@@ -18,6 +18,7 @@ from ai.stigmer.agentic.agentexecution.v1.status_pb2 import (
     AgentMessage,
     SubAgentExecution,
 )
+from stigmer_status._fields import is_map
 from stigmer_status._phase import can_move
 
 # Repeated fields whose items are upserted by `id`, per containing message type.
@@ -70,7 +71,7 @@ def _merge_fields(stored: Message, delta: Message) -> None:
         elif field.name == "content" and isinstance(delta, AgentMessage) and delta.append:
             assert isinstance(stored, AgentMessage)
             stored.content += delta.content
-        elif _is_map(field):
+        elif is_map(field):
             _merge_map(getattr(stored, field.name), value)
         elif field.is_repeated:
             target = getattr(stored, field.name)
@@ -102,11 +103,3 @@ def _merge_map(stored: Any, delta: Any) -> None:
             _merge_fields(stored[key], value)
         else:
             stored[key] = value
-
-
-def _is_map(field: FieldDescriptor) -> bool:
-    return (
-        field.type == FieldDescriptor.TYPE_MESSAGE
-        and field.message_type is not None
-        and field.message_type.GetOptions().map_entry
-    )

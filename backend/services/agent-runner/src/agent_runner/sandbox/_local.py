@@ -72,7 +72,6 @@ class LocalSandboxProvider:
 
     async def acquire(self, request: SandboxRequest) -> Sandbox:
         session_id, sandbox_id = request.session_id, request.sandbox_id
-        created = False
         workspace = self._workspace(sandbox_id) if sandbox_id else None
         if workspace is None or not workspace.is_dir():
             if sandbox_id:
@@ -87,7 +86,6 @@ class LocalSandboxProvider:
                 workspace.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise SandboxStartError(f"cannot create the workspace {workspace}: {exc}") from exc
-            created = True
         # The directory's mtime is the workspace's last use, which the reaper ages it by.
         workspace.touch()
         variables = {"PATH": MINIMAL_PATH, "HOME": str(workspace), **request.env}
@@ -106,7 +104,7 @@ class LocalSandboxProvider:
             prefix=prefix,
             redact=request.redact,
         )
-        return Sandbox(id=sandbox_id, backend=backend, created=created)
+        return Sandbox(id=sandbox_id, backend=backend)
 
     async def list_owned(self) -> list[OwnedSandbox]:
         # Every directory under the runner's own root is ours: the root is the owner label.

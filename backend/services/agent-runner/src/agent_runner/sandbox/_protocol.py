@@ -28,10 +28,10 @@ LABEL_ORG = "stigmer.org"
 
 @dataclass(frozen=True)
 class Sandbox:
+    """The session's sandbox; an id other than the one asked for means a new one was made."""
+
     id: str
     backend: SandboxBackendProtocol
-    # True when this turn created it, so the session must be told its new id.
-    created: bool
 
 
 @dataclass(frozen=True)

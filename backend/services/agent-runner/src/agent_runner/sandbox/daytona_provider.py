@@ -59,7 +59,7 @@ class DaytonaSandboxProvider:
 
     async def acquire(self, request: SandboxRequest) -> Sandbox:
         try:
-            sandbox, created = await asyncio.to_thread(self._acquire, request)
+            sandbox = await asyncio.to_thread(self._acquire, request)
             root = await asyncio.to_thread(sandbox.get_work_dir)
         except DaytonaError as exc:
             raise SandboxStartError(
@@ -73,15 +73,15 @@ class DaytonaSandboxProvider:
             max_output_bytes=self._settings.max_output_bytes,
             redact=request.redact,
         )
-        return Sandbox(id=sandbox.id, backend=backend, created=created)
+        return Sandbox(id=sandbox.id, backend=backend)
 
-    def _acquire(self, request: SandboxRequest) -> tuple[DaytonaSdkSandbox, bool]:
+    def _acquire(self, request: SandboxRequest) -> DaytonaSdkSandbox:
         if request.sandbox_id:
             existing = self._reusable(request.sandbox_id)
             if existing is not None:
                 _warn_on_changed_env(existing, request)
-                return existing, False
-        return self._create(request), True
+                return existing
+        return self._create(request)
 
     def _reusable(self, sandbox_id: str) -> DaytonaSdkSandbox | None:
         try:

@@ -9,7 +9,7 @@ text the server holds, so the next delta carries only the rest (as `append` cont
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ai.stigmer.agentic.agentexecution.v1.status_pb2 import AgentExecutionStatus
@@ -49,9 +49,6 @@ class ChangeSet:
     @property
     def pending(self) -> bool:
         return bool(self._marks)
-
-    def marked(self) -> Iterator[Key]:
-        return iter(list(self._marks))
 
     def snapshot(self) -> dict[Key, int]:
         return dict(self._marks)
