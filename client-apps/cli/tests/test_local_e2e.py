@@ -328,7 +328,7 @@ def _first_line(process: subprocess.Popen[str], timeout: float) -> str:
     eventually(
         lambda: select.select([stdout], [], [], 0)[0],
         timeout=timeout,
-        message=f"`{process.args}` to print its first line",
+        message=f"`{process.args!r}` to print its first line",
     )
     return stdout.readline()
 

@@ -12,7 +12,7 @@ import asyncio
 import inspect
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar, overload
 
 T = TypeVar("T")
 Message = str | Callable[[], str]
@@ -21,7 +21,7 @@ DEFAULT_INTERVAL = 0.05
 
 
 def eventually(
-    predicate: Callable[[], T],
+    predicate: Callable[[], T | None],
     *,
     timeout: float,
     message: Message,
@@ -43,19 +43,39 @@ def eventually(
         time.sleep(interval)
 
 
+@overload
 async def eventually_async(
-    predicate: Callable[[], T | Awaitable[T]],
+    predicate: Callable[[], Awaitable[T | None]],
     *,
     timeout: float,  # noqa: ASYNC109 - the same signature as `eventually`; a poll deadline
     message: Message,
     interval: float = DEFAULT_INTERVAL,
-) -> T:
+) -> T: ...
+
+
+@overload
+async def eventually_async(
+    predicate: Callable[[], T | None],
+    *,
+    timeout: float,  # noqa: ASYNC109
+    message: Message,
+    interval: float = DEFAULT_INTERVAL,
+) -> T: ...
+
+
+async def eventually_async(
+    predicate: Callable[[], Any],
+    *,
+    timeout: float,  # noqa: ASYNC109
+    message: Message,
+    interval: float = DEFAULT_INTERVAL,
+) -> Any:
     """`eventually` for async tests: the predicate may be a coroutine function, and the wait
     yields to the event loop."""
     deadline = time.monotonic() + timeout
     while True:
         error: Exception | None = None
-        value: T | None = None
+        value: Any = None
         try:
             result = predicate()
             value = await result if inspect.isawaitable(result) else result
@@ -68,7 +88,7 @@ async def eventually_async(
         await asyncio.sleep(interval)
 
 
-def _poll(predicate: Callable[[], T]) -> tuple[T | None, Exception | None]:
+def _poll(predicate: Callable[[], T | None]) -> tuple[T | None, Exception | None]:
     try:
         return predicate(), None
     except Exception as exc:
