@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from google.protobuf.timestamp_pb2 import Timestamp
 from langchain_core.messages import AIMessageChunk
 
-from agent_runner.environment import Redactor
-from agent_runner.status import StatusBuilder
 from ai.stigmer.agentic.agentexecution.v1.enum_pb2 import (
     ExecutionPhase,
     MessageType,
@@ -24,49 +19,9 @@ from stigmer_status import apply_delta
 
 RECORDINGS = Path(__file__).resolve().parents[1] / "recordings"
 sys.path.insert(0, str(RECORDINGS))
-from codec import read_items  # noqa: E402
+from replay import Item, builder, items, replay  # noqa: E402
 
 SECRET = "s3cr3t-token-value"
-Item = tuple[tuple[str, ...], str, Any]
-
-
-def items(name: str) -> list[Item]:
-    return list(read_items(RECORDINGS / f"{name}.jsonl"))
-
-
-def clock() -> Iterator[Timestamp]:
-    second = 1_700_000_000
-    while True:
-        second += 1
-        yield Timestamp(seconds=second)
-
-
-def builder(secrets: list[str] | None = None) -> StatusBuilder:
-    ticks = clock()
-    result = StatusBuilder(redact=Redactor(secrets or []), clock=lambda: next(ticks))
-    result.start(message_id="exec-1-human", message="Show me the demo.", first_attempt=True)
-    return result
-
-
-def replay(
-    stream: list[Item], target: StatusBuilder, *, every: int = 1
-) -> list[AgentExecutionStatus]:
-    """Feeds the stream, taking a delta every `every` events; returns the deltas sent."""
-    deltas = []
-    for index, (namespace, mode, payload) in enumerate(stream):
-        immediate = target.handle(namespace, mode, payload)
-        if immediate or index % every == 0:
-            delta = target.take_delta()
-            if delta is not None:
-                deltas.append(delta.status)
-                target.commit(delta)
-    target.finish(ExecutionPhase.EXECUTION_COMPLETED)
-    delta = target.take_delta()
-    assert delta is not None
-    deltas.append(delta.status)
-    target.commit(delta)
-    assert target.take_delta() is None
-    return deltas
 
 
 def test_demo_turn_builds_messages_tool_calls_todos_and_the_sub_agent() -> None:

@@ -39,7 +39,8 @@ class ChangeSet:
         self._marks: dict[Key, int] = {}
         self._sent: dict[Key, int] = {}
         self._replaced: dict[Key, int] = {}
-        self._streaming: set[Key] = set()
+        # Insertion-ordered, so previews list messages in the order they began.
+        self._streaming: dict[Key, None] = {}
 
     def mark(self, key: Key) -> int:
         version = next(self._versions)
@@ -58,13 +59,16 @@ class ChangeSet:
     def streaming(self, key: Key) -> bool:
         return key in self._streaming
 
+    def streaming_keys(self) -> list[Key]:
+        return list(self._streaming)
+
     def start_streaming(self, key: Key) -> None:
-        self._streaming.add(key)
+        self._streaming[key] = None
 
     def stop_streaming(self, key: Key) -> bool:
         """True when the message was streaming (its held-back tail must now go out)."""
         was = key in self._streaming
-        self._streaming.discard(key)
+        self._streaming.pop(key, None)
         return was
 
     def stop_all_streaming(self) -> list[Key]:
@@ -77,11 +81,13 @@ class ChangeSet:
         if not new.startswith(old[: self._sent.get(key, 0)]):
             self._replaced[key] = self.mark(key)
 
-    def text_slice(self, key: Key, content: str, holdback: int) -> TextSlice:
-        end = len(content)
-        if key in self._streaming:
-            # A secret may be split across chunks: keep back what could be its first half.
-            end = max(self._sent.get(key, 0), end - holdback)
+    def sent(self, key: Key) -> int:
+        """How much of the message's text the server holds."""
+        return self._sent.get(key, 0)
+
+    def text_slice(self, key: Key, content: str, releasable: int) -> TextSlice:
+        """The text to send: from what the server holds up to `releasable`."""
+        end = max(self._sent.get(key, 0), releasable)
         start = 0 if key in self._replaced else self._sent.get(key, 0)
         return TextSlice(content=content[start:end], append=start > 0, end=end)
 

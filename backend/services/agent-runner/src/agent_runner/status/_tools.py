@@ -12,6 +12,9 @@ from ai.stigmer.agentic.agentexecution.v1.status_pb2 import ToolCallComponent
 
 TODOS_TOOL = "write_todos"
 TASK_TOOL = "task"
+# deepagents' `task` answers a sub-agent name it does not know with this text (as a normal
+# result, status "success"); the recorded parallel-subagents run pins it for the version used.
+UNKNOWN_SUBAGENT_PREFIX = "We cannot invoke subagent "
 
 _COMPONENTS = {
     "execute": "terminal",
