@@ -11,7 +11,7 @@ GROUPS_=(
   "backend/libs/python/status"
   "backend/libs/python/testing"
   "client-apps/cli"
-  "tools/bench tools/ci"
+  "tools/bench tools/ci tools/tests"
   "tools/oci"
   "tools/bazel"
 )

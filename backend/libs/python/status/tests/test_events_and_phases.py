@@ -33,6 +33,8 @@ def _delta(sequence: int, text: str) -> AgentExecutionEvent:
 def test_public_api_is_pinned() -> None:
     assert sorted(stigmer_status.__all__) == [
         "FINAL_PHASES",
+        "LiveExecution",
+        "PreviewOverlay",
         "SequenceGapError",
         "apply_delta",
         "apply_event",

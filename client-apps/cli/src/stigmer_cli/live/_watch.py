@@ -1,4 +1,9 @@
-"""Following an execution through `subscribe`, keeping a local copy with the shared merge code."""
+"""Following an execution through `subscribe`, keeping a local copy with the shared merge code.
+
+Previews (streamed text the runner sends ahead of its batched status updates) are shown as
+soon as they arrive: the view passed to `on_change` is the stored copy with them appended
+(`stigmer_status.LiveExecution`), and each delta replaces them with the stored text.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +15,13 @@ import grpc
 
 from ai.stigmer.agentic.agentexecution.v1.api_pb2 import AgentExecution
 from ai.stigmer.agentic.agentexecution.v1.io_pb2 import (
+    AgentExecutionEvent,
     AgentExecutionId,
     SubscribeAgentExecutionRequest,
 )
 from ai.stigmer.agentic.agentexecution.v1.query_pb2_grpc import AgentExecutionQueryControllerStub
 from stigmer_cli._errors import from_rpc_error, rpc_code
-from stigmer_status import SequenceGapError, apply_event, is_final
+from stigmer_status import LiveExecution, SequenceGapError, is_final
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +44,12 @@ class Watcher:
         self._address = address
         self._execution_id = execution_id
         self._on_change = on_change
-        self.current: AgentExecution | None = None
+        self._live = LiveExecution()
+
+    @property
+    def current(self) -> AgentExecution | None:
+        """The stored copy (previews not included)."""
+        return self._live.execution
 
     def follow(self) -> AgentExecution:
         """Apply events until the execution reaches a final phase; reconnect after drops."""
@@ -50,7 +61,7 @@ class Watcher:
                 self._stream_once()
             except SequenceGapError as gap:
                 logger.debug("resubscribing from a snapshot: %s", gap)
-                self.current = None
+                self._live.reset()
                 continue
             except grpc.RpcError as error:
                 now = time.monotonic()
@@ -75,19 +86,23 @@ class Watcher:
         stream = self._stub.subscribe(request)
         try:
             for event in stream:
-                self.current = apply_event(self.current, event)
-                self._on_change(self.current)
+                self._live.apply(event)
+                view = self._live.view()
+                if view is not None:
+                    self._on_change(view)
         finally:
             stream.cancel()  # also on Ctrl-C, so the server drops the watcher at once
 
     def _refresh(self) -> None:
         try:
-            self.current = self._stub.get(AgentExecutionId(value=self._execution_id))
+            stored = self._stub.get(AgentExecutionId(value=self._execution_id))
         except grpc.RpcError as error:
             raise from_rpc_error(
                 error, address=self._address, action="read the execution"
             ) from None
-        self._on_change(self.current)
+        self._live.reset()
+        self._live.apply(AgentExecutionEvent(sequence=stored.status.sequence, snapshot=stored))
+        self._on_change(stored)
 
 
 def _transient(error: grpc.RpcError) -> bool:
