@@ -5,7 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage, ToolMessage
+from langchain.agents.middleware.summarization import DEFAULT_SUMMARY_PROMPT
+from langchain_core.messages import (
+    AIMessage,
+    AIMessageChunk,
+    HumanMessage,
+    SystemMessage,
+    ToolCall,
+    ToolMessage,
+)
 
 from agent_runner.models import (
     EXPECTATION_FAILED,
@@ -56,6 +64,58 @@ async def test_reply_i_answers_the_call_that_sees_i_ai_messages() -> None:
     assert second.text == "Here is what I found in the listing."
     # The same position gives the same reply: a resumed or replayed call is deterministic.
     assert (await model().ainvoke(history)).text == second.text
+
+
+LONG = "replies:\n" + "".join(f'  - text: "reply {i}"\n' for i in range(12))
+
+
+def long_model(speaker: str = "main") -> ScriptedChatModel:
+    return ScriptedChatModel(script=parse_script(LONG, name="long"), speaker=speaker)
+
+
+async def test_after_summarization_the_ids_it_kept_give_the_position() -> None:
+    # What deepagents hands the model once it summarized: the summary, then the last messages.
+    compacted = [
+        SystemMessage("You are a test agent."),
+        HumanMessage("You are in the middle of a conversation that has been summarized."),
+        AIMessage("", id="main-reply-9", tool_calls=[tool_call("main-call-9-0")]),
+        ToolMessage("output", tool_call_id="main-call-9-0"),
+        AIMessage("reply 10", id="main-reply-10"),
+        HumanMessage("go on"),
+    ]
+    assert (await long_model().ainvoke(compacted)).text == "reply 11"
+    # Only tool results kept: their call ids still say where the script is.
+    results_only = [compacted[1], ToolMessage("output", tool_call_id="main-call-4-1")]
+    assert (await long_model().ainvoke(results_only)).text == "reply 5"
+
+
+async def test_without_ids_of_its_own_the_count_of_ai_messages_gives_the_position() -> None:
+    foreign = [HumanMessage("hi"), AIMessage("from another model", id="run-abc"), HumanMessage("x")]
+    assert (await long_model().ainvoke(foreign)).text == "reply 1"
+    # Another speaker's ids are not ours: a sub-agent keeps its own count.
+    mixed = [HumanMessage("hi"), AIMessage("", id="main-reply-7"), HumanMessage("x")]
+    assert (await long_model("researcher").ainvoke(mixed)).text == "reply 1"
+
+
+@pytest.mark.parametrize("streaming", [True, False])
+async def test_a_summary_request_gets_a_summary_and_takes_no_reply(streaming: bool) -> None:
+    request = [HumanMessage(DEFAULT_SUMMARY_PROMPT.format(messages="<the history>"))]
+    history = [HumanMessage("go"), AIMessage("", id="main-reply-3")]
+    if streaming:  # the graph's path: langchain gives the model no run manager there
+        chunks = [c async for c in long_model().astream(request)]
+        message_id, text = chunks[0].id, "".join(c.text for c in chunks)
+    else:
+        summary = await long_model().ainvoke(
+            request, config={"metadata": {"lc_source": "summarization"}}
+        )
+        message_id, text = summary.id, summary.text
+    assert message_id == "main-summary-0"
+    assert text.startswith("The scripted model (main) summarizes the conversation")
+    assert (await long_model().ainvoke(history)).text == "reply 4"
+
+
+def tool_call(call_id: str) -> ToolCall:
+    return ToolCall(name="execute", args={"command": "true"}, id=call_id)
 
 
 async def test_text_is_streamed_in_chunks_with_usage_on_the_last() -> None:

@@ -20,6 +20,8 @@ from agent_runner.status._items import StatusItems
 from agent_runner.status._usage import MAIN
 
 STREAM_MODES: tuple[StreamMode, ...] = ("messages", "updates", "tasks", "custom")
+# The metadata langchain's summarization middleware gives its own model calls.
+_INTERNAL_SUMMARY = "summarization"
 
 
 class StreamRouter:
@@ -31,7 +33,11 @@ class StreamRouter:
         """Apply one stream item; True when it deserves an immediate flush."""
         scope = self._scope(namespace)
         if mode == "messages":
-            message, _meta = payload
+            message, meta = payload
+            if isinstance(meta, Mapping) and meta.get("lc_source") == _INTERNAL_SUMMARY:
+                # deepagents' summarization asks the model for a summary inside the model
+                # node: its tokens stream like a reply's but belong to no message.
+                return False
             return self._message(scope, message)
         if mode == "updates":
             return self._updates(scope, payload)
