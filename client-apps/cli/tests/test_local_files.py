@@ -11,7 +11,14 @@ import pytest
 
 from stigmer_cli._errors import CliError
 from stigmer_cli.local._apikey import ensure_api_key, read_api_key
-from stigmer_cli.local._components import RUNNER, build_specs
+from stigmer_cli.local._components import (
+    RUNNER,
+    SERVER,
+    STOP_ORDER,
+    SUPERVISOR_STOP_SECONDS,
+    TEMPORAL,
+    build_specs,
+)
 from stigmer_cli.local._layout import LocalSettings
 from stigmer_cli.local._procs import ProcessRecord
 from stigmer_cli.local._state import ComponentState, LocalState, Phase, read_state, write_state
@@ -92,3 +99,23 @@ def test_the_runner_sandbox_type_comes_from_the_shell_with_local_as_default(
     runner_env = build_specs(settings, "k")[RUNNER].env
     assert runner_env["SANDBOX_TYPE"] == "daytona"
     assert runner_env["DAYTONA_API_KEY"] == "dtn-key"
+
+
+def test_each_component_may_take_its_own_shutdown_before_it_is_killed(tmp_path: Path) -> None:
+    settings = LocalSettings(
+        home=str(tmp_path),
+        temporal_bin="temporal",
+        temporal_port=7233,
+        temporal_ui_port=8233,
+        server_port=50051,
+        server_command=("stigmer-server",),
+        runner_command=("agent-runner",),
+    )
+    specs = build_specs(settings, "k")
+    drain = float(specs[RUNNER].env["SHUTDOWN_GRACE_SECONDS"])
+    # The runner drains its turns for `drain` seconds, then flushes the cancelled ones.
+    assert specs[RUNNER].stop_grace > drain >= 30
+    assert all(spec.stop_grace >= 10 for spec in specs.values())
+    # One after another (STOP_ORDER): `local down` waits for all of them.
+    assert sum(spec.stop_grace for spec in specs.values()) < SUPERVISOR_STOP_SECONDS
+    assert STOP_ORDER == (RUNNER, SERVER, TEMPORAL)

@@ -17,10 +17,7 @@ from ai.stigmer.agentic.agentexecution.v1.io_pb2 import (
     SubscribeAgentExecutionRequest,
     TextPreview,
 )
-from ai.stigmer.agentic.agentexecution.v1.query_pb2_grpc import (
-    AgentExecutionQueryControllerServicer,
-    add_AgentExecutionQueryControllerServicer_to_server,
-)
+from ai.stigmer.agentic.agentexecution.v1.query_pb2 import DESCRIPTOR
 from ai.stigmer.agentic.agentexecution.v1.status_pb2 import AgentExecutionStatus, AgentMessage
 from stigmer_cli.live import Watcher
 
@@ -50,17 +47,25 @@ EVENTS = [
 ]
 
 
-class Subscribe(AgentExecutionQueryControllerServicer):
-    def subscribe(
-        self, request: SubscribeAgentExecutionRequest, context: grpc.ServicerContext
-    ) -> Iterator[AgentExecutionEvent]:
-        yield from EVENTS
+def subscribe(
+    request: SubscribeAgentExecutionRequest, context: grpc.ServicerContext
+) -> Iterator[AgentExecutionEvent]:
+    yield from EVENTS
 
 
 @pytest.fixture
 def channel() -> Iterator[grpc.Channel]:
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
-    add_AgentExecutionQueryControllerServicer_to_server(Subscribe(), server)
+    # Only `subscribe`: the real service's other methods are not part of this test.
+    service = DESCRIPTOR.services_by_name["AgentExecutionQueryController"].full_name
+    handler = grpc.unary_stream_rpc_method_handler(
+        subscribe,
+        request_deserializer=SubscribeAgentExecutionRequest.FromString,
+        response_serializer=AgentExecutionEvent.SerializeToString,
+    )
+    server.add_generic_rpc_handlers(
+        (grpc.method_handlers_generic_handler(service, {"subscribe": handler}),)
+    )
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
     try:

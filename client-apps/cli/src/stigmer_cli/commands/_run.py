@@ -12,7 +12,6 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.live import Live
 from rich.markup import escape
 
 from ai.stigmer.agentic.agentexecution.v1.api_pb2 import AgentExecution
@@ -26,7 +25,7 @@ from stigmer_cli._context import options
 from stigmer_cli._errors import CliError
 from stigmer_cli._kinds import AGENT, AGENT_INSTANCE, API_VERSION, EXECUTION, SESSION
 from stigmer_cli.commands._output import phase_name, to_dict
-from stigmer_cli.live import Watcher, render_execution
+from stigmer_cli.live import LiveDisplay, Watcher
 
 
 class RunOutput(StrEnum):
@@ -148,11 +147,11 @@ def _watch(
     resources: Resources, execution_id: str, console: Console, *, live: bool
 ) -> AgentExecution:
     """Follow to the end; the first Ctrl-C cancels on the server and keeps watching."""
-    display = Live(console=console, refresh_per_second=8, transient=False) if live else None
+    display = LiveDisplay(console) if live else None
 
     def show(execution: AgentExecution) -> None:
         if display is not None:
-            display.update(render_execution(execution))
+            display.show(execution)
 
     watcher = Watcher(resources.channel, resources.address, execution_id, show)
     if display is not None:

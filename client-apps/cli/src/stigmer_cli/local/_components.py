@@ -19,6 +19,17 @@ RUNNER = "agent-runner"
 COMPONENTS = (TEMPORAL, SERVER, RUNNER)
 TEMPORAL_NAMESPACE = "default"
 
+# Stopping: the runner first (its draining turns still need the server and Temporal), then
+# the server, then Temporal. Each gets SIGTERM, then SIGKILL after its stop grace, which
+# covers its own shutdown: the runner lets running turns go on for RUNNER_DRAIN_SECONDS
+# (handed to it as SHUTDOWN_GRACE_SECONDS), then cancels the rest, whose final status
+# updates retry with backoff for up to ~8 s; the server stops serving within 5 s.
+STOP_ORDER = (RUNNER, SERVER, TEMPORAL)
+RUNNER_DRAIN_SECONDS = 30.0
+STOP_GRACE_SECONDS = {RUNNER: RUNNER_DRAIN_SECONDS + 15.0, SERVER: 10.0, TEMPORAL: 10.0}
+# How long the whole stop may take, one component after another, with a margin.
+SUPERVISOR_STOP_SECONDS = sum(STOP_GRACE_SECONDS.values()) + 10.0
+
 # Keep the children's environment small: the user's shell may hold provider keys (which the
 # runner needs) but also unrelated secrets, and STIGMER_* settings of another installation.
 _PASSED_THROUGH_PREFIXES = ("ANTHROPIC_", "OPENAI_", "OLLAMA_", "DAYTONA_", "LANGSMITH_")
@@ -43,6 +54,8 @@ class ComponentSpec:
     argv: tuple[str, ...]
     env: dict[str, str]
     address: str
+    # Seconds between SIGTERM and SIGKILL when the supervisor stops it.
+    stop_grace: float
 
 
 def build_specs(settings: LocalSettings, api_key: str) -> dict[str, ComponentSpec]:
@@ -72,6 +85,7 @@ def build_specs(settings: LocalSettings, api_key: str) -> dict[str, ComponentSpe
             ),
             env=base,
             address=settings.temporal_address,
+            stop_grace=STOP_GRACE_SECONDS[TEMPORAL],
         ),
         SERVER: ComponentSpec(
             name=SERVER,
@@ -85,6 +99,7 @@ def build_specs(settings: LocalSettings, api_key: str) -> dict[str, ComponentSpe
                 _env.SERVER_API_KEYS: api_key,
             },
             address=settings.server_address,
+            stop_grace=STOP_GRACE_SECONDS[SERVER],
         ),
         RUNNER: ComponentSpec(
             name=RUNNER,
@@ -98,8 +113,10 @@ def build_specs(settings: LocalSettings, api_key: str) -> dict[str, ComponentSpe
                 # Switching local mode to Daytona is configuration only: SANDBOX_TYPE from the
                 # shell (with the DAYTONA_* variables passed through above).
                 _env.RUNNER_SANDBOX_TYPE: os.environ.get(_env.RUNNER_SANDBOX_TYPE) or "local",
+                _env.RUNNER_SHUTDOWN_GRACE: f"{RUNNER_DRAIN_SECONDS:g}",
             },
             address=f"task queue on {settings.temporal_address}",
+            stop_grace=STOP_GRACE_SECONDS[RUNNER],
         ),
     }
 

@@ -17,6 +17,7 @@ from stigmer_cli.local._components import (
     COMPONENTS,
     RUNNER,
     SERVER,
+    SUPERVISOR_STOP_SECONDS,
     TEMPORAL,
     TEMPORAL_NAMESPACE,
     find_service,
@@ -29,7 +30,6 @@ from stigmer_cli.local._procs import ProcessRecord, terminate
 from stigmer_cli.local._readiness import runner_problem, server_problem, temporal_problem
 from stigmer_cli.local._state import LocalState, Phase, read_state
 
-_SUPERVISOR_GRACE_SECONDS = 25.0
 _LEFTOVER_GRACE_SECONDS = 5.0
 
 
@@ -206,7 +206,7 @@ def stop(layout: Layout) -> list[int]:
     if state is None:
         return []
     stopped = [p.pid for p in state.processes() if p.alive()]
-    terminate(state.supervisor, grace=_SUPERVISOR_GRACE_SECONDS, group=False)
+    terminate(state.supervisor, grace=SUPERVISOR_STOP_SECONDS, group=False)
     _reap(state.supervisor.pid)
     # The supervisor stops its components; these are only left when it was killed itself.
     for component in state.components.values():

@@ -3,7 +3,8 @@
 `stigmer local up` starts it as `python -m stigmer_cli.local.supervisor <data dir>`. It starts
 Temporal, waits until Temporal answers, then starts the server and the runner. A component
 that exits on its own is restarted with backoff up to MAX_RESTARTS times in a row; after that it is
-recorded as failed. SIGTERM stops every component (by process group) and then the supervisor.
+recorded as failed. SIGTERM stops the components one after another (by process group, in
+STOP_ORDER, each with its own stop grace) and then the supervisor.
 Everything it does is recorded in local-state.json and logs/supervisor.log.
 """
 
@@ -22,6 +23,7 @@ from stigmer_cli.local._apikey import read_api_key
 from stigmer_cli.local._components import (
     RUNNER,
     SERVER,
+    STOP_ORDER,
     TEMPORAL,
     TEMPORAL_NAMESPACE,
     ComponentSpec,
@@ -38,7 +40,6 @@ logger = logging.getLogger(__name__)
 # resets the count, so a crash a day never adds up to a failure.
 MAX_RESTARTS = 3
 _BACKOFF_SECONDS = (1.0, 2.0, 4.0)
-_STOP_GRACE_SECONDS = 10.0
 _TEMPORAL_WAIT_SECONDS = 60.0
 _STABLE_SECONDS = 60.0
 
@@ -52,6 +53,8 @@ class Supervisor:
         self._stopping = asyncio.Event()
         self._lock = asyncio.Lock()
         self._running: dict[str, ProcessRecord] = {}
+        # Set per component, in STOP_ORDER, once the supervisor is stopping.
+        self._stop_now = {name: asyncio.Event() for name in specs}
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -61,15 +64,16 @@ class Supervisor:
             await self._record(
                 ComponentState(name=name, address=spec.address, phase=Phase.STARTING)
             )
-        tasks = [asyncio.create_task(self._keep_running(self._specs[TEMPORAL]))]
+        tasks = {TEMPORAL: asyncio.create_task(self._keep_running(self._specs[TEMPORAL]))}
         if await self._wait_for_temporal():
-            tasks += [
-                asyncio.create_task(self._keep_running(self._specs[name]))
-                for name in (SERVER, RUNNER)
-            ]
+            for name in (SERVER, RUNNER):
+                tasks[name] = asyncio.create_task(self._keep_running(self._specs[name]))
         await self._stopping.wait()
         logger.info("stopping: %s", ", ".join(self._running))
-        await asyncio.gather(*tasks)
+        for name in STOP_ORDER:
+            self._stop_now[name].set()
+            if name in tasks:
+                await tasks[name]
         logger.info("stopped")
 
     async def _wait_for_temporal(self) -> bool:
@@ -164,12 +168,13 @@ class Supervisor:
 
     async def _wait_or_stop(self, spec: ComponentSpec, process: asyncio.subprocess.Process) -> int:
         exited = asyncio.create_task(process.wait())
-        stopping = asyncio.create_task(self._stopping.wait())
+        stopping = asyncio.create_task(self._stop_now[spec.name].wait())
         await asyncio.wait({exited, stopping}, return_when=asyncio.FIRST_COMPLETED)
         stopping.cancel()
         if not exited.done():
             record = self._running[spec.name]
-            await asyncio.to_thread(terminate, record, grace=_STOP_GRACE_SECONDS, group=True)
+            logger.info("stopping %s (SIGKILL after %.0f s)", spec.name, spec.stop_grace)
+            await asyncio.to_thread(terminate, record, grace=spec.stop_grace, group=True)
         code = await exited
         self._running.pop(spec.name, None)
         return code
