@@ -75,13 +75,14 @@ async def test_a_summarized_turn_plays_its_script_to_the_end(tmp_path: Path) -> 
     builder.start(message_id="exec-1-human", message="Print a lot.", first_attempt=True)
     config: Any = {"configurable": {"thread_id": "summ"}, "recursion_limit": RECURSION_LIMIT}
     summary_chunks = 0
-    async for namespace, mode, payload in graph.astream(
+    stream: Any = graph.astream(
         {"messages": [HumanMessage(content="Print a lot.", id="exec-1-human")]},
         config,
         stream_mode=list(STREAM_MODES),
         subgraphs=True,
         durability="sync",
-    ):
+    )
+    async for namespace, mode, payload in stream:
         if mode == "messages" and payload[1].get("lc_source") == "summarization":
             summary_chunks += 1
         builder.handle(namespace, mode, payload)
