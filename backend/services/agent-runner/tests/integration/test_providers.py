@@ -121,6 +121,8 @@ async def test_a_turn_streams_runs_a_tool_and_records_usage(
     world: World, runner: AgentRunnerProcess, provider: Any
 ) -> None:
     provider.set_replies(SCRIPT)
+    # Chunks slower than the runner's flush delay (50 ms): the text must go out in pieces.
+    provider.chunk_delay = 0.15
     session = await provider_session(world, provider)
     execution = await world.start(session, "What does the sandbox say?")
     events = await world.watch(execution.metadata.id)
