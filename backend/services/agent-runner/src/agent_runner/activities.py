@@ -18,7 +18,7 @@ from temporalio.exceptions import ApplicationError
 
 from agent_runner.clients import StigmerClients
 from agent_runner.config import TurnSettings
-from agent_runner.errors import classify
+from agent_runner.errors import InvalidInputError, classify
 from stigmer_contracts import (
     EXECUTE_GRAPHTON_OPTIONS,
     TurnOutcome,
@@ -85,7 +85,7 @@ class RunnerActivities:
         logger.info("CleanupSandbox sandbox_id=%r (empty=%s)", sandbox_id, not sandbox_id)
         try:
             if not sandbox_id:
-                raise ValueError("sandbox_id cannot be empty")
+                raise InvalidInputError("sandbox_id cannot be empty")
             dependencies = await self._dependencies
             return await dependencies.sandboxes.delete(sandbox_id)
         except Exception as exc:

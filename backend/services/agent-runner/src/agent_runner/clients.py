@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import grpc
 from grpc import aio
 
+from agent_runner.errors import InvalidInputError
 from ai.stigmer.agentic.agent.v1.api_pb2 import Agent
 from ai.stigmer.agentic.agent.v1.io_pb2 import AgentId
 from ai.stigmer.agentic.agent.v1.query_pb2_grpc import AgentQueryControllerStub
@@ -49,7 +50,7 @@ _T = TypeVar("_T")
 
 def require_id(field: str, value: str) -> str:
     if not value:
-        raise ValueError(f"{field} cannot be empty")
+        raise InvalidInputError(f"{field} cannot be empty")
     return value
 
 
