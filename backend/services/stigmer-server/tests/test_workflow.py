@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import grpc
 import pytest
-from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
 from temporalio.worker import Replayer
 
 from ai.stigmer.agentic.agentexecution.v1.enum_pb2 import ExecutionPhase
@@ -68,6 +68,10 @@ async def test_activity_failure_is_persisted_as_failed_with_the_error(
     assert "the model rejected the request" in final.status.error
     assert "ExecuteGraphton" in final.status.error
     handle = temporal_client.get_workflow_handle(created.metadata.id)
+    # The FAILED status is settled by an activity before the workflow itself fails, so the
+    # run's own end is awaited rather than described at once.
+    with pytest.raises(WorkflowFailureError):
+        await asyncio.wait_for(handle.result(), timeout=60)
     assert (await handle.describe()).status == WorkflowExecutionStatus.FAILED
 
 

@@ -87,6 +87,7 @@ class Turn:
         status = TurnStatus(
             execution_id=self._id,
             sink=self._clients,
+            previews=self._clients.stream_previews,
             policy=self._settings.flush,
             attempt=self._context.token,
             redact=Redactor(runtime_secrets),
@@ -98,6 +99,8 @@ class Turn:
         )
         if execution.status.HasField("error"):
             status.builder.clear_error()
+        # A retry goes on from the usage earlier attempts already recorded.
+        status.builder.seed_usage(execution.status)
         async with status.publishing():
             try:
                 await self._turn(execution, status)

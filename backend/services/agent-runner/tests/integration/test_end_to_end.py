@@ -55,11 +55,18 @@ async def test_demo_turn_completes_with_everything_and_the_second_turn_continues
 ) -> None:
     session = await world.session("scripted:demo")
     execution = await world.start(session, "Show me the demo.")
-    events = await world.watch(execution.metadata.id)
+    watched = await world.watch(execution.metadata.id)
     stored = await world.get(execution.metadata.id)
     status = stored.status
     assert status.phase == ExecutionPhase.EXECUTION_COMPLETED, status.error
+    # Streamed text reached the watcher ahead of its batched update, as previews.
+    previews = [e.preview for e in watched if e.WhichOneof("payload") == "preview"]
+    assert previews
+    previewed = "".join(t.text for p in previews for t in p.texts)
+    final_texts = [m.content for m in status.messages if m.type == MessageType.MESSAGE_AI]
+    assert any(text and text in previewed for text in final_texts)
     # Progress arrived before the end: several deltas, the first ones still in progress.
+    events = [e for e in watched if e.WhichOneof("payload") != "preview"]
     deltas = [e for e in events if e.WhichOneof("payload") == "delta"]
     assert len(deltas) > 5
     assert [e.sequence for e in events] == list(range(events[0].sequence, events[-1].sequence + 1))

@@ -20,6 +20,7 @@ from typing import Any
 from agent_runner.config import FlushPolicy
 from agent_runner.environment import Redactor
 from agent_runner.status._builder import StatusBuilder
+from agent_runner.status._previews import PreviewCall, PreviewStream
 from agent_runner.status._publisher import StatusPublisher, StatusSink, StatusUndelivered
 from ai.stigmer.agentic.agentexecution.v1.enum_pb2 import ExecutionPhase
 
@@ -32,6 +33,7 @@ class TurnStatus:
         *,
         execution_id: str,
         sink: StatusSink,
+        previews: PreviewCall,
         policy: FlushPolicy,
         attempt: int,
         redact: Redactor,
@@ -45,6 +47,8 @@ class TurnStatus:
             policy=policy,
             attempt=attempt,
         )
+        # Streamed text goes out at once as previews; the status itself stays batched.
+        self._previews = PreviewStream(previews, execution_id=execution_id, attempt=attempt)
 
     @contextlib.asynccontextmanager
     async def publishing(self) -> AsyncIterator[None]:
@@ -53,6 +57,7 @@ class TurnStatus:
         try:
             yield
         finally:
+            await self._previews.close()
             timer.cancel()
             (result,) = await asyncio.gather(timer, return_exceptions=True)
             if isinstance(result, Exception):
@@ -60,6 +65,9 @@ class TurnStatus:
 
     async def event(self, namespace: Sequence[str], mode: str, payload: Any) -> None:
         immediate = self.builder.handle(namespace, mode, payload)
+        preview = self.builder.take_preview()
+        if preview is not None:
+            self._previews.send(preview)
         await self._publisher.event(immediate=immediate)
 
     async def flush(self) -> None:
