@@ -22,6 +22,7 @@ ISOLATION_MODES = ("auto", "bwrap", "none")
 LOG_FORMATS = ("text", "json")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 DEFAULT_MAX_COMMAND_TIMEOUT = 1800
+DEFAULT_MAX_CONCURRENT_TURNS = 4
 _N = TypeVar("_N", int, float)
 
 
@@ -137,134 +138,152 @@ def postgres_url(url: str) -> str:
     return url
 
 
-def load_config(env: Mapping[str, str]) -> RunnerConfig:
-    problems: list[str] = []
+class _EnvReader:
+    """Reads typed variables, collecting every problem instead of stopping at the first."""
 
-    def required(name: str) -> str:
-        value = env.get(name, "").strip()
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self._env = env
+        self.problems: list[str] = []
+
+    def required(self, name: str) -> str:
+        value = self._env.get(name, "").strip()
         if not value:
-            problems.append(f"{name} is required")
+            self.problems.append(f"{name} is required")
         return value
 
-    def optional(name: str, default: str) -> str:
-        return env.get(name, "").strip() or default
+    def optional(self, name: str, default: str) -> str:
+        return self._env.get(name, "").strip() or default
 
     def choice(
+        self,
         name: str,
         default: str,
         allowed: tuple[str, ...],
         transform: Callable[[str], str] = str.lower,
     ) -> str:
-        value = transform(optional(name, default))
+        value = transform(self.optional(name, default))
         if value not in allowed:
-            problems.append(f"{name} must be one of {', '.join(allowed)} (got {value!r})")
+            self.problems.append(f"{name} must be one of {', '.join(allowed)} (got {value!r})")
         return value
 
-    def number(name: str, default: _N, kind: type[_N], minimum: _N) -> _N:
-        raw = optional(name, str(default))
+    def number(self, name: str, default: _N, kind: type[_N], minimum: _N) -> _N:
+        raw = self.optional(name, str(default))
         try:
             value = kind(raw)
         except ValueError:
-            problems.append(f"{name} must be a {kind.__name__} (got {raw!r})")
+            self.problems.append(f"{name} must be a {kind.__name__} (got {raw!r})")
             return default
         if value < minimum:
-            problems.append(f"{name} must be at least {minimum} (got {raw!r})")
+            self.problems.append(f"{name} must be at least {minimum} (got {raw!r})")
         return value
 
-    endpoint = required(names.STIGMER_BACKEND_ENDPOINT)
-    api_key = required(names.STIGMER_API_KEY)
-    temporal = required(names.TEMPORAL_HOST_PORT)
-    namespace = optional(names.TEMPORAL_NAMESPACE, "default")
-    data_dir = required(names.STIGMER_DATA_DIR)
-    default_model = optional(names.STIGMER_DEFAULT_MODEL, DEFAULT_MODEL)
-    sandbox_type = choice(names.SANDBOX_TYPE, "local", SANDBOX_TYPES)
-    isolation = choice(names.SANDBOX_ISOLATION, "auto", ISOLATION_MODES)
-    network = choice(names.SANDBOX_NETWORK, "off", ("on", "off"))
-    command_timeout = number(names.SANDBOX_COMMAND_TIMEOUT_SECONDS, 300, int, 1)
+
+def load_config(env: Mapping[str, str]) -> RunnerConfig:
+    read = _EnvReader(env)
+    endpoint = read.required(names.STIGMER_BACKEND_ENDPOINT)
+    api_key = read.required(names.STIGMER_API_KEY)
+    temporal = read.required(names.TEMPORAL_HOST_PORT)
+    data_dir = read.required(names.STIGMER_DATA_DIR)
+    sandbox_type = read.choice(names.SANDBOX_TYPE, "local", SANDBOX_TYPES)
+    root = Path(data_dir or ".").expanduser().resolve()
+    sandbox = _local_sandbox(read, root)
+    daytona = _daytona(read, sandbox) if sandbox_type == "daytona" else None
+    checkpoint_db_url = _checkpoint_db_url(read)
+    config = RunnerConfig(
+        backend_endpoint=endpoint,
+        api_key=api_key,
+        temporal_address=temporal,
+        temporal_namespace=read.optional(names.TEMPORAL_NAMESPACE, "default"),
+        task_queue=read.optional(
+            names.TEMPORAL_AGENT_EXECUTION_TASK_QUEUE, AGENT_EXECUTION_TASK_QUEUE_DEFAULT
+        ),
+        data_dir=root,
+        sandbox_type=sandbox_type,
+        sandbox=sandbox,
+        daytona=daytona,
+        sandbox_owner=read.optional(names.SANDBOX_OWNER, "stigmer"),
+        reaper=ReaperSettings(
+            interval=read.number(names.SANDBOX_REAP_INTERVAL_SECONDS, 600.0, float, 0.0),
+            idle_ttl=read.number(names.SANDBOX_IDLE_TTL_MINUTES, 1440.0, float, 0.0) * 60,
+        ),
+        default_model=read.optional(names.STIGMER_DEFAULT_MODEL, DEFAULT_MODEL),
+        providers=_provider_defaults(read),
+        checkpoint_db_url=checkpoint_db_url,
+        flush=FlushPolicy(
+            max_events=read.number(names.STATUS_FLUSH_MAX_EVENTS, 10, int, 1),
+            max_delay=read.number(names.STATUS_FLUSH_MAX_DELAY_MS, 250, int, 1) / 1000,
+        ),
+        heartbeat_interval=read.number(names.HEARTBEAT_INTERVAL_SECONDS, 2.0, float, 0.1),
+        max_concurrent_turns=read.number(
+            names.MAX_CONCURRENT_TURNS, DEFAULT_MAX_CONCURRENT_TURNS, int, 1
+        ),
+        shutdown_grace=read.number(names.SHUTDOWN_GRACE_SECONDS, 30.0, float, 0.0),
+        log_level=read.choice(names.LOG_LEVEL, "INFO", LOG_LEVELS, str.upper),
+        log_format=read.choice(names.LOG_FORMAT, "text", LOG_FORMATS),
+    )
+    if read.problems:
+        raise ConfigError("invalid agent-runner configuration: " + "; ".join(read.problems))
+    return config
+
+
+def _local_sandbox(read: _EnvReader, root: Path) -> LocalSandboxSettings:
+    command_timeout = read.number(names.SANDBOX_COMMAND_TIMEOUT_SECONDS, 300, int, 1)
     # Unset, the maximum leaves the model room for a long build, and never undercuts the
     # default an operator raised.
-    max_timeout = number(
+    max_timeout = read.number(
         names.SANDBOX_MAX_COMMAND_TIMEOUT_SECONDS,
         max(DEFAULT_MAX_COMMAND_TIMEOUT, command_timeout),
         int,
         1,
     )
     if max_timeout < command_timeout:
-        problems.append(
+        read.problems.append(
             f"{names.SANDBOX_MAX_COMMAND_TIMEOUT_SECONDS} must be at least "
             f"{names.SANDBOX_COMMAND_TIMEOUT_SECONDS} ({command_timeout}) (got {max_timeout})"
         )
-    max_output = number(names.SANDBOX_MAX_OUTPUT_BYTES, 100_000, int, 1024)
-    max_events = number(names.STATUS_FLUSH_MAX_EVENTS, 10, int, 1)
-    max_delay_ms = number(names.STATUS_FLUSH_MAX_DELAY_MS, 250, int, 1)
-    heartbeat = number(names.HEARTBEAT_INTERVAL_SECONDS, 2.0, float, 0.1)
-    concurrency = number(names.MAX_CONCURRENT_TURNS, 4, int, 1)
-    grace = number(names.SHUTDOWN_GRACE_SECONDS, 30.0, float, 0.0)
-    log_level = choice(names.LOG_LEVEL, "INFO", LOG_LEVELS, str.upper)
-    log_format = choice(names.LOG_FORMAT, "text", LOG_FORMATS)
-    owner = optional(names.SANDBOX_OWNER, "stigmer")
-    reap_interval = number(names.SANDBOX_REAP_INTERVAL_SECONDS, 600.0, float, 0.0)
-    idle_ttl = number(names.SANDBOX_IDLE_TTL_MINUTES, 1440.0, float, 0.0)
-    daytona: DaytonaSettings | None = None
-    if sandbox_type == "daytona":
-        daytona = DaytonaSettings(
-            api_key=required(names.DAYTONA_API_KEY),
-            api_url=optional(names.DAYTONA_API_URL, DEFAULT_DAYTONA_API_URL).rstrip("/"),
-            target=optional(names.DAYTONA_TARGET, ""),
-            snapshot=optional(names.DAYTONA_SNAPSHOT, ""),
-            auto_stop_minutes=number(names.DAYTONA_AUTO_STOP_MINUTES, 15, int, 0),
-            auto_delete_minutes=number(names.DAYTONA_AUTO_DELETE_MINUTES, 1440, int, -1),
-            start_timeout=number(names.DAYTONA_START_TIMEOUT_SECONDS, 120.0, float, 1.0),
-            command_timeout=command_timeout,
-            max_output_bytes=max_output,
-            max_command_timeout=max_timeout,
-        )
-        if not daytona.api_url.startswith(("http://", "https://")):
-            problems.append(
-                f"{names.DAYTONA_API_URL} must be an http(s):// URL (got {daytona.api_url!r})"
-            )
-    checkpoint_db_url = postgres_url(optional(names.STIGMER_CHECKPOINT_DB_URL, ""))
-    if checkpoint_db_url and not checkpoint_db_url.startswith("postgresql://"):
-        problems.append(
+    return LocalSandboxSettings(
+        root=root / "sandboxes",
+        command_timeout=command_timeout,
+        max_output_bytes=read.number(names.SANDBOX_MAX_OUTPUT_BYTES, 100_000, int, 1024),
+        isolation=read.choice(names.SANDBOX_ISOLATION, "auto", ISOLATION_MODES),
+        network=read.choice(names.SANDBOX_NETWORK, "off", ("on", "off")) == "on",
+        max_command_timeout=max_timeout,
+    )
+
+
+def _daytona(read: _EnvReader, sandbox: LocalSandboxSettings) -> DaytonaSettings:
+    """Daytona's own settings; command limits are the same as the local sandbox's."""
+    api_url = read.optional(names.DAYTONA_API_URL, DEFAULT_DAYTONA_API_URL).rstrip("/")
+    if not api_url.startswith(("http://", "https://")):
+        read.problems.append(f"{names.DAYTONA_API_URL} must be an http(s):// URL (got {api_url!r})")
+    return DaytonaSettings(
+        api_key=read.required(names.DAYTONA_API_KEY),
+        api_url=api_url,
+        target=read.optional(names.DAYTONA_TARGET, ""),
+        snapshot=read.optional(names.DAYTONA_SNAPSHOT, ""),
+        auto_stop_minutes=read.number(names.DAYTONA_AUTO_STOP_MINUTES, 15, int, 0),
+        auto_delete_minutes=read.number(names.DAYTONA_AUTO_DELETE_MINUTES, 1440, int, -1),
+        start_timeout=read.number(names.DAYTONA_START_TIMEOUT_SECONDS, 120.0, float, 1.0),
+        command_timeout=sandbox.command_timeout,
+        max_output_bytes=sandbox.max_output_bytes,
+        max_command_timeout=sandbox.max_command_timeout,
+    )
+
+
+def _checkpoint_db_url(read: _EnvReader) -> str:
+    url = postgres_url(read.optional(names.STIGMER_CHECKPOINT_DB_URL, ""))
+    if url and not url.startswith("postgresql://"):
+        read.problems.append(
             f"{names.STIGMER_CHECKPOINT_DB_URL} must be a postgresql:// URL, or unset for SQLite"
         )
-    if problems:
-        raise ConfigError("invalid agent-runner configuration: " + "; ".join(problems))
-    root = Path(data_dir).expanduser().resolve()
-    return RunnerConfig(
-        backend_endpoint=endpoint,
-        api_key=api_key,
-        temporal_address=temporal,
-        temporal_namespace=namespace,
-        task_queue=optional(
-            names.TEMPORAL_AGENT_EXECUTION_TASK_QUEUE, AGENT_EXECUTION_TASK_QUEUE_DEFAULT
-        ),
-        data_dir=root,
-        sandbox_type=sandbox_type,
-        sandbox=LocalSandboxSettings(
-            root=root / "sandboxes",
-            command_timeout=command_timeout,
-            max_output_bytes=max_output,
-            isolation=isolation,
-            network=network == "on",
-            max_command_timeout=max_timeout,
-        ),
-        daytona=daytona,
-        sandbox_owner=owner,
-        reaper=ReaperSettings(interval=reap_interval, idle_ttl=idle_ttl * 60),
-        default_model=default_model,
-        providers=ProviderDefaults(
-            anthropic_api_key=optional(names.ANTHROPIC_API_KEY, ""),
-            anthropic_base_url=optional(names.ANTHROPIC_BASE_URL, ""),
-            openai_api_key=optional(names.OPENAI_API_KEY, ""),
-            openai_base_url=optional(names.OPENAI_BASE_URL, ""),
-            ollama_base_url=optional(names.OLLAMA_BASE_URL, ""),
-        ),
-        checkpoint_db_url=checkpoint_db_url,
-        flush=FlushPolicy(max_events=max_events, max_delay=max_delay_ms / 1000),
-        heartbeat_interval=heartbeat,
-        max_concurrent_turns=concurrency,
-        shutdown_grace=grace,
-        log_level=log_level,
-        log_format=log_format,
+    return url
+
+
+def _provider_defaults(read: _EnvReader) -> ProviderDefaults:
+    return ProviderDefaults(
+        anthropic_api_key=read.optional(names.ANTHROPIC_API_KEY, ""),
+        anthropic_base_url=read.optional(names.ANTHROPIC_BASE_URL, ""),
+        openai_api_key=read.optional(names.OPENAI_API_KEY, ""),
+        openai_base_url=read.optional(names.OPENAI_BASE_URL, ""),
+        ollama_base_url=read.optional(names.OLLAMA_BASE_URL, ""),
     )

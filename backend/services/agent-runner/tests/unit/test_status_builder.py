@@ -6,8 +6,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from langchain_core.messages import AIMessageChunk
+from langchain_core.messages import AIMessage, AIMessageChunk, ToolMessage
 
+from agent_runner.status._bounds import MAX_FIELD_CHARS
 from ai.stigmer.agentic.agentexecution.v1.enum_pb2 import (
     ExecutionPhase,
     MessageType,
@@ -159,3 +160,38 @@ def test_shrinking_todo_list_cancels_the_dropped_keys() -> None:
     todos = target.status.todos
     assert todos["todo-0"].status == TodoStatus.TODO_COMPLETED
     assert todos["todo-1"].status == todos["todo-2"].status == TodoStatus.TODO_CANCELLED
+
+
+def test_a_giant_tool_result_and_argument_are_cut_below_the_servers_string_limit() -> None:
+    # The server refuses (and the publisher then drops) an update with a string over 1 MiB.
+    server_limit = 1_048_576
+    huge = "x" * (2 * server_limit)
+    target = builder()
+    call = {"id": "call-1", "name": "write_file", "args": {"file_path": "a", "content": huge}}
+    target.handle(
+        (), "updates", {"model": {"messages": [AIMessage("", id="ai-1", tool_calls=[call])]}}
+    )
+    target.handle(
+        (), "updates", {"tools": {"messages": [ToolMessage(huge, tool_call_id="call-1", id="t-1")]}}
+    )
+    delta = target.take_delta()
+    assert delta is not None
+    (tool,) = delta.status.tool_calls
+    assert len(tool.result) < server_limit
+    assert tool.result.endswith(f"[{2 * server_limit - MAX_FIELD_CHARS} more characters not shown]")
+    assert len(tool.args["content"]) < server_limit
+    tool_message = next(m for m in delta.status.messages if m.tool_call_id == "call-1")
+    assert len(tool_message.content) < server_limit
+
+
+def test_a_result_within_the_cap_is_kept_whole() -> None:
+    target = builder()
+    text = "y" * MAX_FIELD_CHARS
+    call = {"id": "call-1", "name": "read_file", "args": {"file_path": "a"}}
+    target.handle(
+        (), "updates", {"model": {"messages": [AIMessage("", id="ai-1", tool_calls=[call])]}}
+    )
+    target.handle(
+        (), "updates", {"tools": {"messages": [ToolMessage(text, tool_call_id="call-1", id="t-1")]}}
+    )
+    assert target.status.tool_calls[0].result == text

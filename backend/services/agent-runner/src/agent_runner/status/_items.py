@@ -15,6 +15,7 @@ from typing import Any
 from google.protobuf.timestamp_pb2 import Timestamp
 from langchain_core.messages import AIMessage, ToolMessage
 
+from agent_runner.status._bounds import bounded
 from agent_runner.status._changes import ChangeSet, Key
 from agent_runner.status._text import MessageTexts
 from agent_runner.status._tools import (
@@ -171,7 +172,7 @@ class StatusItems:
         if message.name == TODOS_TOOL:
             return False
         call_id = message.tool_call_id
-        text = self._texts.redact(message.text)
+        text = bounded(self._texts.redact(message.text))
         tool = self._tool(scope, {"id": call_id, "name": message.name or "", "args": {}})
         tool.result = text
         if _failed(tool, message, text):
@@ -193,7 +194,7 @@ class StatusItems:
         return ToolCall(
             id=str(call["id"]),
             name=call["name"],
-            display_name=display_name(call["name"], args, redact),
+            display_name=bounded(display_name(call["name"], args, redact)),
             args=args_struct(args, redact),
             component=component(call["name"], args, redact),
             namespace=self._namespace(scope),

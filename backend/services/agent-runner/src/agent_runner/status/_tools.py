@@ -8,6 +8,7 @@ from typing import Any
 
 from google.protobuf.struct_pb2 import Struct
 
+from agent_runner.status._bounds import bounded
 from ai.stigmer.agentic.agentexecution.v1.status_pb2 import ToolCallComponent
 
 TODOS_TOOL = "write_todos"
@@ -33,7 +34,7 @@ _PATH_ARGS = ("file_path", "path", "pattern")
 
 def redact_value(value: Any, redact: Callable[[str], str]) -> Any:
     if isinstance(value, str):
-        return redact(value)
+        return bounded(redact(value))
     if isinstance(value, Mapping):
         return {str(k): redact_value(v, redact) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
