@@ -30,9 +30,7 @@ from stigmer_contracts import (
 )
 
 if TYPE_CHECKING:
-    from langgraph.checkpoint.base import BaseCheckpointSaver
-
-    from agent_runner.models import ModelFactory
+    from agent_runner.graphs import AgentGraphs
     from agent_runner.sandbox import SandboxProvider
 
 logger = logging.getLogger(__name__)
@@ -43,8 +41,7 @@ class TurnDependencies:
     """What a turn needs besides the clients: built once per worker, after start-up."""
 
     sandboxes: SandboxProvider
-    models: ModelFactory
-    checkpointer: BaseCheckpointSaver[str]
+    graphs: AgentGraphs
     settings: TurnSettings
 
 
@@ -121,8 +118,7 @@ class RunnerActivities:
         turn = Turn(
             clients=self._clients,
             sandboxes=dependencies.sandboxes,
-            models=dependencies.models,
-            checkpointer=dependencies.checkpointer,
+            graphs=dependencies.graphs,
             settings=dependencies.settings,
             execution_id=request.execution_id,
             thread_id=request.thread_id,

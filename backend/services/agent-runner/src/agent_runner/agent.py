@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from deepagents import create_deep_agent
-from deepagents.backends.protocol import SandboxBackendProtocol
+from deepagents.backends.protocol import BackendProtocol
 from deepagents.middleware.subagents import GENERAL_PURPOSE_SUBAGENT, SubAgent
 from langchain.agents.middleware import TodoListMiddleware
 from langgraph.graph.state import CompiledStateGraph
@@ -40,7 +40,7 @@ def build_agent(
     plan: AgentPlan,
     models: ModelFactory,
     env: Mapping[str, str],
-    backend: SandboxBackendProtocol,
+    backend: BackendProtocol,
     checkpointer: Checkpointer,
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
     subagents: list[SubAgent] = []

@@ -22,8 +22,13 @@ ISOLATION_MODES = ("auto", "bwrap", "none")
 LOG_FORMATS = ("text", "json")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 DEFAULT_MAX_COMMAND_TIMEOUT = 1800
-DEFAULT_MAX_CONCURRENT_TURNS = 4
+# A turn mostly waits on its model: the runner's own work is a small share of a turn's time
+# (docs/benchmarks/load.md), so one process keeps many turns in flight. 32 leaves room for the
+# CPU that sandboxed commands and the status path take, on a 2-core machine included; raise
+# it for turns that only talk, lower it for turns that compile or test in their sandboxes.
+DEFAULT_MAX_CONCURRENT_TURNS = 32
 _N = TypeVar("_N", int, float)
+_KIND_NAMES: dict[type, str] = {int: "an integer", float: "a number"}
 
 
 class ConfigError(ValueError):
@@ -171,7 +176,7 @@ class _EnvReader:
         try:
             value = kind(raw)
         except ValueError:
-            self.problems.append(f"{name} must be a {kind.__name__} (got {raw!r})")
+            self.problems.append(f"{name} must be {_KIND_NAMES[kind]} (got {raw!r})")
             return default
         if value < minimum:
             self.problems.append(f"{name} must be at least {minimum} (got {raw!r})")

@@ -27,6 +27,7 @@ async def open_dependencies(config: RunnerConfig, stack: AsyncExitStack) -> Turn
     started = time.monotonic()
     await asyncio.to_thread(importlib.import_module, "agent_runner.turn")
     from agent_runner.checkpoints import open_checkpointer
+    from agent_runner.graphs import AgentGraphs
     from agent_runner.models import DefaultModelFactory
 
     sandboxes = await asyncio.to_thread(open_sandboxes, config)
@@ -41,8 +42,7 @@ async def open_dependencies(config: RunnerConfig, stack: AsyncExitStack) -> Turn
     )
     return TurnDependencies(
         sandboxes=sandboxes,
-        models=DefaultModelFactory(config.providers),
-        checkpointer=checkpointer,
+        graphs=AgentGraphs(models=DefaultModelFactory(config.providers), checkpointer=checkpointer),
         settings=TurnSettings(
             default_model=config.default_model,
             flush=config.flush,

@@ -16,16 +16,15 @@ from typing import Any
 
 from langchain_core.messages import BaseMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
-from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph.state import CompiledStateGraph
 from temporalio.exceptions import ApplicationError
 
-from agent_runner.agent import RECURSION_LIMIT, AgentPlan, build_agent
+from agent_runner.agent import RECURSION_LIMIT, AgentPlan
 from agent_runner.clients import StigmerClients, require_id
 from agent_runner.config import TurnSettings
 from agent_runner.environment import Redactor
 from agent_runner.errors import ERROR_TURN, classify
-from agent_runner.models import ModelFactory
+from agent_runner.graphs import AgentGraphs, bound_backend
 from agent_runner.resolve import Resolved, resolve, skills_for, turn_environment
 from agent_runner.sandbox import SandboxProvider, SandboxRequest, check_spec
 from agent_runner.skills import skill_entries, write_skills
@@ -60,8 +59,7 @@ class Turn:
         *,
         clients: StigmerClients,
         sandboxes: SandboxProvider,
-        models: ModelFactory,
-        checkpointer: BaseCheckpointSaver[str],
+        graphs: AgentGraphs,
         settings: TurnSettings,
         execution_id: str,
         thread_id: str,
@@ -69,8 +67,7 @@ class Turn:
     ) -> None:
         self._clients = clients
         self._sandboxes = sandboxes
-        self._models = models
-        self._checkpointer = checkpointer
+        self._graphs = graphs
         self._settings = settings
         self._id = execution_id
         self._thread_id = thread_id
@@ -193,15 +190,11 @@ class Turn:
         await write_skills(
             sandbox.backend, [*plan.skills, *(s for v in plan.subagent_skills.values() for s in v)]
         )
-        graph = build_agent(
-            agent=resolved.agent,
-            plan=plan,
-            models=self._models,
-            env=merged.variables,
-            backend=sandbox.backend,
-            checkpointer=self._checkpointer,
-        )
-        await self._stream(graph, execution, status)
+        with bound_backend(sandbox.backend):
+            graph = self._graphs.graph(
+                agent=resolved.agent, plan=plan, env=merged.variables, backend=sandbox.backend
+            )
+            await self._stream(graph, execution, status)
 
     def _plan(self, resolved: Resolved) -> AgentPlan:
         agent = resolved.agent

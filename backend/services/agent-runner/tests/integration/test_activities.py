@@ -22,6 +22,7 @@ from agent_runner.checkpoints import open_checkpointer
 from agent_runner.clients import StigmerClients
 from agent_runner.config import FlushPolicy, TurnSettings
 from agent_runner.config import postgres_url as postgres_url_of
+from agent_runner.graphs import AgentGraphs
 from agent_runner.models import DefaultModelFactory, ProviderDefaults
 from agent_runner.sandbox import LocalSandboxProvider, LocalSandboxSettings
 from ai.stigmer.agentic.agentexecution.v1.api_pb2 import AgentExecution
@@ -30,6 +31,7 @@ from ai.stigmer.agentic.agentexecution.v1.enum_pb2 import (
     MessageType,
     ToolCallStatus,
 )
+from ai.stigmer.agentic.session.v1.api_pb2 import Session
 from stigmer_contracts import (
     ERROR_INVALID_INPUT,
     ERROR_MODEL_REQUEST_REJECTED,
@@ -45,7 +47,11 @@ pytestmark = pytest.mark.integration
 
 
 def runner_activities(
-    server: StigmerServer, clients: StigmerClients, root: Path, checkpointer: Any
+    server: StigmerServer,
+    clients: StigmerClients,
+    root: Path,
+    checkpointer: Any,
+    graphs: AgentGraphs | None = None,
 ) -> RunnerActivities:
     dependencies = TurnDependencies(
         sandboxes=LocalSandboxProvider(
@@ -57,8 +63,8 @@ def runner_activities(
                 network=False,
             )
         ),
-        models=DefaultModelFactory(ProviderDefaults()),
-        checkpointer=checkpointer,
+        graphs=graphs
+        or AgentGraphs(models=DefaultModelFactory(ProviderDefaults()), checkpointer=checkpointer),
         settings=TurnSettings(default_model="scripted:demo", flush=FlushPolicy()),
     )
     ready: asyncio.Future[TurnDependencies] = asyncio.get_running_loop().create_future()
@@ -138,6 +144,35 @@ async def test_execute_graphton_runs_the_demo_turn_and_stores_its_status(
     assert (workspace / "notes.txt").read_text() == "turn one was here\n"
     skill_dir = next((workspace / "skills").iterdir())
     assert (skill_dir / "SKILL.md").read_text().endswith("Say hello politely.\n")
+
+
+async def test_turns_of_one_agent_at_once_share_a_graph_and_keep_their_own_sandboxes(
+    stigmer_server: StigmerServer, clients: StigmerClients, world: Any, tmp_path: Path
+) -> None:
+    first = await world.session("scripted:demo")
+    second = Session(api_version="agentic.stigmer.ai/v1", kind="Session")
+    second.metadata.name = f"{first.metadata.name}-b"
+    second.spec.agent_instance_id = first.spec.agent_instance_id
+    second = await world.call(world.sessions.create, second)
+    async with open_checkpointer(data_dir=tmp_path, db_url="") as saver:
+        graphs = AgentGraphs(models=DefaultModelFactory(ProviderDefaults()), checkpointer=saver)
+        activities = runner_activities(stigmer_server, clients, tmp_path, saver, graphs)
+
+        async def turn(session: Session) -> TurnOutcome:
+            execution = await world.start(session, "Show me the demo.")
+            env = ActivityEnvironment()
+            thread = await env.run(activities.ensure_thread, session.metadata.id, "")
+            outcome: TurnOutcome = await env.run(
+                activities.execute_graphton, _request(execution, thread)
+            )
+            return outcome
+
+        outcomes = await asyncio.gather(turn(first), turn(second))
+    assert list(outcomes) == [TurnOutcome(phase=ExecutionPhase.EXECUTION_COMPLETED)] * 2
+    assert graphs.builds == 1
+    for session in (first, second):
+        notes = tmp_path / "sandboxes" / f"local-{session.metadata.id}" / "notes.txt"
+        assert notes.read_text() == "turn one was here\n"
 
 
 async def test_a_repeated_attempt_of_a_finished_turn_does_not_run_it_again(

@@ -27,6 +27,7 @@ from agent_runner.config import (
     TurnSettings,
 )
 from agent_runner.environment import Redactor
+from agent_runner.graphs import AgentGraphs
 from agent_runner.models import DefaultModelFactory
 from agent_runner.reaper import reap_once, session_exists
 from agent_runner.sandbox import LocalSandboxProvider, SandboxProvider, SandboxRequest
@@ -125,8 +126,9 @@ async def test_cleanup_sandbox_deletes_ours_once_and_refuses_another_owners(
     ready.set_result(
         TurnDependencies(
             sandboxes=ours,
-            models=DefaultModelFactory(ProviderDefaults()),
-            checkpointer=InMemorySaver(),
+            graphs=AgentGraphs(
+                models=DefaultModelFactory(ProviderDefaults()), checkpointer=InMemorySaver()
+            ),
             settings=TurnSettings(default_model="scripted:demo", flush=FlushPolicy()),
         )
     )

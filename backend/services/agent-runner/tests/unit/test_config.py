@@ -34,7 +34,7 @@ def test_invalid_values_are_named_with_what_was_expected() -> None:
         load_config(env)
     message = str(caught.value)
     assert "SANDBOX_TYPE must be one of local, daytona (got 'docker')" in message
-    assert "MAX_CONCURRENT_TURNS must be a int (got 'zero')" in message
+    assert "MAX_CONCURRENT_TURNS must be an integer (got 'zero')" in message
     assert "STATUS_FLUSH_MAX_EVENTS must be at least 1" in message
     assert "LOG_FORMAT must be one of text, json" in message
 
@@ -47,7 +47,7 @@ def test_defaults() -> None:
     assert config.default_model == DEFAULT_MODEL == "scripted:demo"
     assert config.flush.max_events == 10
     assert config.flush.max_delay == 0.25
-    assert config.max_concurrent_turns == 4
+    assert config.max_concurrent_turns == 32
     assert config.sandbox.root == Path(REQUIRED["STIGMER_DATA_DIR"]) / "sandboxes"
     assert config.sandbox.network is False
     assert config.checkpoint_target.endswith("checkpoints.sqlite")

@@ -180,7 +180,8 @@ def test_a_giant_tool_result_and_argument_are_cut_below_the_servers_string_limit
     assert len(tool.result) < server_limit
     assert tool.result.endswith(f"[{2 * server_limit - MAX_FIELD_CHARS} more characters not shown]")
     content = tool.args["content"]
-    assert isinstance(content, str) and len(content) < server_limit
+    assert isinstance(content, str)
+    assert len(content) < server_limit
     tool_message = next(m for m in delta.status.messages if m.tool_call_id == "call-1")
     assert len(tool_message.content) < server_limit
 
