@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)ai/stigmer/commons/apiresource/enum.proto\x12\x1e\x61i.stigmer.commons.apiresource*\xc2\x01\n\x15\x41piResourceOwnerScope\x12(\n$API_RESOURCE_OWNER_SCOPE_UNSPECIFIED\x10\x00\x12%\n!API_RESOURCE_OWNER_SCOPE_PLATFORM\x10\x01\x12)\n%API_RESOURCE_OWNER_SCOPE_ORGANIZATION\x10\x02\x12-\n)API_RESOURCE_OWNER_SCOPE_IDENTITY_ACCOUNT\x10\x03*\xfd\x01\n\x0f\x41piResourceKind\x12!\n\x1d\x41PI_RESOURCE_KIND_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x41PI_RESOURCE_KIND_AGENT\x10\x01\x12$\n API_RESOURCE_KIND_AGENT_INSTANCE\x10\x02\x12\x1d\n\x19\x41PI_RESOURCE_KIND_SESSION\x10\x03\x12%\n!API_RESOURCE_KIND_AGENT_EXECUTION\x10\x04\x12\x1b\n\x17\x41PI_RESOURCE_KIND_SKILL\x10\x05\x12!\n\x1d\x41PI_RESOURCE_KIND_ENVIRONMENT\x10\x06\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)ai/stigmer/commons/apiresource/enum.proto\x12\x1e\x61i.stigmer.commons.apiresource*\xc2\x01\n\x15\x41piResourceOwnerScope\x12(\n$API_RESOURCE_OWNER_SCOPE_UNSPECIFIED\x10\x00\x12%\n!API_RESOURCE_OWNER_SCOPE_PLATFORM\x10\x01\x12)\n%API_RESOURCE_OWNER_SCOPE_ORGANIZATION\x10\x02\x12-\n)API_RESOURCE_OWNER_SCOPE_IDENTITY_ACCOUNT\x10\x03*\x9f\x02\n\x0f\x41piResourceKind\x12!\n\x1d\x41PI_RESOURCE_KIND_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x41PI_RESOURCE_KIND_AGENT\x10\x01\x12$\n API_RESOURCE_KIND_AGENT_INSTANCE\x10\x02\x12\x1d\n\x19\x41PI_RESOURCE_KIND_SESSION\x10\x03\x12%\n!API_RESOURCE_KIND_AGENT_EXECUTION\x10\x04\x12\x1b\n\x17\x41PI_RESOURCE_KIND_SKILL\x10\x05\x12!\n\x1d\x41PI_RESOURCE_KIND_ENVIRONMENT\x10\x06\x12 \n\x1c\x41PI_RESOURCE_KIND_MCP_SERVER\x10\x07\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,5 +34,5 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_APIRESOURCEOWNERSCOPE']._serialized_start=78
   _globals['_APIRESOURCEOWNERSCOPE']._serialized_end=272
   _globals['_APIRESOURCEKIND']._serialized_start=275
-  _globals['_APIRESOURCEKIND']._serialized_end=528
+  _globals['_APIRESOURCEKIND']._serialized_end=562
 # @@protoc_insertion_point(module_scope)

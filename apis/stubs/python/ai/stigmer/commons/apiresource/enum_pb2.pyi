@@ -49,6 +49,7 @@ class _ApiResourceKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ApiRe
     API_RESOURCE_KIND_AGENT_EXECUTION: _ApiResourceKind.ValueType  # 4
     API_RESOURCE_KIND_SKILL: _ApiResourceKind.ValueType  # 5
     API_RESOURCE_KIND_ENVIRONMENT: _ApiResourceKind.ValueType  # 6
+    API_RESOURCE_KIND_MCP_SERVER: _ApiResourceKind.ValueType  # 7
 
 class ApiResourceKind(_ApiResourceKind, metaclass=_ApiResourceKindEnumTypeWrapper):
     """The resource kinds of the agentic API."""
@@ -60,4 +61,5 @@ API_RESOURCE_KIND_SESSION: ApiResourceKind.ValueType  # 3
 API_RESOURCE_KIND_AGENT_EXECUTION: ApiResourceKind.ValueType  # 4
 API_RESOURCE_KIND_SKILL: ApiResourceKind.ValueType  # 5
 API_RESOURCE_KIND_ENVIRONMENT: ApiResourceKind.ValueType  # 6
+API_RESOURCE_KIND_MCP_SERVER: ApiResourceKind.ValueType  # 7
 Global___ApiResourceKind: _TypeAlias = ApiResourceKind  # noqa: Y015

@@ -26,7 +26,7 @@ from ai.stigmer.agentic.environment.v1 import spec_pb2 as ai_dot_stigmer_dot_age
 from ai.stigmer.commons.apiresource import reference_pb2 as ai_dot_stigmer_dot_commons_dot_apiresource_dot_reference__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&ai/stigmer/agentic/agent/v1/spec.proto\x12\x1b\x61i.stigmer.agentic.agent.v1\x1a,ai/stigmer/agentic/environment/v1/spec.proto\x1a.ai/stigmer/commons/apiresource/reference.proto\"\xf3\x03\n\tAgentSpec\x12 \n\x0b\x64\x65scription\x18\x01 \x01(\tR\x0b\x64\x65scription\x12\x14\n\x05model\x18\x02 \x01(\tR\x05model\x12\"\n\x0cinstructions\x18\x03 \x01(\tR\x0cinstructions\x12S\n\nskill_refs\x18\x04 \x03(\x0b\x32\x34.ai.stigmer.commons.apiresource.ApiResourceReferenceR\tskillRefs\x12M\n\x08\x65nv_spec\x18\x05 \x01(\x0b\x32\x32.ai.stigmer.agentic.environment.v1.EnvironmentSpecR\x07\x65nvSpec\x12\x44\n\nsub_agents\x18\x06 \x03(\x0b\x32%.ai.stigmer.agentic.agent.v1.SubAgentR\tsubAgents\x12\x42\n\x07sandbox\x18\x07 \x01(\x0b\x32(.ai.stigmer.agentic.agent.v1.SandboxSpecR\x07sandbox\x12\\\n\x0fmcp_server_refs\x18\x08 \x03(\x0b\x32\x34.ai.stigmer.commons.apiresource.ApiResourceReferenceR\rmcpServerRefs\"\xcf\x01\n\x08SubAgent\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12 \n\x0b\x64\x65scription\x18\x02 \x01(\tR\x0b\x64\x65scription\x12\"\n\x0cinstructions\x18\x03 \x01(\tR\x0cinstructions\x12S\n\nskill_refs\x18\x04 \x03(\x0b\x32\x34.ai.stigmer.commons.apiresource.ApiResourceReferenceR\tskillRefs\x12\x14\n\x05model\x18\x05 \x01(\tR\x05model\"S\n\x0bSandboxSpec\x12\x12\n\x04type\x18\x01 \x01(\tR\x04type\x12\x14\n\x05image\x18\x02 \x01(\tR\x05image\x12\x1a\n\x08snapshot\x18\x03 \x01(\tR\x08snapshotb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&ai/stigmer/agentic/agent/v1/spec.proto\x12\x1b\x61i.stigmer.agentic.agent.v1\x1a,ai/stigmer/agentic/environment/v1/spec.proto\x1a.ai/stigmer/commons/apiresource/reference.proto\"\xf3\x03\n\tAgentSpec\x12 \n\x0b\x64\x65scription\x18\x01 \x01(\tR\x0b\x64\x65scription\x12\x14\n\x05model\x18\x02 \x01(\tR\x05model\x12\"\n\x0cinstructions\x18\x03 \x01(\tR\x0cinstructions\x12S\n\nskill_refs\x18\x04 \x03(\x0b\x32\x34.ai.stigmer.commons.apiresource.ApiResourceReferenceR\tskillRefs\x12M\n\x08\x65nv_spec\x18\x05 \x01(\x0b\x32\x32.ai.stigmer.agentic.environment.v1.EnvironmentSpecR\x07\x65nvSpec\x12\x44\n\nsub_agents\x18\x06 \x03(\x0b\x32%.ai.stigmer.agentic.agent.v1.SubAgentR\tsubAgents\x12\x42\n\x07sandbox\x18\x07 \x01(\x0b\x32(.ai.stigmer.agentic.agent.v1.SandboxSpecR\x07sandbox\x12\\\n\x0fmcp_server_refs\x18\x08 \x03(\x0b\x32\x34.ai.stigmer.commons.apiresource.ApiResourceReferenceR\rmcpServerRefs\"\xad\x02\n\x08SubAgent\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12 \n\x0b\x64\x65scription\x18\x02 \x01(\tR\x0b\x64\x65scription\x12\"\n\x0cinstructions\x18\x03 \x01(\tR\x0cinstructions\x12S\n\nskill_refs\x18\x04 \x03(\x0b\x32\x34.ai.stigmer.commons.apiresource.ApiResourceReferenceR\tskillRefs\x12\x14\n\x05model\x18\x05 \x01(\tR\x05model\x12\\\n\x0fmcp_server_refs\x18\x06 \x03(\x0b\x32\x34.ai.stigmer.commons.apiresource.ApiResourceReferenceR\rmcpServerRefs\"S\n\x0bSandboxSpec\x12\x12\n\x04type\x18\x01 \x01(\tR\x04type\x12\x14\n\x05image\x18\x02 \x01(\tR\x05image\x12\x1a\n\x08snapshot\x18\x03 \x01(\tR\x08snapshotb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,7 +36,7 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_AGENTSPEC']._serialized_start=166
   _globals['_AGENTSPEC']._serialized_end=665
   _globals['_SUBAGENT']._serialized_start=668
-  _globals['_SUBAGENT']._serialized_end=875
-  _globals['_SANDBOXSPEC']._serialized_start=877
-  _globals['_SANDBOXSPEC']._serialized_end=960
+  _globals['_SUBAGENT']._serialized_end=969
+  _globals['_SANDBOXSPEC']._serialized_start=971
+  _globals['_SANDBOXSPEC']._serialized_end=1054
 # @@protoc_insertion_point(module_scope)

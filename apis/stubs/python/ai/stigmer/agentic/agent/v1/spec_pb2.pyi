@@ -53,7 +53,7 @@ class AgentSpec(_message.Message):
     def sandbox(self) -> Global___SandboxSpec: ...
     @_builtins.property
     def mcp_server_refs(self) -> _containers.RepeatedCompositeFieldContainer[_reference_pb2.ApiResourceReference]:
-        """MCP servers the agent may use (reserved for a later release; not yet acted on)."""
+        """MCP servers (kind McpServer) whose tools the main agent may use."""
 
     def __init__(
         self,
@@ -86,6 +86,7 @@ class SubAgent(_message.Message):
     INSTRUCTIONS_FIELD_NUMBER: _builtins.int
     SKILL_REFS_FIELD_NUMBER: _builtins.int
     MODEL_FIELD_NUMBER: _builtins.int
+    MCP_SERVER_REFS_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Unique within the agent; the name the main agent uses in `task`."""
     description: _builtins.str
@@ -94,6 +95,10 @@ class SubAgent(_message.Message):
     """Empty uses the parent's model."""
     @_builtins.property
     def skill_refs(self) -> _containers.RepeatedCompositeFieldContainer[_reference_pb2.ApiResourceReference]: ...
+    @_builtins.property
+    def mcp_server_refs(self) -> _containers.RepeatedCompositeFieldContainer[_reference_pb2.ApiResourceReference]:
+        """MCP servers (kind McpServer) whose tools this sub-agent may use; the parent's are not inherited."""
+
     def __init__(
         self,
         *,
@@ -102,10 +107,11 @@ class SubAgent(_message.Message):
         instructions: _builtins.str = ...,
         skill_refs: _abc.Iterable[_reference_pb2.ApiResourceReference] | None = ...,
         model: _builtins.str = ...,
+        mcp_server_refs: _abc.Iterable[_reference_pb2.ApiResourceReference] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["description", b"description", "instructions", b"instructions", "model", b"model", "name", b"name", "skill_refs", b"skill_refs"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["description", b"description", "instructions", b"instructions", "mcp_server_refs", b"mcp_server_refs", "model", b"model", "name", b"name", "skill_refs", b"skill_refs"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
