@@ -46,6 +46,10 @@ from ai.stigmer.agentic.environment.v1 import command_pb2_grpc as environment_cm
 from ai.stigmer.agentic.environment.v1 import query_pb2_grpc as environment_query
 from ai.stigmer.agentic.environment.v1.api_pb2 import Environment
 from ai.stigmer.agentic.environment.v1.spec_pb2 import EnvironmentSpec
+from ai.stigmer.agentic.mcpserver.v1 import command_pb2_grpc as mcp_cmd
+from ai.stigmer.agentic.mcpserver.v1 import query_pb2_grpc as mcp_query
+from ai.stigmer.agentic.mcpserver.v1.api_pb2 import McpServer
+from ai.stigmer.agentic.mcpserver.v1.spec_pb2 import McpServerSpec, StreamableHttpTransport
 from ai.stigmer.agentic.session.v1 import command_pb2_grpc as session_cmd
 from ai.stigmer.agentic.session.v1 import query_pb2_grpc as session_query
 from ai.stigmer.agentic.session.v1.api_pb2 import Session
@@ -86,6 +90,8 @@ class Api:
     skills_q: Any = field(init=False)
     environments: Any = field(init=False)
     environments_q: Any = field(init=False)
+    mcp_servers: Any = field(init=False)
+    mcp_servers_q: Any = field(init=False)
     executions: Any = field(init=False)
     executions_q: Any = field(init=False)
 
@@ -101,6 +107,8 @@ class Api:
         self.skills_q = skill_query.SkillQueryControllerStub(c)
         self.environments = environment_cmd.EnvironmentCommandControllerStub(c)
         self.environments_q = environment_query.EnvironmentQueryControllerStub(c)
+        self.mcp_servers = mcp_cmd.McpServerCommandControllerStub(c)
+        self.mcp_servers_q = mcp_query.McpServerQueryControllerStub(c)
         self.executions = execution_cmd.AgentExecutionCommandControllerStub(c)
         self.executions_q = execution_query.AgentExecutionQueryControllerStub(c)
 
@@ -310,6 +318,21 @@ class Builders:
             spec=EnvironmentSpec(
                 data={key: EnvironmentValue(value=value) for key, value in data.items()}
             ),
+        )
+
+    def mcp_server(self, name: str | None = None, **spec: Any) -> McpServer:
+        if not spec:
+            spec = {
+                "streamable_http": StreamableHttpTransport(
+                    url="http://127.0.0.1:9/mcp",
+                    headers={"Authorization": "Bearer ${TOKEN}"},
+                )
+            }
+        return McpServer(
+            api_version=V1,
+            kind="McpServer",
+            metadata=ApiResourceMetadata(name=name or self.unique("Mcp")),
+            spec=McpServerSpec(**spec),
         )
 
     def instance(self, agent_id: str, *env_slugs: str) -> AgentInstance:

@@ -25,6 +25,7 @@ from ai.stigmer.agentic.agentexecution.v1.io_pb2 import (
 )
 from ai.stigmer.agentic.agentexecution.v1.status_pb2 import AgentExecutionStatus, AgentMessage
 from ai.stigmer.agentic.environment.v1.spec_pb2 import EnvironmentSpec
+from ai.stigmer.agentic.mcpserver.v1.spec_pb2 import StdioTransport, StreamableHttpTransport
 from ai.stigmer.commons.apiresource.enum_pb2 import ApiResourceKind, ApiResourceOwnerScope
 from ai.stigmer.commons.apiresource.environment_pb2 import EnvironmentValue
 from ai.stigmer.commons.apiresource.io_pb2 import ListRequest
@@ -148,6 +149,17 @@ def _cases() -> list[Any]:
         # other kinds
         ("skill-empty-body", lambda a, w: (a.skills.create, _copy(w.make.skill(), lambda m: m.spec.ClearField("markdown_content"))), INVALID, "spec.markdown_content"),
         ("environment-bad-name", lambda a, w: (a.environments.create, w.make.environment(**{"1BAD": "x"})), INVALID, "spec.data"),
+        ("mcp-no-transport", lambda a, w: (a.mcp_servers.create, _copy(w.make.mcp_server(), lambda m: m.spec.ClearField("streamable_http"))), INVALID, "spec: required: one transport"),
+        ("mcp-url-not-http", lambda a, w: (a.mcp_servers.create, w.make.mcp_server(streamable_http=StreamableHttpTransport(url="ftp://example.org/mcp"))), INVALID, "spec.streamable_http.url: expected an http:// or https:// URL"),
+        ("mcp-url-no-host", lambda a, w: (a.mcp_servers.create, w.make.mcp_server(streamable_http=StreamableHttpTransport(url="http:///mcp"))), INVALID, "spec.streamable_http.url"),
+        ("mcp-stdio-no-command", lambda a, w: (a.mcp_servers.create, w.make.mcp_server(stdio=StdioTransport(args=["server.py"]))), INVALID, "spec.stdio.command: required"),
+        ("mcp-header-bare-dollar", lambda a, w: (a.mcp_servers.create, w.make.mcp_server(streamable_http=StreamableHttpTransport(url="http://h/mcp", headers={"Authorization": "Bearer $TOKEN"}))), INVALID, "spec.streamable_http.headers['Authorization']: unknown variable form"),
+        ("mcp-env-bad-variable", lambda a, w: (a.mcp_servers.create, w.make.mcp_server(stdio=StdioTransport(command="python3", env={"TOKEN": "${bad name}"}))), INVALID, "spec.stdio.env['TOKEN']: unknown variable form"),
+        ("mcp-env-bad-name", lambda a, w: (a.mcp_servers.create, w.make.mcp_server(stdio=StdioTransport(command="python3", env={"1X": "v"}))), INVALID, "spec.stdio.env"),
+        ("mcp-duplicate-tool", lambda a, w: (a.mcp_servers.create, w.make.mcp_server(stdio=StdioTransport(command="python3"), tools=["echo", "echo"])), INVALID, "spec.tools[1]"),
+        ("agent-unknown-mcp-server", lambda a, w: (a.agents.create, w.make.agent(mcp_server_refs=[ApiResourceReference(slug="no-such-mcp")])), NOT_FOUND, "spec.mcp_server_refs[0].slug"),
+        ("agent-mcp-ref-wrong-kind", lambda a, w: (a.agents.create, w.make.agent(mcp_server_refs=[ApiResourceReference(kind=ApiResourceKind.API_RESOURCE_KIND_SKILL, slug="x")])), INVALID, "spec.mcp_server_refs[0].kind"),
+        ("agent-sub-agent-unknown-mcp-server", lambda a, w: (a.agents.create, w.make.agent(sub_agents=[SubAgent(name="r", mcp_server_refs=[ApiResourceReference(slug="nope")])])), NOT_FOUND, "spec.sub_agents[0].mcp_server_refs[0].slug"),
         ("instance-no-agent", lambda a, w: (a.instances.create, w.make.instance("")), INVALID, "spec.agent_id"),
         ("instance-unknown-agent", lambda a, w: (a.instances.create, w.make.instance("agt-01aaaaaaaaaaaaaaaaaaaaaaaa")), NOT_FOUND, "spec.agent_id"),
         ("instance-unknown-environment", lambda a, w: (a.instances.create, w.make.instance(w.agent.metadata.id, "no-such-env")), NOT_FOUND, "spec.environment_refs[0].slug"),

@@ -9,6 +9,7 @@ import grpc
 import pytest
 
 from ai.stigmer.agentic.agent.v1.io_pb2 import AgentId
+from ai.stigmer.agentic.agent.v1.spec_pb2 import SubAgent
 from ai.stigmer.agentic.agentexecution.v1.enum_pb2 import ExecutionPhase
 from ai.stigmer.agentic.agentexecution.v1.io_pb2 import (
     AgentExecutionId,
@@ -16,6 +17,7 @@ from ai.stigmer.agentic.agentexecution.v1.io_pb2 import (
 )
 from ai.stigmer.agentic.agentinstance.v1.io_pb2 import AgentInstanceId
 from ai.stigmer.agentic.environment.v1.io_pb2 import EnvironmentId
+from ai.stigmer.agentic.mcpserver.v1.io_pb2 import McpServerId
 from ai.stigmer.agentic.session.v1.io_pb2 import SessionId
 from ai.stigmer.agentic.skill.v1.io_pb2 import SkillId
 from ai.stigmer.commons.apiresource.enum_pb2 import ApiResourceKind, ApiResourceOwnerScope
@@ -26,7 +28,7 @@ if TYPE_CHECKING:
     from conftest import Api, Builders
 
 pytestmark = pytest.mark.integration
-_ID = re.compile(r"^(agt|ain|ses|aex|skl|env)-[0-9a-z]{26}$")
+_ID = re.compile(r"^(agt|ain|ses|aex|skl|env|mcp)-[0-9a-z]{26}$")
 
 
 def _kinds(api: Api, make: Builders) -> list[tuple[str, Any, Any, Any, type[Any]]]:
@@ -35,10 +37,11 @@ def _kinds(api: Api, make: Builders) -> list[tuple[str, Any, Any, Any, type[Any]
         ("agt", api.agents, api.agents_q, make.agent, AgentId),
         ("skl", api.skills, api.skills_q, make.skill, SkillId),
         ("env", api.environments, api.environments_q, make.environment, EnvironmentId),
+        ("mcp", api.mcp_servers, api.mcp_servers_q, make.mcp_server, McpServerId),
     ]
 
 
-async def test_create_get_update_delete_of_agents_skills_environments(
+async def test_create_get_update_delete_of_agents_skills_environments_mcp_servers(
     api: Api, make: Builders
 ) -> None:
     for prefix, commands, queries, build, id_type in _kinds(api, make):
@@ -114,6 +117,42 @@ async def test_references_between_kinds(api: Api, make: Builders) -> None:
         "thread-1",
         2,
     )
+
+
+async def test_agents_reference_mcp_servers_that_exist(api: Api, make: Builders) -> None:
+    server = await api.call(api.mcp_servers.create, make.mcp_server())
+    ref = ApiResourceReference(
+        kind=ApiResourceKind.API_RESOURCE_KIND_MCP_SERVER, slug=server.metadata.slug
+    )
+    agent = await api.call(
+        api.agents.create,
+        make.agent(
+            mcp_server_refs=[ref],
+            sub_agents=[SubAgent(name="helper", description="d", mcp_server_refs=[ref])],
+        ),
+    )
+    assert agent.spec.mcp_server_refs[0].slug == server.metadata.slug
+    assert agent.spec.sub_agents[0].mcp_server_refs[0].slug == server.metadata.slug
+
+    for spec in (
+        {"mcp_server_refs": [ApiResourceReference(slug="no-such-mcp")]},
+        {
+            "sub_agents": [
+                SubAgent(
+                    name="helper",
+                    description="d",
+                    mcp_server_refs=[ApiResourceReference(slug="no-such-mcp")],
+                )
+            ]
+        },
+    ):
+        with pytest.raises(grpc.aio.AioRpcError) as missing:
+            await api.call(api.agents.create, make.agent(**spec))
+        assert missing.value.code() == grpc.StatusCode.NOT_FOUND
+        details = missing.value.details() or ""
+        assert "McpServer" in details
+        assert "no-such-mcp" in details
+        assert "mcp_server_refs[0].slug" in details
 
 
 async def test_list_pages_through_everything_in_id_order(api: Api, make: Builders) -> None:

@@ -25,6 +25,7 @@ from stigmer_server.api._rules import (
     AgentInstanceRules,
     AgentRules,
     EnvironmentRules,
+    McpServerRules,
     SessionRules,
     SkillRules,
 )
@@ -82,6 +83,7 @@ def build(config: ServerConfig, store: Store) -> Components:
         kinds.AGENT_EXECUTION.name: AgentExecutionRules(),
         kinds.SKILL.name: SkillRules(),
         kinds.ENVIRONMENT.name: EnvironmentRules(),
+        kinds.MCP_SERVER.name: McpServerRules(),
     }
     services = {
         kind.name: ResourceService(store, kind, rules[kind.name], ids) for kind in kinds.ALL_KINDS

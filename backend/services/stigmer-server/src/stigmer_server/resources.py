@@ -1,4 +1,4 @@
-"""The six resource kinds: their message types, id prefixes and reference kinds."""
+"""The seven resource kinds: their message types, id prefixes and reference kinds."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from ai.stigmer.agentic.agent.v1.api_pb2 import Agent
 from ai.stigmer.agentic.agentexecution.v1.api_pb2 import AgentExecution
 from ai.stigmer.agentic.agentinstance.v1.api_pb2 import AgentInstance
 from ai.stigmer.agentic.environment.v1.api_pb2 import Environment
+from ai.stigmer.agentic.mcpserver.v1.api_pb2 import McpServer
 from ai.stigmer.agentic.session.v1.api_pb2 import Session
 from ai.stigmer.agentic.skill.v1.api_pb2 import Skill
 from ai.stigmer.commons.apiresource.enum_pb2 import ApiResourceKind
@@ -51,5 +52,17 @@ ENVIRONMENT: Final = Kind(
     "Environment", Environment, "env", ApiResourceKind.API_RESOURCE_KIND_ENVIRONMENT
 )
 
-ALL_KINDS: Final = (AGENT, AGENT_INSTANCE, SESSION, AGENT_EXECUTION, SKILL, ENVIRONMENT)
+MCP_SERVER: Final = Kind(
+    "McpServer", McpServer, "mcp", ApiResourceKind.API_RESOURCE_KIND_MCP_SERVER
+)
+
+ALL_KINDS: Final = (
+    AGENT,
+    AGENT_INSTANCE,
+    SESSION,
+    AGENT_EXECUTION,
+    SKILL,
+    ENVIRONMENT,
+    MCP_SERVER,
+)
 BY_REFERENCE_KIND: Final = {kind.reference_kind: kind for kind in ALL_KINDS}

@@ -30,6 +30,11 @@ from ai.stigmer.agentic.environment.v1 import command_pb2_grpc as environment_cm
 from ai.stigmer.agentic.environment.v1 import io_pb2 as environment_io
 from ai.stigmer.agentic.environment.v1 import query_pb2 as environment_query
 from ai.stigmer.agentic.environment.v1 import query_pb2_grpc as environment_query_grpc
+from ai.stigmer.agentic.mcpserver.v1 import command_pb2 as mcp_cmd
+from ai.stigmer.agentic.mcpserver.v1 import command_pb2_grpc as mcp_cmd_grpc
+from ai.stigmer.agentic.mcpserver.v1 import io_pb2 as mcp_io
+from ai.stigmer.agentic.mcpserver.v1 import query_pb2 as mcp_query
+from ai.stigmer.agentic.mcpserver.v1 import query_pb2_grpc as mcp_query_grpc
 from ai.stigmer.agentic.session.v1 import command_pb2 as session_cmd
 from ai.stigmer.agentic.session.v1 import command_pb2_grpc as session_cmd_grpc
 from ai.stigmer.agentic.session.v1 import io_pb2 as session_io
@@ -117,6 +122,14 @@ class EnvironmentQueries(_Queries, environment_query_grpc.EnvironmentQueryContro
     list_type = environment_io.EnvironmentList
 
 
+class McpServerCommands(_Commands, mcp_cmd_grpc.McpServerCommandControllerServicer):
+    """create, update and delete: all of it in `_Commands`, bound to this kind's servicer."""
+
+
+class McpServerQueries(_Queries, mcp_query_grpc.McpServerQueryControllerServicer):
+    list_type = mcp_io.McpServerList
+
+
 class AgentExecutionCommands(_Commands, execution_cmd_grpc.AgentExecutionCommandControllerServicer):
     def __init__(self, service: ResourceService, executions: ExecutionService) -> None:
         super().__init__(service)
@@ -174,6 +187,7 @@ def registrations(
     agent, instance = services["Agent"], services["AgentInstance"]
     session, skill = services["Session"], services["Skill"]
     environment, execution = services["Environment"], services["AgentExecution"]
+    mcp_server = services["McpServer"]
     return [
         _register(AgentCommands(agent), agent_cmd, agent_cmd_grpc, "AgentCommandController"),
         _register(AgentQueries(agent), agent_query, agent_query_grpc, "AgentQueryController"),
@@ -208,6 +222,12 @@ def registrations(
             environment_query,
             environment_query_grpc,
             "EnvironmentQueryController",
+        ),
+        _register(
+            McpServerCommands(mcp_server), mcp_cmd, mcp_cmd_grpc, "McpServerCommandController"
+        ),
+        _register(
+            McpServerQueries(mcp_server), mcp_query, mcp_query_grpc, "McpServerQueryController"
         ),
         _register(
             AgentExecutionCommands(execution, executions),

@@ -6,6 +6,7 @@ from typing import Any
 
 from ai.stigmer.commons.apiresource.reference_pb2 import ApiResourceReference
 from stigmer_server import resources as kinds
+from stigmer_server.api._mcp_rules import check_mcp_server_spec
 from stigmer_server.errors import FailedPrecondition, InvalidArgument, NotFound
 from stigmer_server.resources import Kind
 from stigmer_server.storage import Transaction
@@ -82,6 +83,13 @@ class AgentRules(Rules):
                 await resolve_reference(
                     tx, ref, f"spec.sub_agents[{i}].skill_refs[{j}]", kinds.SKILL
                 )
+        for index, ref in enumerate(spec.mcp_server_refs):
+            await resolve_reference(tx, ref, f"spec.mcp_server_refs[{index}]", kinds.MCP_SERVER)
+        for i, sub in enumerate(spec.sub_agents):
+            for j, ref in enumerate(sub.mcp_server_refs):
+                await resolve_reference(
+                    tx, ref, f"spec.sub_agents[{i}].mcp_server_refs[{j}]", kinds.MCP_SERVER
+                )
 
 
 class AgentInstanceRules(Rules):
@@ -115,6 +123,12 @@ class EnvironmentRules(Rules):
     def validate(self, resource: Any) -> None:
         super().validate(resource)
         check_env_names(resource.spec.data, "spec.data")
+
+
+class McpServerRules(Rules):
+    def validate(self, resource: Any) -> None:
+        super().validate(resource)
+        check_mcp_server_spec(resource.spec)
 
 
 class AgentExecutionRules(Rules):
