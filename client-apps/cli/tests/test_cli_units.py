@@ -10,7 +10,7 @@ from ai.stigmer.agentic.environment.v1.api_pb2 import Environment
 from ai.stigmer.agentic.environment.v1.spec_pb2 import EnvironmentSpec
 from ai.stigmer.commons.apiresource.environment_pb2 import EnvironmentValue
 from stigmer_cli._errors import CliError
-from stigmer_cli._kinds import AGENT_INSTANCE, EXECUTION, kind_named
+from stigmer_cli._kinds import AGENT_INSTANCE, EXECUTION, MCP_SERVER, kind_named
 from stigmer_cli.commands._output import to_dict
 from stigmer_cli.commands._run import _parse_env
 from stigmer_cli.local._control import tail
@@ -18,7 +18,13 @@ from stigmer_cli.local._control import tail
 
 @pytest.mark.parametrize(
     ("word", "kind"),
-    [("instances", AGENT_INSTANCE), ("AgentInstance", AGENT_INSTANCE), ("exec", EXECUTION)],
+    [
+        ("instances", AGENT_INSTANCE),
+        ("AgentInstance", AGENT_INSTANCE),
+        ("exec", EXECUTION),
+        ("mcpservers", MCP_SERVER),
+        ("McpServer", MCP_SERVER),
+    ],
 )
 def test_kind_names_users_type(word: str, kind: object) -> None:
     assert kind_named(word) is kind

@@ -9,6 +9,7 @@ import pytest
 from ai.stigmer.agentic.agent.v1.api_pb2 import Agent
 from ai.stigmer.agentic.agentinstance.v1.api_pb2 import AgentInstance
 from ai.stigmer.agentic.environment.v1.api_pb2 import Environment
+from ai.stigmer.agentic.mcpserver.v1.api_pb2 import McpServer
 from ai.stigmer.commons.apiresource.enum_pb2 import ApiResourceKind
 from stigmer_cli._errors import CliError
 from stigmer_cli.manifest import ManifestError, load, slugify
@@ -58,6 +59,41 @@ def test_agent_references_by_slug_become_typed_references() -> None:
         "spec.skillRefs[0]",
         "spec.skillRefs[1]",
         "spec.subAgents[0].skillRefs[0]",
+    ]
+
+
+def test_the_mcp_example_declares_its_server_before_the_agent_that_references_it() -> None:
+    documents = load([EXAMPLES / "mcp"])
+    assert [(d.kind.name, d.slug) for d in documents] == [
+        ("McpServer", "notes-mcp"),
+        ("Agent", "mcp-demo-agent"),
+        ("AgentInstance", "mcp-demo"),
+    ]
+    server = documents[0].resource
+    assert isinstance(server, McpServer)
+    assert server.spec.stdio.command == "python3"
+    assert server.spec.stdio.env["NOTES_OWNER"] == "${GREETING}"
+    assert list(server.spec.tools) == ["add_note", "read_notes", "echo"]
+    agent = documents[1]
+    assert isinstance(agent.resource, Agent)
+    assert [(r.kind, r.slug) for r in agent.resource.spec.mcp_server_refs] == [
+        (ApiResourceKind.API_RESOURCE_KIND_MCP_SERVER, "notes-mcp")
+    ]
+    assert [(r.kind.name, r.field) for r in agent.references] == [
+        ("McpServer", "spec.mcpServerRefs[0]")
+    ]
+
+
+def test_sub_agent_mcp_server_refs_are_references_too(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        "a.yaml",
+        "apiVersion: agentic.stigmer.ai/v1\nkind: Agent\nmetadata: {name: a}\n"
+        "spec:\n  subAgents:\n    - {name: r, mcpServerRefs: [tools-one]}\n",
+    )
+    (document,) = load([path])
+    assert [(r.kind.name, r.slug, r.field) for r in document.references] == [
+        ("McpServer", "tools-one", "spec.subAgents[0].mcpServerRefs[0]")
     ]
 
 

@@ -25,6 +25,10 @@ from ai.stigmer.agentic.environment.v1 import api_pb2 as environment_api
 from ai.stigmer.agentic.environment.v1 import command_pb2_grpc as environment_cmd
 from ai.stigmer.agentic.environment.v1 import io_pb2 as environment_io
 from ai.stigmer.agentic.environment.v1 import query_pb2_grpc as environment_query
+from ai.stigmer.agentic.mcpserver.v1 import api_pb2 as mcp_api
+from ai.stigmer.agentic.mcpserver.v1 import command_pb2_grpc as mcp_cmd
+from ai.stigmer.agentic.mcpserver.v1 import io_pb2 as mcp_io
+from ai.stigmer.agentic.mcpserver.v1 import query_pb2_grpc as mcp_query
 from ai.stigmer.agentic.session.v1 import api_pb2 as session_api
 from ai.stigmer.agentic.session.v1 import command_pb2_grpc as session_cmd
 from ai.stigmer.agentic.session.v1 import io_pb2 as session_io
@@ -85,6 +89,17 @@ ENVIRONMENT = Kind(
     environment_query.EnvironmentQueryControllerStub,
     in_manifests=True,
 )
+MCP_SERVER = Kind(
+    "McpServer",
+    "mcpservers",
+    ("mcpserver", "mcpservers", "mcp-server", "mcp-servers", "mcp"),
+    ApiResourceKind.API_RESOURCE_KIND_MCP_SERVER,
+    mcp_api.McpServer,
+    mcp_io.McpServerId,
+    mcp_cmd.McpServerCommandControllerStub,
+    mcp_query.McpServerQueryControllerStub,
+    in_manifests=True,
+)
 AGENT = Kind(
     "Agent",
     "agents",
@@ -137,7 +152,7 @@ EXECUTION = Kind(
     in_manifests=False,
 )
 
-ALL_KINDS = (SKILL, ENVIRONMENT, AGENT, AGENT_INSTANCE, SESSION, EXECUTION)
+ALL_KINDS = (SKILL, ENVIRONMENT, MCP_SERVER, AGENT, AGENT_INSTANCE, SESSION, EXECUTION)
 MANIFEST_KINDS = {kind.name: kind for kind in ALL_KINDS if kind.in_manifests}
 
 

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ai.stigmer.agentic.agentexecution.v1.enum_pb2 import ExecutionPhase
-from stigmer_cli._kinds import AGENT_INSTANCE, EXECUTION, SESSION, Kind
+from stigmer_cli._kinds import AGENT_INSTANCE, EXECUTION, MCP_SERVER, SESSION, Kind
 
 _MASK = "********"
 _PIPED_WIDTH = 400
@@ -97,12 +97,29 @@ def _columns(kind: Kind) -> tuple[list[str], Any]:
             i.spec.agent_id,
             age(i.metadata),
         ]
+    if kind is MCP_SERVER:
+        return ["SLUG", "NAME", "ID", "AGE", "TRANSPORT"], lambda m: [
+            m.metadata.slug,
+            m.metadata.name,
+            m.metadata.id,
+            age(m.metadata),
+            _transport(m.spec),
+        ]
     return ["SLUG", "NAME", "ID", "AGE"], lambda r: [
         r.metadata.slug,
         r.metadata.name,
         r.metadata.id,
         age(r.metadata),
     ]
+
+
+def _transport(spec: Any) -> str:
+    # Header and env values may hold credentials: only the command or the URL is shown.
+    if spec.WhichOneof("transport") == "stdio":
+        return _short(f"stdio: {spec.stdio.command}")
+    if spec.WhichOneof("transport") == "streamable_http":
+        return _short(f"http: {spec.streamable_http.url}")
+    return "-"
 
 
 def phase_name(phase: int) -> str:

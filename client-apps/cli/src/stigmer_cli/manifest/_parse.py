@@ -18,6 +18,7 @@ from stigmer_cli._kinds import (
     API_VERSION,
     ENVIRONMENT,
     MANIFEST_KINDS,
+    MCP_SERVER,
     SKILL,
     Kind,
 )
@@ -27,7 +28,7 @@ SLUG = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _TOP_LEVEL = ("apiVersion", "kind", "metadata", "spec")
 _METADATA = ("name", "slug", "labels", "annotations")
 # Applied in this order, so what a resource refers to exists before it.
-APPLY_ORDER = ("Skill", "Environment", "Agent", "AgentInstance")
+APPLY_ORDER = ("Skill", "Environment", "McpServer", "Agent", "AgentInstance")
 
 
 class ManifestError(CliError):
@@ -201,10 +202,18 @@ def _references(kind: Kind, resource: Message, agent_slug: str | None) -> tuple[
             Reference(SKILL, ref.slug, f"spec.skillRefs[{i}]")
             for i, ref in enumerate(spec.skill_refs)
         ]
+        refs += [
+            Reference(MCP_SERVER, ref.slug, f"spec.mcpServerRefs[{i}]")
+            for i, ref in enumerate(spec.mcp_server_refs)
+        ]
         for s, sub in enumerate(spec.sub_agents):
             refs += [
                 Reference(SKILL, ref.slug, f"spec.subAgents[{s}].skillRefs[{i}]")
                 for i, ref in enumerate(sub.skill_refs)
+            ]
+            refs += [
+                Reference(MCP_SERVER, ref.slug, f"spec.subAgents[{s}].mcpServerRefs[{i}]")
+                for i, ref in enumerate(sub.mcp_server_refs)
             ]
     if kind is AGENT_INSTANCE:
         refs += [

@@ -24,6 +24,7 @@ _OPAQUE = {"google.protobuf.Struct", "google.protobuf.Value", "google.protobuf.T
 REFERENCE_KINDS = {
     "skill_refs": "API_RESOURCE_KIND_SKILL",
     "environment_refs": "API_RESOURCE_KIND_ENVIRONMENT",
+    "mcp_server_refs": "API_RESOURCE_KIND_MCP_SERVER",
 }
 
 
