@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from deepagents import create_deep_agent
 from deepagents.backends.protocol import BackendProtocol
 from deepagents.middleware.subagents import GENERAL_PURPOSE_SUBAGENT, SubAgent
 from langchain.agents.middleware import TodoListMiddleware
+from langchain_core.tools import BaseTool
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Checkpointer
 
@@ -30,6 +31,15 @@ class AgentPlan:
     subagent_skills: Mapping[str, Sequence[SkillEntry]]
 
 
+@dataclass(frozen=True)
+class TurnTools:
+    """Tools that belong to one turn (MCP servers' tools, whose sessions the turn holds):
+    the main agent's, and each sub-agent's own by name (a sub-agent gets only its own)."""
+
+    main: Sequence[BaseTool] = ()
+    subagents: Mapping[str, Sequence[BaseTool]] = field(default_factory=dict)
+
+
 def _prompt(instructions: str, skills: Sequence[SkillEntry]) -> str:
     return "\n\n".join(part for part in (instructions.strip(), skills_prompt(skills)) if part)
 
@@ -42,7 +52,9 @@ def build_agent(
     env: Mapping[str, str],
     backend: BackendProtocol,
     checkpointer: Checkpointer,
+    tools: TurnTools | None = None,
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
+    tools = tools or TurnTools()
     subagents: list[SubAgent] = []
     for sub in agent.spec.sub_agents:
         subagents.append(
@@ -51,19 +63,24 @@ def build_agent(
                 "description": sub.description,
                 "system_prompt": _prompt(sub.instructions, plan.subagent_skills.get(sub.name, ())),
                 "model": models.chat_model(sub.model or plan.model, env=env, subagent=sub.name),
+                # Always set: without it deepagents hands a sub-agent the main agent's tools.
+                "tools": list(tools.subagents.get(sub.name, ())),
             }
         )
     if all(sub["name"] != GENERAL_PURPOSE for sub in subagents):
         # deepagents' default general-purpose sub-agent would reuse the main model object;
         # giving it its own keeps a scripted main model from replaying its script in there.
+        # It stands in for the main agent, so it has the main agent's tools.
         subagents.append(
             {
                 **GENERAL_PURPOSE_SUBAGENT,
                 "model": models.chat_model(plan.model, env=env, subagent=GENERAL_PURPOSE),
+                "tools": list(tools.main),
             }
         )
     graph: CompiledStateGraph[Any, Any, Any, Any] = create_deep_agent(
         model=models.chat_model(plan.model, env=env),
+        tools=list(tools.main),
         system_prompt=_prompt(agent.spec.instructions, plan.skills),
         middleware=[TodoListMiddleware()],
         subagents=subagents,

@@ -36,6 +36,8 @@ from ai.stigmer.agentic.agentinstance.v1.io_pb2 import AgentInstanceId
 from ai.stigmer.agentic.agentinstance.v1.query_pb2_grpc import AgentInstanceQueryControllerStub
 from ai.stigmer.agentic.environment.v1.api_pb2 import Environment
 from ai.stigmer.agentic.environment.v1.query_pb2_grpc import EnvironmentQueryControllerStub
+from ai.stigmer.agentic.mcpserver.v1.api_pb2 import McpServer
+from ai.stigmer.agentic.mcpserver.v1.query_pb2_grpc import McpServerQueryControllerStub
 from ai.stigmer.agentic.session.v1.api_pb2 import Session
 from ai.stigmer.agentic.session.v1.command_pb2_grpc import SessionCommandControllerStub
 from ai.stigmer.agentic.session.v1.io_pb2 import SessionId
@@ -159,6 +161,7 @@ class StigmerClients:
         self._agents = AgentQueryControllerStub(channel)
         self._skills = SkillQueryControllerStub(channel)
         self._environments = EnvironmentQueryControllerStub(channel)
+        self._mcp_servers = McpServerQueryControllerStub(channel)
         self._executions = AgentExecutionQueryControllerStub(channel)
         self._execution_commands = AgentExecutionCommandControllerStub(channel)
 
@@ -196,6 +199,10 @@ class StigmerClients:
     async def get_environments(self, refs: Sequence[ApiResourceReference]) -> list[Environment]:
         """Fetched in parallel; the result keeps the references' order (later layers win)."""
         return await self._by_reference(refs, "environment_refs", self._environments.getByReference)
+
+    async def get_mcp_servers(self, refs: Sequence[ApiResourceReference]) -> list[McpServer]:
+        """Fetched in parallel; the result keeps the references' order."""
+        return await self._by_reference(refs, "mcp_server_refs", self._mcp_servers.getByReference)
 
     async def get_execution(self, execution_id: str) -> AgentExecution:
         request = AgentExecutionId(value=require_id("execution_id", execution_id))

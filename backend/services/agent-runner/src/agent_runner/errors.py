@@ -15,6 +15,7 @@ ERROR_BACKEND = "BackendError"
 ERROR_SANDBOX = "SandboxUnavailable"
 ERROR_MODEL_UNAVAILABLE = "ModelUnavailable"
 ERROR_TURN = "TurnFailed"
+ERROR_MCP_SERVER = "McpServerUnavailable"
 
 _INVALID_CODES = {grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.OUT_OF_RANGE}
 # A provider may ask for minutes (Anthropic's SDK honours any value); a turn waits at most this.
@@ -34,6 +35,11 @@ class InvalidInputError(ValueError):
 
 class SandboxStartError(RuntimeError):
     """The sandbox could not be created or reached; a retry may succeed."""
+
+
+class McpServerUnavailable(RuntimeError):
+    """An MCP server the agent uses could not be reached or started at the turn's start; a
+    retry may succeed (a server that refused the runner's credentials is an InvalidInputError)."""
 
 
 def _recursion_limit_hit(exc: BaseException) -> bool:
@@ -57,6 +63,8 @@ def classify(exc: BaseException) -> ApplicationError:
         return ApplicationError(text, type=ERROR_BACKEND, non_retryable=False)
     if isinstance(exc, SandboxStartError):
         return ApplicationError(message, type=ERROR_SANDBOX, non_retryable=False)
+    if isinstance(exc, McpServerUnavailable):
+        return ApplicationError(message, type=ERROR_MCP_SERVER, non_retryable=False)
     if _is_daytona_error(exc):
         # A sandbox call that failed mid-turn: Daytona's statuses are not the model's.
         return ApplicationError(f"Daytona: {message}", type=ERROR_SANDBOX, non_retryable=False)

@@ -11,6 +11,11 @@ bound per asyncio task with a context variable. deepagents looks through a compo
 its default for every decision it makes by backend type (execution support, offloading
 large results), so the turn's real backend class still decides; the backend class is part
 of the digest because some of those decisions are made while the graph is compiled.
+
+An agent that uses MCP servers is the exception: its MCP tools are bound to sessions the
+turn opened (a stdio server lives in the session's sandbox and ends with the turn), so a
+graph holding them cannot serve another turn. `graph(..., tools=...)` with turn-scoped tools
+builds an uncached graph for that turn alone.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from deepagents.backends.protocol import BackendProtocol, SandboxBackendProtocol
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Checkpointer
 
-from agent_runner.agent import AgentPlan, build_agent
+from agent_runner.agent import AgentPlan, TurnTools, build_agent
 from agent_runner.models import ModelFactory
 from ai.stigmer.agentic.agent.v1.api_pb2 import Agent
 
@@ -84,6 +89,7 @@ class AgentGraphs:
         self._backend = TurnBackend()
         self._graphs: OrderedDict[str, CompiledStateGraph[Any, Any, Any, Any]] = OrderedDict()
         self.builds = 0
+        self.uncached_builds = 0
 
     def graph(
         self,
@@ -92,8 +98,22 @@ class AgentGraphs:
         plan: AgentPlan,
         env: Mapping[str, str],
         backend: SandboxBackendProtocol,
+        tools: TurnTools | None = None,
     ) -> CompiledStateGraph[Any, Any, Any, Any]:
-        """The graph for this agent shape; call it, and run the graph, under bound_backend."""
+        """The graph for this agent shape; call it, and run the graph, under bound_backend.
+
+        With turn-scoped `tools` the graph is built for this turn only and not cached."""
+        if tools is not None:
+            self.uncached_builds += 1
+            return build_agent(
+                agent=agent,
+                plan=plan,
+                models=self._models,
+                env=env,
+                backend=self._backend,
+                checkpointer=self._checkpointer,
+                tools=tools,
+            )
         key = _digest(agent, plan, env, type(backend))
         graph = self._graphs.get(key)
         if graph is not None:

@@ -22,6 +22,10 @@ _QUIET = {
     "deepagents": logging.WARNING,
     "anthropic": logging.WARNING,
     "openai": logging.WARNING,
+    # Their DEBUG lines carry every MCP message: tool arguments and results, which may hold
+    # a secret a server echoes back.
+    "mcp": logging.WARNING,
+    "langchain_mcp_adapters": logging.WARNING,
     "temporalio": logging.WARNING,
     "temporalio.activity": logging.INFO,
     "temporalio.worker._activity": logging.INFO,
@@ -50,5 +54,10 @@ def configure_logging(level: str, fmt: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    quiet_libraries()
+
+
+def quiet_libraries() -> None:
+    """Hold the noisy (and, at DEBUG, indiscreet) libraries down, whatever the root level."""
     for name, quiet in _QUIET.items():
         logging.getLogger(name).setLevel(quiet)

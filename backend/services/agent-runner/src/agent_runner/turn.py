@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,14 +19,15 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.graph.state import CompiledStateGraph
 from temporalio.exceptions import ApplicationError
 
-from agent_runner.agent import RECURSION_LIMIT, AgentPlan
+from agent_runner.agent import RECURSION_LIMIT, AgentPlan, TurnTools
 from agent_runner.clients import StigmerClients, require_id
 from agent_runner.config import TurnSettings
 from agent_runner.environment import Redactor
 from agent_runner.errors import ERROR_TURN, classify
 from agent_runner.graphs import AgentGraphs, bound_backend
+from agent_runner.mcp.turn_tools import open_turn_tools
 from agent_runner.resolve import Resolved, resolve, skills_for, turn_environment
-from agent_runner.sandbox import SandboxProvider, SandboxRequest, check_spec
+from agent_runner.sandbox import Sandbox, SandboxProvider, SandboxRequest, check_spec
 from agent_runner.skills import skill_entries, write_skills
 from agent_runner.status import STREAM_MODES, Superseded, TurnStatus
 from ai.stigmer.agentic.agentexecution.v1.api_pb2 import AgentExecution
@@ -190,11 +191,36 @@ class Turn:
         await write_skills(
             sandbox.backend, [*plan.skills, *(s for v in plan.subagent_skills.values() for s in v)]
         )
-        with bound_backend(sandbox.backend):
-            graph = self._graphs.graph(
-                agent=resolved.agent, plan=plan, env=merged.variables, backend=sandbox.backend
-            )
-            await self._stream(graph, execution, status)
+        # MCP sessions close with this stack: when the turn ends, fails or is cancelled.
+        async with contextlib.AsyncExitStack() as stack:
+            tools = await self._mcp_tools(stack, resolved, merged.variables, sandbox)
+            with bound_backend(sandbox.backend):
+                graph = self._graphs.graph(
+                    agent=resolved.agent,
+                    plan=plan,
+                    env=merged.variables,
+                    backend=sandbox.backend,
+                    tools=tools,
+                )
+                await self._stream(graph, execution, status)
+
+    async def _mcp_tools(
+        self,
+        stack: contextlib.AsyncExitStack,
+        resolved: Resolved,
+        variables: Mapping[str, str],
+        sandbox: Sandbox,
+    ) -> TurnTools | None:
+        """The MCP servers' tools for this turn; None when the agent uses no MCP server."""
+        if not resolved.mcp_servers:
+            return None
+        return await open_turn_tools(
+            stack,
+            agent=resolved.agent,
+            servers=resolved.mcp_servers,
+            variables=variables,
+            sandbox=sandbox.backend,
+        )
 
     def _plan(self, resolved: Resolved) -> AgentPlan:
         agent = resolved.agent

@@ -7,7 +7,7 @@ Temporal dev server; the end-to-end suites add the real runner worker as a subpr
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ from ai.stigmer.agentic.agentinstance.v1.api_pb2 import AgentInstance
 from ai.stigmer.agentic.agentinstance.v1.command_pb2_grpc import AgentInstanceCommandControllerStub
 from ai.stigmer.agentic.environment.v1.api_pb2 import Environment
 from ai.stigmer.agentic.environment.v1.command_pb2_grpc import EnvironmentCommandControllerStub
+from ai.stigmer.agentic.mcpserver.v1.command_pb2_grpc import McpServerCommandControllerStub
 from ai.stigmer.agentic.session.v1.api_pb2 import Session
 from ai.stigmer.agentic.session.v1.command_pb2_grpc import SessionCommandControllerStub
 from ai.stigmer.agentic.session.v1.io_pb2 import SessionId
@@ -65,6 +66,7 @@ class World:
         self.sessions_q = SessionQueryControllerStub(c)
         self.skills = SkillCommandControllerStub(c)
         self.environments = EnvironmentCommandControllerStub(c)
+        self.mcp_servers = McpServerCommandControllerStub(c)
         self.executions = AgentExecutionCommandControllerStub(c)
         self.executions_q = AgentExecutionQueryControllerStub(c)
 
@@ -78,6 +80,8 @@ class World:
         secrets_env: Mapping[str, str] | None = None,
         plain_env: Mapping[str, str] | None = None,
         sub_agents: bool = True,
+        mcp_servers: Sequence[str] = (),
+        researcher_mcp_servers: Sequence[str] = (),
     ) -> Session:
         """A skill, an environment, an agent using `model`, an instance and a session."""
         suffix = secrets.token_hex(3)
@@ -109,8 +113,12 @@ class World:
                 kind=ApiResourceKind.API_RESOURCE_KIND_SKILL, slug=skill.metadata.slug
             )
         )
+        agent.spec.mcp_server_refs.extend(_mcp_refs(mcp_servers))
         if sub_agents:
-            agent.spec.sub_agents.add(name="researcher", description="Researches the sandbox.")
+            researcher = agent.spec.sub_agents.add(
+                name="researcher", description="Researches the sandbox."
+            )
+            researcher.mcp_server_refs.extend(_mcp_refs(researcher_mcp_servers))
         agent = await self.call(self.agents.create, agent)
         instance = AgentInstance(api_version=V1, kind="AgentInstance")
         instance.metadata.name = f"instance-{suffix}"
@@ -167,6 +175,13 @@ class World:
             message=lambda: f"{execution_id} to reach a final phase; last status: {last.status}",
         )
         return found
+
+
+def _mcp_refs(slugs: Sequence[str]) -> list[ApiResourceReference]:
+    return [
+        ApiResourceReference(kind=ApiResourceKind.API_RESOURCE_KIND_MCP_SERVER, slug=slug)
+        for slug in slugs
+    ]
 
 
 def write_script(directory: Path, name: str, text: str) -> str:

@@ -8,10 +8,10 @@ what the reaper and the CleanupSandbox activity build on.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from deepagents.backends.protocol import SandboxBackendProtocol
 
@@ -44,6 +44,24 @@ class SandboxRequest:
     redact: Redactor
     org: str = ""
     spec: SandboxSpec = field(default_factory=SandboxSpec)
+
+
+@dataclass(frozen=True)
+class SandboxProcess:
+    """How to start a long-lived process inside a sandbox: what to spawn on the host (the
+    sandbox's isolation prefix included), its whole environment and its working directory."""
+
+    command: str
+    args: list[str]
+    env: dict[str, str]
+    cwd: str
+
+
+@runtime_checkable
+class ProcessSandbox(Protocol):
+    """A sandbox backend that can host a long-lived process talking over stdin/stdout."""
+
+    def process(self, argv: Sequence[str], *, env: Mapping[str, str]) -> SandboxProcess: ...
 
 
 @dataclass(frozen=True)

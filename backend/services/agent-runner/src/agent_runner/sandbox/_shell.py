@@ -24,6 +24,7 @@ from deepagents.backends.protocol import ExecuteResponse
 
 from agent_runner.environment import Redactor
 from agent_runner.sandbox._output import CappedStream, CapturedOutput, format_output
+from agent_runner.sandbox._protocol import SandboxProcess
 from agent_runner.sandbox._redacting import RedactingFileReads
 from agent_runner.sandbox._timeouts import CommandTimeout, with_notice
 
@@ -106,6 +107,14 @@ class SandboxShellBackend(RedactingFileReads, LocalShellBackend):
 
     def _argv(self, command: str) -> list[str]:
         return [*self._prefix, "/bin/sh", "-c", command]
+
+    def process(self, argv: Sequence[str], *, env: Mapping[str, str]) -> SandboxProcess:
+        """A long-lived process (an MCP stdio server) confined like the commands: the same
+        bubblewrap prefix, the sandbox's environment plus `env`, the workspace as its cwd."""
+        full = [*self._prefix, *argv]
+        return SandboxProcess(
+            command=full[0], args=full[1:], env={**self._env, **env}, cwd=str(self.cwd)
+        )
 
     def execute(self, command: str, *, timeout: int | None = None) -> ExecuteResponse:
         if not command:

@@ -8,6 +8,7 @@ from typing import Any
 
 from google.protobuf.struct_pb2 import Struct
 
+from agent_runner.mcp import split_tool_name
 from agent_runner.status._bounds import bounded
 from ai.stigmer.agentic.agentexecution.v1.status_pb2 import ToolCallComponent
 
@@ -66,6 +67,11 @@ def component(
 ) -> ToolCallComponent:
     kind = _COMPONENTS.get(name, "generic")
     context = Struct()
+    mcp = split_tool_name(name)
+    if mcp is not None:
+        # An MCP server's tool: the UI shows which server answers it.
+        context.update({"server": mcp[0], "tool": mcp[1]})
+        return ToolCallComponent(type="mcp", context=context)
     if kind == "terminal":
         context.update({"command": redact(str(args.get("command", "")))})
     elif kind == "sub_agent":

@@ -1,0 +1,203 @@
+"""One MCP server's session for one turn: started (stdio, inside the session's sandbox) or
+reached (streamable HTTP), initialized, its tools listed, every failure named by server.
+
+Sessions are held for the whole turn and entered on the caller's `AsyncExitStack`: anyio
+requires a session to be closed by the task that opened it, and closing the stack (the turn
+ending or being cancelled) stops a stdio server's process group and ends an HTTP session,
+a slow tool call with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from contextlib import AsyncExitStack
+from pathlib import Path
+from typing import Any
+
+import httpx
+from langchain_core.tools import BaseTool
+from langchain_mcp_adapters.interceptors import MCPToolCallRequest
+from langchain_mcp_adapters.tools import load_mcp_tools
+from mcp import ClientSession, StdioServerParameters
+from mcp.client.stdio import DEFAULT_INHERITED_ENV_VARS, stdio_client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.types import CallToolResult, TextContent
+
+from agent_runner.errors import InvalidInputError, McpServerUnavailable
+from agent_runner.mcp._values import resolve_values
+from agent_runner.sandbox import ProcessSandbox
+from ai.stigmer.agentic.mcpserver.v1.api_pb2 import McpServer
+
+logger = logging.getLogger(__name__)
+
+# Starting a server (a stdio server's imports, an HTTP handshake) and listing its tools; a
+# server that hangs there would otherwise hold the turn for ever.
+LOAD_TIMEOUT = 60.0
+# Where a stdio server's stderr goes, relative to the sandbox's workspace: its crash
+# reasons stay readable there instead of mixing into the runner's own log.
+STDERR_DIR = ".stigmer/mcp"
+# Connect, write and pool; reads wait for a tool's answer, which may take long.
+_HTTP_TIMEOUT = httpx.Timeout(30.0, read=600.0)
+# HTTP statuses a retry cannot change: the runner's credentials or the URL are wrong.
+_PERMANENT_STATUSES = range(400, 500)
+
+
+async def open_server(
+    stack: AsyncExitStack, server: McpServer, *, variables: Mapping[str, str], sandbox: Any
+) -> list[BaseTool]:
+    """The server's tools (MCP names, allow-list applied), alive until `stack` closes."""
+    own = AsyncExitStack()
+    try:
+        tools = await _load(own, server, variables=variables, sandbox=sandbox)
+    except BaseException as exc:
+        raise await _failed(own, server, exc) from None
+    await stack.enter_async_context(own)
+    return _allowed(server, tools)
+
+
+async def _failed(own: AsyncExitStack, server: McpServer, exc: BaseException) -> BaseException:
+    """The error to raise for a failed start, the server's sessions closed.
+
+    Closed here, not with the turn's stack: a transport's task group that failed cancels
+    the task that opened it (what `exc` then is) and raises the real error when it exits.
+    A cancel from outside (the turn cancelled) comes out of `aclose` and goes on as is.
+    """
+    error = exc
+    try:
+        await own.aclose()
+    except Exception as closing:
+        if not isinstance(exc, Exception):
+            error = closing
+    if isinstance(error, Exception):
+        return _load_error(server, error)
+    return error
+
+
+async def _load(
+    stack: AsyncExitStack, server: McpServer, *, variables: Mapping[str, str], sandbox: Any
+) -> list[BaseTool]:
+    try:
+        async with asyncio.timeout(LOAD_TIMEOUT):
+            session = await _session(stack, server, variables=variables, sandbox=sandbox)
+            await session.initialize()
+            return await load_mcp_tools(
+                session,
+                server_name=server.metadata.slug,
+                tool_interceptors=[_tool_errors_as_results],
+            )
+    except TimeoutError:
+        raise McpServerUnavailable(
+            f"McpServer {server.metadata.slug!r}: no answer within {LOAD_TIMEOUT:.0f} s "
+            f"while starting and listing its tools{_where(server)}"
+        ) from None
+
+
+async def _session(
+    stack: AsyncExitStack, server: McpServer, *, variables: Mapping[str, str], sandbox: Any
+) -> ClientSession:
+    spec, slug = server.spec, server.metadata.slug
+    if spec.WhichOneof("transport") == "stdio":
+        read, write = await _stdio(stack, server, variables=variables, sandbox=sandbox)
+    elif spec.WhichOneof("transport") == "streamable_http":
+        headers = resolve_values(
+            spec.streamable_http.headers,
+            variables,
+            where=f"McpServer {slug!r} spec.streamable_http.headers",
+        )
+        client = await stack.enter_async_context(
+            httpx.AsyncClient(headers=headers, timeout=_HTTP_TIMEOUT)
+        )
+        read, write, _ = await stack.enter_async_context(
+            streamable_http_client(spec.streamable_http.url, http_client=client)
+        )
+    else:
+        raise InvalidInputError(f"McpServer {slug!r}: spec has no transport (stdio or HTTP)")
+    return await stack.enter_async_context(ClientSession(read, write))
+
+
+async def _stdio(
+    stack: AsyncExitStack, server: McpServer, *, variables: Mapping[str, str], sandbox: Any
+) -> Any:
+    slug, stdio = server.metadata.slug, server.spec.stdio
+    if not isinstance(sandbox, ProcessSandbox):
+        raise InvalidInputError(
+            f"McpServer {slug!r}: a stdio server runs inside the session's sandbox, and this "
+            f"runner's sandbox ({type(sandbox).__name__}) cannot host one yet; use the local "
+            "sandbox or a streamable_http server"
+        )
+    env = resolve_values(stdio.env, variables, where=f"McpServer {slug!r} spec.stdio.env")
+    # The MCP SDK adds a few of the runner's own variables (USER, SHELL...) under the
+    # given environment; `env -u` drops those the sandbox's environment does not set itself.
+    process = sandbox.process(["/usr/bin/env"], env=env)
+    dropped = [name for name in DEFAULT_INHERITED_ENV_VARS if name not in process.env]
+    argv = ["/usr/bin/env", *(a for n in dropped for a in ("-u", n)), stdio.command, *stdio.args]
+    process = sandbox.process(argv, env=env)
+    log = Path(process.cwd) / STDERR_DIR / f"{slug}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    errlog = stack.enter_context(log.open("a", encoding="utf-8"))
+    params = StdioServerParameters(
+        command=process.command, args=process.args, env=process.env, cwd=process.cwd
+    )
+    return await stack.enter_async_context(stdio_client(params, errlog=errlog))
+
+
+def _allowed(server: McpServer, tools: list[BaseTool]) -> list[BaseTool]:
+    allowed = list(server.spec.tools)
+    if not allowed:
+        return tools
+    offered = {tool.name for tool in tools}
+    missing = [name for name in allowed if name not in offered]
+    if missing:
+        raise InvalidInputError(
+            f"McpServer {server.metadata.slug!r}: spec.tools names {missing}, which the "
+            f"server does not offer (it offers {sorted(offered)})"
+        )
+    return [tool for tool in tools if tool.name in allowed]
+
+
+async def _tool_errors_as_results(request: MCPToolCallRequest, handler: Any) -> Any:
+    """A call that fails on the way (the server gone, a broken stream) reaches the model as
+    a tool error, like an error the tool reports itself, instead of failing the turn."""
+    try:
+        return await handler(request)
+    except Exception as exc:
+        text = f"MCP server {request.server_name!r}, tool {request.name!r} failed: {_leaf(exc)}"
+        return CallToolResult(content=[TextContent(type="text", text=text)], isError=True)
+
+
+def _load_error(server: McpServer, exc: Exception) -> Exception:
+    if isinstance(exc, InvalidInputError | McpServerUnavailable):
+        return exc
+    slug, leaf = server.metadata.slug, _leaf(exc)
+    if isinstance(leaf, httpx.HTTPStatusError):
+        status = leaf.response.status_code
+        text = f"McpServer {slug!r}: {leaf.request.url} answered HTTP {status}"
+        if status in _PERMANENT_STATUSES:
+            hint = " (check its headers and the credentials they name)" if status < 404 else ""
+            return InvalidInputError(f"{text}{hint}")
+        return McpServerUnavailable(text)
+    if isinstance(leaf, FileNotFoundError):
+        return InvalidInputError(
+            f"McpServer {slug!r}: command {server.spec.stdio.command!r} not found: {leaf}"
+        )
+    if server.spec.WhichOneof("transport") == "stdio":
+        return McpServerUnavailable(
+            f"McpServer {slug!r}: the stdio server exited or did not answer ({leaf}); its "
+            f"stderr is in the sandbox at {STDERR_DIR}/{slug}.log"
+        )
+    return McpServerUnavailable(f"McpServer {slug!r}: cannot reach{_where(server)}: {leaf}")
+
+
+def _where(server: McpServer) -> str:
+    if server.spec.WhichOneof("transport") == "streamable_http":
+        return f" {server.spec.streamable_http.url}"
+    return ""
+
+
+def _leaf(exc: BaseException) -> BaseException:
+    """The first error inside nested exception groups (anyio wraps transport failures)."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return exc
