@@ -88,7 +88,15 @@ def http_server(token: str, slow_tool: SlowTool | None = None) -> Any:
 async def serving(app: Any) -> AsyncIterator[str]:
     """`app` served on a loopback port of its own; yields the MCP endpoint URL."""
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+        uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=0,
+            log_level="warning",
+            lifespan="on",
+            # An open tool call's stream must not hold the server up: tests stop it mid-call.
+            timeout_graceful_shutdown=1,
+        )
     )
     task = asyncio.create_task(server.serve())
     try:

@@ -1,10 +1,7 @@
-"""One MCP server's session for one turn: started (stdio, inside the session's sandbox) or
-reached (streamable HTTP), initialized, its tools listed, every failure named by server.
+"""One MCP server's session: started (stdio, inside the session's sandbox) or reached
+(streamable HTTP), initialized, its tools listed, every failure named by server.
 
-Sessions are held for the whole turn and entered on the caller's `AsyncExitStack`: anyio
-requires a session to be closed by the task that opened it, and closing the stack (the turn
-ending or being cancelled) stops a stdio server's process group and ends an HTTP session,
-a slow tool call with it.
+`_held.py` runs this in a task of its own that keeps the session for the turn.
 """
 
 from __future__ import annotations
@@ -18,12 +15,11 @@ from typing import Any
 
 import httpx
 from langchain_core.tools import BaseTool
-from langchain_mcp_adapters.interceptors import MCPToolCallRequest
+from langchain_mcp_adapters.interceptors import ToolCallInterceptor
 from langchain_mcp_adapters.tools import load_mcp_tools
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import DEFAULT_INHERITED_ENV_VARS, stdio_client
 from mcp.client.streamable_http import streamable_http_client
-from mcp.types import CallToolResult, TextContent
 
 from agent_runner.errors import InvalidInputError, McpServerUnavailable
 from agent_runner.mcp._values import resolve_values
@@ -44,39 +40,13 @@ _HTTP_TIMEOUT = httpx.Timeout(30.0, read=600.0)
 _PERMANENT_STATUSES = range(400, 500)
 
 
-async def open_server(
-    stack: AsyncExitStack, server: McpServer, *, variables: Mapping[str, str], sandbox: Any
-) -> list[BaseTool]:
-    """The server's tools (MCP names, allow-list applied), alive until `stack` closes."""
-    own = AsyncExitStack()
-    try:
-        tools = await _load(own, server, variables=variables, sandbox=sandbox)
-    except BaseException as exc:
-        raise await _failed(own, server, exc) from None
-    await stack.enter_async_context(own)
-    return _allowed(server, tools)
-
-
-async def _failed(own: AsyncExitStack, server: McpServer, exc: BaseException) -> BaseException:
-    """The error to raise for a failed start, the server's sessions closed.
-
-    Closed here, not with the turn's stack: a transport's task group that failed cancels
-    the task that opened it (what `exc` then is) and raises the real error when it exits.
-    A cancel from outside (the turn cancelled) comes out of `aclose` and goes on as is.
-    """
-    error = exc
-    try:
-        await own.aclose()
-    except Exception as closing:
-        if not isinstance(exc, Exception):
-            error = closing
-    if isinstance(error, Exception):
-        return _load_error(server, error)
-    return error
-
-
-async def _load(
-    stack: AsyncExitStack, server: McpServer, *, variables: Mapping[str, str], sandbox: Any
+async def load_server(
+    stack: AsyncExitStack,
+    server: McpServer,
+    *,
+    variables: Mapping[str, str],
+    sandbox: Any,
+    guard: ToolCallInterceptor,
 ) -> list[BaseTool]:
     try:
         async with asyncio.timeout(LOAD_TIMEOUT):
@@ -85,7 +55,7 @@ async def _load(
             return await load_mcp_tools(
                 session,
                 server_name=server.metadata.slug,
-                tool_interceptors=[_tool_errors_as_results],
+                tool_interceptors=[guard],
             )
     except TimeoutError:
         raise McpServerUnavailable(
@@ -143,7 +113,7 @@ async def _stdio(
     return await stack.enter_async_context(stdio_client(params, errlog=errlog))
 
 
-def _allowed(server: McpServer, tools: list[BaseTool]) -> list[BaseTool]:
+def allowed_tools(server: McpServer, tools: list[BaseTool]) -> list[BaseTool]:
     allowed = list(server.spec.tools)
     if not allowed:
         return tools
@@ -157,20 +127,10 @@ def _allowed(server: McpServer, tools: list[BaseTool]) -> list[BaseTool]:
     return [tool for tool in tools if tool.name in allowed]
 
 
-async def _tool_errors_as_results(request: MCPToolCallRequest, handler: Any) -> Any:
-    """A call that fails on the way (the server gone, a broken stream) reaches the model as
-    a tool error, like an error the tool reports itself, instead of failing the turn."""
-    try:
-        return await handler(request)
-    except Exception as exc:
-        text = f"MCP server {request.server_name!r}, tool {request.name!r} failed: {_leaf(exc)}"
-        return CallToolResult(content=[TextContent(type="text", text=text)], isError=True)
-
-
-def _load_error(server: McpServer, exc: Exception) -> Exception:
+def load_error(server: McpServer, exc: Exception) -> Exception:
     if isinstance(exc, InvalidInputError | McpServerUnavailable):
         return exc
-    slug, leaf = server.metadata.slug, _leaf(exc)
+    slug, leaf = server.metadata.slug, leaf_error(exc)
     if isinstance(leaf, httpx.HTTPStatusError):
         status = leaf.response.status_code
         text = f"McpServer {slug!r}: {leaf.request.url} answered HTTP {status}"
@@ -196,7 +156,7 @@ def _where(server: McpServer) -> str:
     return ""
 
 
-def _leaf(exc: BaseException) -> BaseException:
+def leaf_error(exc: BaseException) -> BaseException:
     """The first error inside nested exception groups (anyio wraps transport failures)."""
     while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
         exc = exc.exceptions[0]

@@ -11,7 +11,7 @@ from typing import Any
 from langchain_core.tools import BaseTool
 
 from agent_runner.agent import TurnTools
-from agent_runner.mcp._connect import open_server
+from agent_runner.mcp._held import open_server
 from agent_runner.mcp._names import tool_name
 from ai.stigmer.agentic.agent.v1.api_pb2 import Agent
 from ai.stigmer.agentic.mcpserver.v1.api_pb2 import McpServer

@@ -1,0 +1,47 @@
+"""Every MCP tool call's failure as a tool result the model reads, never a failed turn."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+from langchain_mcp_adapters.interceptors import MCPToolCallRequest
+from mcp.types import CallToolResult, TextContent
+
+from agent_runner.mcp._connect import leaf_error
+
+
+class ToolCallGuard:
+    """An interceptor for one server's calls: an error on the way (the server gone, a broken
+    stream) becomes an error result like one the tool reports itself; and a call still
+    waiting when the server's session ends (its transport lost) fails at once, since no
+    answer can come any more."""
+
+    def __init__(self) -> None:
+        self.session_ended = asyncio.Event()
+
+    async def __call__(self, request: MCPToolCallRequest, handler: Any) -> Any:
+        if self.session_ended.is_set():
+            return _error(request, "the server's session has ended")
+        call = asyncio.ensure_future(handler(request))
+        ended = asyncio.ensure_future(self.session_ended.wait())
+        try:
+            await asyncio.wait({call, ended}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            ended.cancel()
+            if not call.done():
+                call.cancel()
+                with contextlib.suppress(BaseException):
+                    await call
+        if call.cancelled():
+            return _error(request, "the server's session ended during the call")
+        error = call.exception()
+        if error is not None:
+            return _error(request, str(leaf_error(error)))
+        return call.result()
+
+
+def _error(request: MCPToolCallRequest, reason: str) -> CallToolResult:
+    text = f"MCP server {request.server_name!r}, tool {request.name!r} failed: {reason}"
+    return CallToolResult(content=[TextContent(type="text", text=text)], isError=True)
