@@ -249,6 +249,27 @@ def test_get_lists_what_was_applied_and_masks_secrets(home: Path, applied: Resul
     assert "'********'" in env_yaml
 
 
+def test_an_agent_calls_the_example_mcp_servers_tools_offline(home: Path) -> None:
+    applied = stigmer(home, "apply", "-f", str(EXAMPLES / "mcp"))
+    assert applied.code == 0, applied.out + applied.err
+    listed = stigmer(home, "get", "mcpservers")
+    assert listed.code == 0, listed.err
+    assert "notes-mcp" in listed.out
+    assert "stdio: python3" in listed.out
+    run = stigmer(home, "run", "mcp-demo", "Keep a note.", "-o", "json")
+    assert run.code == 0, run.out + run.err
+    status = json.loads(run.out)["status"]
+    assert status["phase"] == "EXECUTION_COMPLETED"
+    calls = {call["name"]: call for call in status["toolCalls"]}
+    assert calls["mcp_notes-mcp_add_note"]["result"] == "noted for hello"
+    assert calls["mcp_notes-mcp_read_notes"]["result"] == "the MCP server was here\n"
+    assert calls["mcp_notes-mcp_add_note"]["component"] == {
+        "type": "mcp",
+        "context": {"server": "notes-mcp", "tool": "add_note"},
+    }
+    assert status["messages"][-1]["content"].startswith("The notes MCP server kept the note")
+
+
 def test_wrong_kind_manifest_fails_naming_file_and_field(home: Path, tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text(
