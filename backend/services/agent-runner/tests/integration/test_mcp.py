@@ -11,6 +11,7 @@ import asyncio
 import logging
 import secrets
 import socket
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -59,17 +60,16 @@ async def graphs(tmp_path: Path) -> AsyncIterator[AgentGraphs]:
         yield AgentGraphs(models=DefaultModelFactory(ProviderDefaults()), checkpointer=saver)
 
 
-@pytest.fixture
-async def activities(
-    clients: StigmerClients, graphs: AgentGraphs, tmp_path: Path
+def _activities(
+    clients: StigmerClients, graphs: AgentGraphs, root: Path, *, isolation: str = "auto"
 ) -> RunnerActivities:
     dependencies = TurnDependencies(
         sandboxes=LocalSandboxProvider(
             LocalSandboxSettings(
-                root=tmp_path / "sandboxes",
+                root=root,
                 command_timeout=30,
                 max_output_bytes=10_000,
-                isolation="auto",
+                isolation=isolation,
                 network=False,
             )
         ),
@@ -79,6 +79,13 @@ async def activities(
     ready: asyncio.Future[TurnDependencies] = asyncio.get_running_loop().create_future()
     ready.set_result(dependencies)
     return RunnerActivities(clients=clients, dependencies=ready, heartbeat_interval=0.5)
+
+
+@pytest.fixture
+async def activities(
+    clients: StigmerClients, graphs: AgentGraphs, tmp_path: Path
+) -> RunnerActivities:
+    return _activities(clients, graphs, tmp_path / "sandboxes")
 
 
 @pytest.fixture
@@ -310,3 +317,69 @@ replies:
             await slow.cancelled.wait()
     stored = (await world.get(execution.metadata.id)).status
     assert stored.phase == ExecutionPhase.EXECUTION_CANCELLED
+
+
+FASTMCP_STDIO = """
+import os
+from mcp.server.fastmcp import FastMCP
+
+mcp = FastMCP("gamma")
+
+
+@mcp.tool()
+def add(a: int, b: int) -> int:
+    \"\"\"Adds two integers.\"\"\"
+    return a + b
+
+
+@mcp.tool()
+def where() -> str:
+    \"\"\"The working directory and the names of the environment's variables.\"\"\"
+    return os.getcwd() + " " + " ".join(sorted(os.environ))
+
+
+mcp.run()
+"""
+
+
+async def test_a_fastmcp_stdio_server_in_an_unisolated_sandbox(
+    clients: StigmerClients,
+    graphs: AgentGraphs,
+    world: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Unisolated, so that the server can import the MCP SDK from this interpreter's
+    # environment (bubblewrap shows the sandbox only the host's system directories).
+    monkeypatch.setenv(RUNNER_ONLY, "the runner's own")
+    activities = _activities(clients, graphs, tmp_path / "plain", isolation="none")
+    slug = f"gamma-{secrets.token_hex(3)}"
+    server = McpServer(api_version="agentic.stigmer.ai/v1", kind="McpServer")
+    server.metadata.name = slug
+    server.spec.stdio.command = sys.executable
+    server.spec.stdio.args.append("server.py")
+    server.spec.stdio.env["SERVER_MODE"] = "${GREETING}-mode"
+    await _create(world, server)
+    script = f"""
+replies:
+  - tool_calls:
+      - {{name: mcp_{slug}_add, args: {{a: 1, b: 2}}}}
+      - {{name: mcp_{slug}_where, args: {{}}}}
+  - text: done
+"""
+    session = await world.session(
+        write_script(tmp_path, "gamma", script), mcp_servers=[slug], sub_agents=False
+    )
+    workspace = tmp_path / "plain" / f"local-{session.metadata.id}"
+    workspace.mkdir(parents=True)
+    (workspace / "server.py").write_text(FASTMCP_STDIO)
+    execution = await world.start(session, "Add.")
+    await _run(activities, world, execution)
+    status = (await world.get(execution.metadata.id)).status
+    assert status.phase == ExecutionPhase.EXECUTION_COMPLETED, status.error
+    calls = _calls(status)
+    assert calls[f"/mcp_{slug}_add"].result == "3"
+    cwd, *names = calls[f"/mcp_{slug}_where"].result.split()
+    assert cwd == str(workspace)
+    assert {"GREETING", "SERVER_MODE", "PATH", "HOME"} <= set(names)
+    assert not set(names) & {RUNNER_ONLY, "USER", "LOGNAME", "SHELL"}
