@@ -50,7 +50,9 @@ async def open_server(
             ready.exception()
 
     stack.push_async_callback(close)
-    return allowed_tools(server, await ready)
+    # Shielded: a turn cancelled while the server starts must not cancel `ready`, which the
+    # owner still sets; `close` then stops the owner.
+    return allowed_tools(server, await asyncio.shield(ready))
 
 
 async def _hold(
