@@ -383,3 +383,37 @@ replies:
     assert cwd == str(workspace)
     assert {"GREETING", "SERVER_MODE", "PATH", "HOME"} <= set(names)
     assert not set(names) & {RUNNER_ONLY, "USER", "LOGNAME", "SHELL"}
+
+
+async def test_a_server_lost_during_a_call_fails_only_that_call(
+    activities: RunnerActivities, world: Any, tmp_path: Path
+) -> None:
+    slow = SlowTool()
+    slug = f"lost-{secrets.token_hex(3)}"
+    script = f"""
+replies:
+  - tool_calls:
+      - {{name: mcp_{slug}_slow, args: {{seconds: 600}}}}
+  - text: carried on
+    expect: session ended
+"""
+    async with serving(http_server("tok-lost-1234", slow)) as url:
+        await _create(world, http_mcp_server(slug, url, tools=[]))
+        session = await world.session(
+            write_script(tmp_path, "lost", script),
+            secrets_env={"MCP_TOKEN": "tok-lost-1234"},
+            mcp_servers=[slug],
+        )
+        execution = await world.start(session, "Be slow.")
+        turn = asyncio.ensure_future(_run(activities, world, execution))
+        async with asyncio.timeout(60):
+            await slow.started.wait()
+    # The server is gone: the owner's next ping fails, which releases the waiting call.
+    async with asyncio.timeout(60):
+        await turn
+    status = (await world.get(execution.metadata.id)).status
+    assert status.phase == ExecutionPhase.EXECUTION_COMPLETED, status.error
+    call = status.tool_calls[0]
+    assert call.status == ToolCallStatus.TOOL_CALL_FAILED
+    assert f"MCP server {slug!r}, tool 'slow' failed" in call.result
+    assert status.messages[-1].content == "carried on"

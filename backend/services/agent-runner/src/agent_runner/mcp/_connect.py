@@ -47,16 +47,17 @@ async def load_server(
     variables: Mapping[str, str],
     sandbox: Any,
     guard: ToolCallInterceptor,
-) -> list[BaseTool]:
+) -> tuple[ClientSession, list[BaseTool]]:
     try:
         async with asyncio.timeout(LOAD_TIMEOUT):
             session = await _session(stack, server, variables=variables, sandbox=sandbox)
             await session.initialize()
-            return await load_mcp_tools(
+            tools = await load_mcp_tools(
                 session,
                 server_name=server.metadata.slug,
                 tool_interceptors=[guard],
             )
+            return session, tools
     except TimeoutError:
         raise McpServerUnavailable(
             f"McpServer {server.metadata.slug!r}: no answer within {LOAD_TIMEOUT:.0f} s "

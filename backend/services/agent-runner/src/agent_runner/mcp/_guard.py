@@ -20,15 +20,21 @@ class ToolCallGuard:
 
     def __init__(self) -> None:
         self.session_ended = asyncio.Event()
+        # Calls waiting for an answer: while there are any, the session's owner pings the
+        # server, since a streamable HTTP server that went away can leave a call waiting
+        # with no error at all.
+        self.pending = 0
 
     async def __call__(self, request: MCPToolCallRequest, handler: Any) -> Any:
         if self.session_ended.is_set():
             return _error(request, "the server's session has ended")
         call = asyncio.ensure_future(handler(request))
         ended = asyncio.ensure_future(self.session_ended.wait())
+        self.pending += 1
         try:
             await asyncio.wait({call, ended}, return_when=asyncio.FIRST_COMPLETED)
         finally:
+            self.pending -= 1
             ended.cancel()
             if not call.done():
                 call.cancel()

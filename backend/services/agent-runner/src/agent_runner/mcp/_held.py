@@ -6,18 +6,23 @@ would cancel the turn itself. So each server's session is opened, held and close
 owner task (anyio also wants the same task to open and close it); the turn only sends
 requests through the session. The turn's stack stops the owner when the turn ends or is
 cancelled, which stops a stdio server's process and ends an HTTP session, a slow tool
-call with it. A server lost mid-turn only fails the calls made to it, as tool errors.
+call with it. A server lost mid-turn only fails the calls made to it, as tool errors:
+while calls wait, the owner pings the server every PING_INTERVAL seconds, and a ping that
+cannot reach it ends the session (a streamable HTTP server that goes away during a call
+may otherwise leave the call waiting with no error).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Mapping
 from contextlib import AsyncExitStack
 from typing import Any
 
 from langchain_core.tools import BaseTool
+from mcp import ClientSession
 
 from agent_runner.errors import McpServerUnavailable
 from agent_runner.mcp._connect import allowed_tools, load_error, load_server
@@ -25,6 +30,8 @@ from agent_runner.mcp._guard import ToolCallGuard
 from ai.stigmer.agentic.mcpserver.v1.api_pb2 import McpServer
 
 logger = logging.getLogger(__name__)
+
+PING_INTERVAL = 5.0
 
 
 async def open_server(
@@ -66,11 +73,11 @@ async def _hold(
     slug = server.metadata.slug
     try:
         async with AsyncExitStack() as own:
-            tools = await load_server(
+            session, tools = await load_server(
                 own, server, variables=variables, sandbox=sandbox, guard=guard
             )
             ready.set_result(tools)
-            await stop.wait()
+            await _watch(session, stop, guard)
     except asyncio.CancelledError:
         if not ready.done():
             ready.set_exception(McpServerUnavailable(f"McpServer {slug!r}: stopped while starting"))
@@ -83,3 +90,17 @@ async def _hold(
             logger.warning("McpServer %s: session lost during the turn: %s", slug, exc)
     finally:
         guard.session_ended.set()
+
+
+async def _watch(session: ClientSession, stop: asyncio.Event, guard: ToolCallGuard) -> None:
+    """Until the turn is done: ping the server while calls wait for it. A ping that cannot
+    reach the server fails the transport, which ends this task's session."""
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(PING_INTERVAL):
+                await stop.wait()
+        if guard.pending and not stop.is_set():
+            # A slow answer is not a lost server: only a failure to reach it counts.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(PING_INTERVAL):
+                    await session.send_ping()
