@@ -5,14 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import time
+from contextlib import AsyncExitStack
 
 import pytest
 from runner_world import daytona_provider
 
 from agent_runner.environment import Redactor
+from agent_runner.errors import InvalidInputError
+from agent_runner.mcp.turn_tools import open_turn_tools
 from agent_runner.sandbox import SandboxRequest, check_spec
 from agent_runner.sandbox._daytona_backend import TIMEOUT_EXIT_CODE, DaytonaCommandBackend
+from ai.stigmer.agentic.agent.v1.api_pb2 import Agent
 from ai.stigmer.agentic.agent.v1.spec_pb2 import SandboxSpec
+from ai.stigmer.agentic.mcpserver.v1.api_pb2 import McpServer
 from stigmer_testing.fakes import FakeDaytona
 
 pytestmark = pytest.mark.integration
@@ -193,3 +198,19 @@ async def test_file_reads_and_grep_never_show_a_secret(fake_daytona: FakeDaytona
     assert read.file_data["content"].strip() == "token=***"
     grepped = await backend.agrep("token", "/")
     assert [m["text"] for m in grepped.matches or []] == ["token=***"]
+
+
+async def test_a_stdio_mcp_server_is_refused_on_daytona_naming_it(
+    fake_daytona: FakeDaytona,
+) -> None:
+    backend = await backend_for(fake_daytona)
+    server = McpServer()
+    server.metadata.slug = "notes"
+    server.spec.stdio.command = "python3"
+    agent = Agent()
+    agent.spec.mcp_server_refs.add(slug="notes")
+    async with AsyncExitStack() as stack:
+        with pytest.raises(InvalidInputError, match="McpServer 'notes': a stdio server runs"):
+            await open_turn_tools(
+                stack, agent=agent, servers={"notes": server}, variables={}, sandbox=backend
+            )
