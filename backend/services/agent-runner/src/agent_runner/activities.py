@@ -28,6 +28,7 @@ from stigmer_contracts import (
     ensure_thread_defn,
     execute_graphton_defn,
 )
+from stigmer_telemetry.logs import execution_scope
 
 if TYPE_CHECKING:
     from agent_runner.graphs import AgentGraphs
@@ -94,7 +95,8 @@ class RunnerActivities:
         # worker to Temporal.
         heartbeat = asyncio.create_task(self._heartbeat(), name="heartbeat")
         try:
-            return await self._execute(request)
+            with execution_scope(request.execution_id):
+                return await self._execute(request)
         finally:
             heartbeat.cancel()
             (result,) = await asyncio.gather(heartbeat, return_exceptions=True)

@@ -17,8 +17,8 @@ from pathlib import Path
 from dotenv import load_dotenv
 
 from agent_runner.config import ConfigError, load_config
-from agent_runner.logs import configure_logging
 from agent_runner.worker import StartupError, serve
+from stigmer_telemetry.logs import configure_logging
 
 SERVICE_DIR = Path(__file__).resolve().parents[2]
 _CHECKED = ("temporalio", "grpcio", "deepagents", "langgraph", "langchain-core", "daytona")

@@ -11,9 +11,9 @@ from pathlib import Path
 
 from dotenv import find_dotenv, load_dotenv
 
-from stigmer_server._logging import configure_logging
 from stigmer_server.app import serve
 from stigmer_server.config import ConfigError, ServerConfig, load_config
+from stigmer_telemetry.logs import configure_logging
 
 logger = logging.getLogger(__name__)
 
