@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections.abc import Awaitable
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from temporalio.exceptions import ApplicationError
 from agent_runner.clients import StigmerClients
 from agent_runner.config import TurnSettings
 from agent_runner.errors import InvalidInputError, classify
+from agent_runner.metrics import METRICS
 from stigmer_contracts import (
     EXECUTE_GRAPHTON_OPTIONS,
     TurnOutcome,
@@ -33,6 +35,7 @@ from stigmer_telemetry.logs import execution_scope
 if TYPE_CHECKING:
     from agent_runner.graphs import AgentGraphs
     from agent_runner.sandbox import SandboxProvider
+    from agent_runner.turn import Turn
 
 logger = logging.getLogger(__name__)
 
@@ -132,12 +135,30 @@ class RunnerActivities:
             ),
         )
         try:
-            return await turn.run()
+            return await _measured(turn)
         except ApplicationError:
             raise
         except Exception as exc:
             # Failures before the turn's status exists (bad ids, the server unreachable).
             raise classify(exc) from exc
+
+
+async def _measured(turn: Turn) -> TurnOutcome:
+    """Run the turn, counted in the runner's metrics by agent and outcome."""
+    started = time.monotonic()
+    outcome = "failed"
+    METRICS.turns_running.inc()
+    try:
+        result = await turn.run()
+        outcome = "completed"
+        return result
+    except asyncio.CancelledError:
+        outcome = "cancelled"
+        raise
+    finally:
+        METRICS.turns_running.dec()
+        METRICS.turns.labels(turn.agent_slug or "unknown", outcome).inc()
+        METRICS.turn_seconds.labels(outcome).observe(time.monotonic() - started)
 
 
 def _cancel_requested() -> bool:

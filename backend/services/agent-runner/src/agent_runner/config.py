@@ -125,6 +125,8 @@ class RunnerConfig:
     shutdown_grace: float
     log_level: str
     log_format: str
+    # host:port of /metrics; empty: no metrics endpoint.
+    metrics_address: str = ""
 
     @property
     def checkpoint_target(self) -> str:
@@ -158,6 +160,14 @@ class _EnvReader:
 
     def optional(self, name: str, default: str) -> str:
         return self._env.get(name, "").strip() or default
+
+    def host_port(self, name: str) -> str:
+        """An optional `host:port` (port 0 picks a free one); empty when unset."""
+        value = self.optional(name, "")
+        host, sep, port = value.rpartition(":")
+        if value and not (sep and host and port.isdigit() and int(port) < 65536):
+            self.problems.append(f"{name} must be host:port, e.g. 127.0.0.1:9464 (got {value!r})")
+        return value
 
     def choice(
         self,
@@ -225,6 +235,7 @@ def load_config(env: Mapping[str, str]) -> RunnerConfig:
         shutdown_grace=read.number(names.SHUTDOWN_GRACE_SECONDS, 30.0, float, 0.0),
         log_level=read.choice(names.LOG_LEVEL, "INFO", LOG_LEVELS, str.upper),
         log_format=read.choice(names.LOG_FORMAT, "text", LOG_FORMATS),
+        metrics_address=read.host_port(names.AGENT_RUNNER_METRICS_ADDRESS),
     )
     if read.problems:
         raise ConfigError("invalid agent-runner configuration: " + "; ".join(read.problems))

@@ -10,13 +10,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from langchain_core.messages import BaseMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph.state import CompiledStateGraph
+from opentelemetry import trace
 from temporalio.exceptions import ApplicationError
 
 from agent_runner.agent import RECURSION_LIMIT, AgentPlan
@@ -25,15 +26,18 @@ from agent_runner.config import TurnSettings
 from agent_runner.environment import Redactor
 from agent_runner.errors import ERROR_TURN, classify
 from agent_runner.graphs import AgentGraphs, bound_backend
+from agent_runner.observer import TurnObserver
 from agent_runner.resolve import Resolved, resolve, skills_for, turn_environment
-from agent_runner.sandbox import SandboxProvider, SandboxRequest, check_spec
+from agent_runner.sandbox import Sandbox, SandboxProvider, SandboxRequest, check_spec
 from agent_runner.skills import skill_entries, write_skills
 from agent_runner.status import STREAM_MODES, Superseded, TurnStatus
 from ai.stigmer.agentic.agentexecution.v1.api_pb2 import AgentExecution
 from ai.stigmer.agentic.agentexecution.v1.enum_pb2 import ExecutionPhase
 from stigmer_contracts import TurnOutcome
+from stigmer_telemetry.tracing import tracing_enabled
 
 logger = logging.getLogger(__name__)
+_tracer = trace.get_tracer("agent_runner")
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,8 @@ class Turn:
         self._id = execution_id
         self._thread_id = thread_id
         self._context = context
+        # Known once the turn has resolved its agent: the label of the turn's metrics.
+        self.agent_slug = ""
 
     async def run(self) -> TurnOutcome:
         require_id("execution_id", self._id)
@@ -168,17 +174,38 @@ class Turn:
         )
 
     async def _turn(self, execution: AgentExecution, status: TurnStatus) -> None:
-        resolved = await resolve(self._clients, execution)
-        merged = turn_environment(resolved, execution)
+        # One span per phase (no-ops unless tracing is on), under Temporal's RunActivity span.
+        with _tracer.start_as_current_span("resolve"):
+            resolved = await resolve(self._clients, execution)
+            merged = turn_environment(resolved, execution)
+        self.agent_slug = resolved.agent.metadata.slug
         redact = merged.redactor()
         status.builder.set_redactor(redact)
+        with _tracer.start_as_current_span("sandbox") as span:
+            sandbox = await self._sandbox(resolved, merged.variables, redact)
+            span.set_attribute("stigmer.sandbox.backend", self._sandboxes.kind)
+        plan = self._plan(resolved)
+        with _tracer.start_as_current_span("skills"):
+            skills = [*plan.skills, *(s for v in plan.subagent_skills.values() for s in v)]
+            await write_skills(sandbox.backend, skills)
+        with bound_backend(sandbox.backend):
+            with _tracer.start_as_current_span("build agent"):
+                graph = self._graphs.graph(
+                    agent=resolved.agent, plan=plan, env=merged.variables, backend=sandbox.backend
+                )
+            with _tracer.start_as_current_span("stream"):
+                await self._stream(graph, execution, status)
+
+    async def _sandbox(
+        self, resolved: Resolved, env: Mapping[str, str], redact: Redactor
+    ) -> Sandbox:
         spec = resolved.agent.spec.sandbox
         check_spec(spec, self._sandboxes)
         sandbox = await self._sandboxes.acquire(
             SandboxRequest(
                 session_id=resolved.session.metadata.id,
                 sandbox_id=resolved.session.spec.sandbox_id,
-                env=merged.variables,
+                env=env,
                 redact=redact,
                 org=resolved.session.metadata.org,
                 spec=spec,
@@ -186,15 +213,7 @@ class Turn:
         )
         if sandbox.id != resolved.session.spec.sandbox_id:
             await self._store_sandbox(resolved, sandbox.id)
-        plan = self._plan(resolved)
-        await write_skills(
-            sandbox.backend, [*plan.skills, *(s for v in plan.subagent_skills.values() for s in v)]
-        )
-        with bound_backend(sandbox.backend):
-            graph = self._graphs.graph(
-                agent=resolved.agent, plan=plan, env=merged.variables, backend=sandbox.backend
-            )
-            await self._stream(graph, execution, status)
+        return sandbox
 
     def _plan(self, resolved: Resolved) -> AgentPlan:
         agent = resolved.agent
@@ -219,10 +238,12 @@ class Turn:
         execution: AgentExecution,
         status: TurnStatus,
     ) -> None:
+        observer = TurnObserver(tracing=tracing_enabled())
         config: RunnableConfig = {
             "configurable": {"thread_id": self._thread_id},
             "metadata": {"execution_id": self._id},
             "recursion_limit": RECURSION_LIMIT,
+            "callbacks": [observer],
         }
         state = await graph.aget_state({"configurable": {"thread_id": self._thread_id}})
         same_turn = (state.metadata or {}).get("execution_id") == self._id
@@ -256,9 +277,12 @@ class Turn:
         )
         # Closed explicitly: a cancelled consumer alone leaves the graph's tasks (a running
         # command among them) alive until the generator happens to be garbage-collected.
-        async with contextlib.aclosing(stream):
-            async for namespace, mode, payload in stream:
-                await status.event(namespace, mode, payload)
+        try:
+            async with contextlib.aclosing(stream):
+                async for namespace, mode, payload in stream:
+                    await status.event(namespace, mode, payload)
+        finally:
+            observer.close()
 
 
 def _this_turn(messages: list[BaseMessage], execution_id: str) -> list[BaseMessage]:
