@@ -26,6 +26,7 @@ from agent_runner.config import TurnSettings
 from agent_runner.environment import Redactor
 from agent_runner.errors import ERROR_TURN, classify
 from agent_runner.graphs import AgentGraphs, bound_backend
+from agent_runner.models import check_key_destinations
 from agent_runner.observer import TurnObserver
 from agent_runner.resolve import Resolved, resolve, skills_for, turn_environment
 from agent_runner.sandbox import Sandbox, SandboxProvider, SandboxRequest, check_spec
@@ -181,10 +182,12 @@ class Turn:
         self.agent_slug = resolved.agent.metadata.slug
         redact = merged.redactor()
         status.builder.set_redactor(redact)
+        plan = self._plan(resolved)
+        models = [plan.model, *(sub.model or plan.model for sub in resolved.agent.spec.sub_agents)]
+        check_key_destinations(models, merged.origins)
         with _tracer.start_as_current_span("sandbox") as span:
             sandbox = await self._sandbox(resolved, merged.variables, redact)
             span.set_attribute("stigmer.sandbox.backend", self._sandboxes.kind)
-        plan = self._plan(resolved)
         with _tracer.start_as_current_span("skills"):
             skills = [*plan.skills, *(s for v in plan.subagent_skills.values() for s in v)]
             await write_skills(sandbox.backend, skills)

@@ -278,6 +278,37 @@ async def test_a_provider_model_gets_its_key_from_the_agents_environment(
     assert key.encode() not in stored.SerializeToString()
 
 
+async def test_a_base_url_without_its_own_key_never_gets_the_operators_key(
+    stigmer_server: StigmerServer,
+    clients: StigmerClients,
+    world: Any,
+    fake_anthropic: FakeAnthropic,
+    tmp_path: Path,
+) -> None:
+    # An environment that only redirects the provider: the runner has a key of its own.
+    session = await world.session(
+        "anthropic:claude-test",
+        plain_env={"ANTHROPIC_BASE_URL": fake_anthropic.url},
+        sub_agents=False,
+    )
+    execution = await world.start(session, "Say something.")
+    operator = ProviderDefaults(anthropic_api_key="sk-ant-operator-key")
+    async with open_checkpointer(data_dir=tmp_path, db_url="") as saver:
+        graphs = AgentGraphs(models=DefaultModelFactory(operator), checkpointer=saver)
+        activities = runner_activities(stigmer_server, clients, tmp_path, saver, graphs)
+        env = ActivityEnvironment()
+        thread = await env.run(activities.ensure_thread, session.metadata.id, "")
+        with pytest.raises(ApplicationError) as caught:
+            await env.run(activities.execute_graphton, _request(execution, thread))
+    assert caught.value.type == ERROR_INVALID_INPUT
+    assert caught.value.non_retryable
+    assert fake_anthropic.requests_to("POST", "/v1/messages") == []
+    stored = (await world.get(execution.metadata.id)).status
+    assert stored.phase == ExecutionPhase.EXECUTION_FAILED
+    assert "ANTHROPIC_BASE_URL is set by environment" in stored.error
+    assert "ANTHROPIC_API_KEY" in stored.error
+
+
 async def test_a_rejected_provider_key_fails_the_turn_without_retry(
     activities: RunnerActivities, world: Any, fake_anthropic: FakeAnthropic
 ) -> None:
