@@ -89,10 +89,16 @@ class ReaperSettings:
 
 @dataclass(frozen=True)
 class FlushPolicy:
-    """When status updates go out: after max_events, or max_delay seconds after the first."""
+    """When status updates go out: after max_events, or max_delay seconds after the first.
 
-    max_events: int = 10
-    max_delay: float = 0.25
+    Watchers see streamed text at once through previews (never stored), so the stored
+    status only has to keep up for durability and late readers: batching a second of
+    tokens keeps a turn's updates, and the server's work per turn, few. Tool calls, phase
+    changes and the end of a turn still go out at once.
+    """
+
+    max_events: int = 100
+    max_delay: float = 1.0
     final_attempts: int = 8
     final_backoff: float = 0.5
 
@@ -225,8 +231,11 @@ def load_config(env: Mapping[str, str]) -> RunnerConfig:
         providers=_provider_defaults(read),
         checkpoint_db_url=checkpoint_db_url,
         flush=FlushPolicy(
-            max_events=read.number(names.STATUS_FLUSH_MAX_EVENTS, 10, int, 1),
-            max_delay=read.number(names.STATUS_FLUSH_MAX_DELAY_MS, 250, int, 1) / 1000,
+            max_events=read.number(names.STATUS_FLUSH_MAX_EVENTS, FlushPolicy.max_events, int, 1),
+            max_delay=read.number(
+                names.STATUS_FLUSH_MAX_DELAY_MS, round(FlushPolicy.max_delay * 1000), int, 1
+            )
+            / 1000,
         ),
         heartbeat_interval=read.number(names.HEARTBEAT_INTERVAL_SECONDS, 2.0, float, 0.1),
         max_concurrent_turns=read.number(
