@@ -87,7 +87,10 @@ async def _main(args: argparse.Namespace) -> int:
     )
     print(write(args.out, results, context))
     for profile in results.profiles:
-        print(f"\n{profile.name}: {profile.samples} samples, top by own / total ({profile.path})")
+        print(
+            f"\n{profile.name}: {profile.samples} samples ({profile.waiting} waiting), "
+            f"top by own / total ({profile.path})"
+        )
         for spot in profile.by_own:
             print(f"  own {spot.own:6.1%}  total {spot.total:6.1%}  {spot.function}")
         for spot in profile.by_total:

@@ -1,21 +1,55 @@
 """Sampling profiles of the server and the runner during the burst, with py-spy.
 
 `py-spy record --pid` attaches with ptrace (root here, or CAP_SYS_PTRACE), samples 100
-times a second without pausing the target (`--nonblocking`), aggregates by function
-(`--function`) and writes collapsed stacks (`--format raw`: `root;...;leaf count` lines)
-when it gets SIGINT at the end of the burst.
+times a second without pausing the target (`--nonblocking`), and writes collapsed stacks
+(`--format raw`: `root;...;leaf count` lines, frames by line) when it gets SIGINT at the
+end of the burst; the summary aggregates them by function.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures.thread
+import inspect
 import signal
 import sys
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+import aiosqlite.core
+
 _STOP_TIMEOUT = 30.0
+# Leaf frames of a thread waiting for work: py-spy cannot always tell them from running
+# ones without pausing the target, so they are counted apart, not as hot spots. Where one
+# function both waits and works (aiosqlite's worker thread runs SQLite's C code in the same
+# frame it waits in), only the waiting line counts.
+_WAIT_FUNCTIONS = ("EpollSelector.select ", "Condition.wait ", "Event.wait ")
+
+
+def _wait_lines() -> tuple[str, ...]:
+    found = []
+    for function, needle in (
+        (aiosqlite.core._connection_worker_thread, "tx.get()"),
+        (concurrent.futures.thread._worker, "work_queue.get(block=True)"),
+    ):
+        lines, first = inspect.getsourcelines(function)
+        for offset, line in enumerate(lines):
+            if needle in line:
+                module = function.__module__.replace(".", "/")
+                found.append(f"{function.__name__} ({module}.py:{first + offset})")
+    return tuple(found)
+
+
+def _function(frame: str) -> str:
+    """`name (file:line)` without the line: samples aggregate by function."""
+    name, _, where = frame.partition(" (")
+    return f"{name} ({where.rpartition(':')[0]})" if ":" in where else frame
+
+
+# Frames every stack passes through (the event loop, thread start-up, the entry point):
+# listing them by total samples says nothing.
+_PLUMBING = ("asyncio/", "<frozen runpy>", "threading.py", "concurrent/futures/", "__main__.py")
 
 
 @dataclass(frozen=True)
@@ -29,7 +63,8 @@ class Hotspot:
 class Profile:
     name: str
     path: Path
-    samples: int
+    samples: int  # all samples
+    waiting: int  # samples of threads waiting for work (see _WAITS); shares exclude them
     by_own: tuple[Hotspot, ...]
     by_total: tuple[Hotspot, ...]
 
@@ -48,7 +83,7 @@ class Recorder:
         with self._log.open("wb") as log:
             self._process = await asyncio.create_subprocess_exec(
                 str(py_spy), "record", "--pid", str(self._pid), "--rate", "100",
-                "--nonblocking", "--function", "--format", "raw", "--output", str(self.path),
+                "--nonblocking", "--format", "raw", "--output", str(self.path),
                 stdout=log, stderr=log,
             )  # fmt: skip
 
@@ -68,23 +103,30 @@ class Recorder:
 def summarize(name: str, path: Path, top: int) -> Profile:
     own: Counter[str] = Counter()
     total: Counter[str] = Counter()
-    samples = 0
+    samples = waiting = 0
+    waits = _wait_lines()
     for line in path.read_text(errors="replace").splitlines():
         stack, _, count_text = line.rpartition(" ")
         if not stack or not count_text.isdigit():
             continue
         count = int(count_text)
-        frames = stack.split(";")
+        lines = stack.split(";")
         samples += count
+        if lines[-1].startswith(_WAIT_FUNCTIONS) or lines[-1].endswith(waits):
+            waiting += count
+            continue
+        frames = [_function(line) for line in lines]
         own[frames[-1]] += count
         for frame in set(frames):
-            total[frame] += count
-    if not samples:
-        return Profile(name, path, 0, (), ())
+            if not any(part in frame for part in _PLUMBING):
+                total[frame] += count
+    busy = samples - waiting
+    if not busy:
+        return Profile(name, path, samples, waiting, (), ())
 
     def spots(counter: Counter[str]) -> tuple[Hotspot, ...]:
         return tuple(
-            Hotspot(f, own[f] / samples, total[f] / samples) for f, _ in counter.most_common(top)
+            Hotspot(f, own[f] / busy, total[f] / busy) for f, _ in counter.most_common(top)
         )
 
-    return Profile(name, path, samples, spots(own), spots(total))
+    return Profile(name, path, samples, waiting, spots(own), spots(total))

@@ -87,6 +87,8 @@ def rows(results: Results, ctx: Context) -> list[tuple[str, str, str]]:
          f"{u['runner'].cpu_seconds / n:.3f} s", "<= 0.10 s"),
         ("Temporal dev server CPU per turn", f"{u['temporal'].cpu_seconds / n:.3f} s",
          "(not ours; report it)"),
+        *([("PostgreSQL CPU per turn (postmaster and backends)",
+            f"{u['database'].cpu_seconds / n:.3f} s", "")] if ctx.db == "postgres" else []),
         (f"database bytes written per turn ({db_label})",
          f"{db_bytes / n / 1024:.0f} KiB ({db_bytes / n / final:.1f}x the final status, "
          f"{final / 1024:.1f} KiB)", "<= 3x final status (500-chunk turn)"),
@@ -111,16 +113,19 @@ def profile_section(profiles: list[Profile], ctx: Context) -> str:
     lines = [
         _PROFILE,
         "",
-        f"py-spy, 100 samples/s, `--function`, during the burst of the {ctx.date} run; "
-        "shares of the samples in which the process was running Python (idle time is not "
-        "sampled). Collapsed stacks: "
+        f"py-spy, 100 samples/s, during the burst of the {ctx.date} run, by function; "
+        "shares of the busy samples: idle threads are not sampled, and samples of a thread "
+        "waiting for work (the event loop's select, aiosqlite's and thread pools' queue "
+        "waits) are counted apart. By total, frames every stack passes through (event loop, "
+        "thread start, entry point) are left out. Collapsed stacks: "
         + ", ".join(f"`{p.path}`" for p in profiles) + ".",
     ]  # fmt: skip
     for profile in profiles:
         for title, spots in (("own", profile.by_own), ("total", profile.by_total)):
             lines += [
                 "",
-                f"{profile.name}, by {title} samples ({profile.samples} samples):",
+                f"{profile.name}, by {title} samples ({profile.samples} samples, "
+                f"{profile.waiting} of them waiting):",
                 "",
                 "| function | own | total |",
                 "|---|---:|---:|",
@@ -171,7 +176,8 @@ def write(path: Path, results: Results, ctx: Context) -> str:
         "- database bytes: /proc/<pid>/io write_bytes over the burst (pages dirtied for the",
         "  disk; a page rewritten before writeback counts once): the server's, less its log",
         "  file's growth, for SQLite (database file and WAL); PostgreSQL's processes' with",
-        "  `--db postgres`. The final status size is the median serialized stored status.",
+        "  `--db postgres` (there mostly WAL: table pages wait in shared buffers for a",
+        "  checkpoint). The final status size is the median serialized stored status.",
         "- token to watcher: the fake notes when each text chunk left it; a `subscribe`",
         "  watcher notes when the reply text it shows first reached that length, with the",
         "  previews applied (what a client shows) and in the stored copy alone.",
