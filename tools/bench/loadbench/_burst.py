@@ -15,7 +15,7 @@ import grpc
 from ai.stigmer.agentic.agentexecution.v1.enum_pb2 import ExecutionPhase
 from loadbench._api import Api, Created, wait_workflow
 from loadbench._processes import Topology
-from loadbench._procstat import Counters, counters
+from loadbench._procstat import Counters, counters, machine_busy_seconds
 from loadbench._profile import Profile, Recorder
 from loadbench._tokens import ChunkClock, Sightings, latencies, reply_text, turn_message, watch
 from stigmer_testing.fakes import Reply, ToolCall
@@ -58,6 +58,8 @@ class Results:
     burst_tokens: tuple[list[float], list[float]]
     usage: dict[str, Usage]  # server, runner, temporal, database, bench
     server_log_bytes: int  # the server's log growth, taken out of its write_bytes
+    machine_busy: float  # CPU seconds the whole machine was busy during the burst
+    burst_streams: list[float]  # the fake's first-to-last text chunk, per burst turn
     profiles: list[Profile]
 
 
@@ -82,6 +84,8 @@ async def run(topology: Topology, settings: Settings) -> Results:
         lone, lone_seen = await _one_turn(api, topology, instance, "L0", watched=True)
         lone_tokens = _token_latencies(clock, {"L0": lone_seen})
         before, log_before = _snapshot(topology), _log_size(topology)
+        busy_before = machine_busy_seconds()
+        streams_before = len(clock.stream_seconds())
         recorders = [
             Recorder("server", topology.server.pid, settings.profile_dir),
             Recorder("runner", topology.runner.pid, settings.profile_dir),
@@ -90,6 +94,7 @@ async def run(topology: Topology, settings: Settings) -> Results:
             await recorder.start()
         burst, seen = await _burst(api, topology, instance, settings)
         after, log_after = _snapshot(topology), _log_size(topology)
+        busy = machine_busy_seconds() - busy_before
         profiles = [await r.stop(settings.top) for r in recorders]
         usage = {
             role: Usage(after[role].cpu_seconds - before[role].cpu_seconds,
@@ -104,6 +109,8 @@ async def run(topology: Topology, settings: Settings) -> Results:
             burst_tokens=_token_latencies(clock, seen),
             usage=usage,
             server_log_bytes=log_after - log_before,
+            machine_busy=busy,
+            burst_streams=clock.stream_seconds()[streams_before:],
             profiles=profiles,
         )
 

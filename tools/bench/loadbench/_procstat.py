@@ -115,6 +115,15 @@ def machine() -> str:
     return f"{os.cpu_count()} CPUs ({model}), {ram_kib / 1024 / 1024:.1f} GiB RAM"
 
 
+def machine_busy_seconds() -> float:
+    """CPU seconds all CPUs spent on anything but idle and I/O wait since boot (the first
+    line of /proc/stat), to compare what the measured processes used with the machine's
+    load from others."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    ticks = [int(value) for value in fields[:8]]  # user nice system idle iowait irq softirq steal
+    return (sum(ticks) - ticks[3] - ticks[4]) / _TICKS
+
+
 def load_average() -> str:
     one, five, fifteen = os.getloadavg()
-    return f"{one:.2f} / {five:.2f} / {fifteen:.2f}"
+    return f"{one:.2f}, {five:.2f}, {fifteen:.2f}"

@@ -70,6 +70,8 @@ def rows(results: Results, ctx: Context) -> list[tuple[str, str, str]]:
     shown, stored = results.burst_tokens
     lone_shown, lone_stored = results.lone_tokens
     failed = n - len(_completed(burst))
+    paced = (ctx.tokens - 1) * ctx.chunk_delay
+    streams = results.burst_streams
     return [
         ("lone turn, create to completed", f"{lone:.2f} s", "(reference)"),
         (f"{n} turns at once: p95 turn time / lone",
@@ -99,6 +101,9 @@ def rows(results: Results, ctx: Context) -> list[tuple[str, str, str]]:
         ("  lone turn: previews / stored, p50 / p99",
          f"{_ms(percentile(lone_shown, 50))} / {_ms(percentile(lone_shown, 99))}; "
          f"{_ms(percentile(lone_stored, 50))} / {_ms(percentile(lone_stored, 99))}", ""),
+        (f"the fake's text stream per turn, p50 / max (paced: {paced:.2f} s)",
+         f"{percentile(streams, 50):.2f} s / {max(streams, default=float('nan')):.2f} s",
+         ""),
         ("turns not completed", str(failed), "0"),
     ]  # fmt: skip
 
@@ -143,6 +148,9 @@ def write(path: Path, results: Results, ctx: Context) -> str:
     reading = _section(old, _READING, None)
     u = results.usage
     n = len(results.burst)
+    ours = sum(u[role].cpu_seconds for role in ("server", "runner", "temporal", "bench"))
+    if ctx.db == "postgres":
+        ours += u["database"].cpu_seconds
     body = [
         "# Load: many turns at once",
         "",
@@ -155,11 +163,14 @@ def write(path: Path, results: Results, ctx: Context) -> str:
         f"- date: {ctx.date}",
         f"- machine: {ctx.machine}",
         f"- command: `{ctx.command}`",
-        f"- load average (1/5/15 min) before / after: {ctx.load_before} / {ctx.load_after}",
+        f"- load average (1, 5, 15 min): {ctx.load_before} before; {ctx.load_after} after",
         f"- warm-up turn (not counted): {results.warmup.seconds:.2f} s; watched turns: the lone "
         f"one and {ctx.watchers} of the burst",
         f"- the bench process itself used {u['bench'].cpu_seconds / n:.3f} s CPU per turn "
         "(fake, watchers, clients)",
+        f"- during the burst the machine's CPUs were busy {results.machine_busy:.1f} s in all, "
+        f"of which the server, runner, Temporal and bench processes used {ours:.1f} s "
+        "(the rest: other work on this shared machine, and the profiler if on)",
         "",
         table(results, ctx),
         "",

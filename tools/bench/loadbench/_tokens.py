@@ -59,6 +59,12 @@ class ChunkClock:
             length = sent[-1][0] if sent else 0
             sent.append((length + len(piece), at))
 
+    def stream_seconds(self) -> list[float]:
+        """Per turn, from the first text chunk sent to the last: whether the fake kept its
+        pace (a slow reader would stall it once the socket buffers fill)."""
+        with self._lock:
+            return [s[-1][1] - s[0][1] for s in self._sent.values() if len(s) > 1]
+
     def sent(self, key: str) -> list[tuple[int, float]]:
         with self._lock:
             return list(self._sent.get(key, ()))
