@@ -37,6 +37,8 @@ class Turn:
     created: Created
     seconds: float  # from the first create RPC to the stored completed_at
     ended: float  # wall clock of the stored completed_at
+    started: float  # wall clock of the stored started_at (the runner took the turn); 0 if unset
+    model: tuple[float, float] | None  # wall clock: the fake's first and last reply part
     phase: str
     status_bytes: int  # the final stored status, serialized
 
@@ -80,8 +82,8 @@ async def run(topology: Topology, settings: Settings) -> Results:
             {"OPENAI_BASE_URL": topology.fake.url + "/v1"},
         )
         # The first turn pays for imports and first-use caches; the lone turn is the next.
-        warmup, _ = await _one_turn(api, topology, instance, "W0", watched=False)
-        lone, lone_seen = await _one_turn(api, topology, instance, "L0", watched=True)
+        warmup, _ = await _one_turn(api, topology, clock, instance, "W0", watched=False)
+        lone, lone_seen = await _one_turn(api, topology, clock, instance, "L0", watched=True)
         lone_tokens = _token_latencies(clock, {"L0": lone_seen})
         before, log_before = _snapshot(topology), _log_size(topology)
         busy_before = machine_busy_seconds()
@@ -92,7 +94,7 @@ async def run(topology: Topology, settings: Settings) -> Results:
         ] if settings.profile_dir else []  # fmt: skip
         for recorder in recorders:
             await recorder.start()
-        burst, seen = await _burst(api, topology, instance, settings)
+        burst, seen = await _burst(api, topology, clock, instance, settings)
         after, log_after = _snapshot(topology), _log_size(topology)
         busy = machine_busy_seconds() - busy_before
         profiles = [await r.stop(settings.top) for r in recorders]
@@ -116,17 +118,17 @@ async def run(topology: Topology, settings: Settings) -> Results:
 
 
 async def _one_turn(
-    api: Api, topology: Topology, instance: str, key: str, *, watched: bool
+    api: Api, topology: Topology, clock: ChunkClock, instance: str, key: str, *, watched: bool
 ) -> tuple[Turn, Sightings]:
     created = await api.start_turn(instance, turn_message(key))
     watcher = asyncio.create_task(watch(api, created.execution_id)) if watched else None
     await wait_workflow(topology.temporal, created.execution_id, within=_TURN_TIMEOUT)
     seen = await watcher if watcher else Sightings()
-    return await _finished(api, created), seen
+    return await _finished(api, clock, key, created), seen
 
 
 async def _burst(
-    api: Api, topology: Topology, instance: str, settings: Settings
+    api: Api, topology: Topology, clock: ChunkClock, instance: str, settings: Settings
 ) -> tuple[list[Turn], dict[str, Sightings]]:
     seen: dict[str, Sightings] = {}
 
@@ -142,19 +144,22 @@ async def _burst(
         return created
 
     created = await asyncio.gather(*(turn(index) for index in range(settings.turns)))
-    return [await _finished(api, c) for c in created], seen
+    return [await _finished(api, clock, f"B{i}", c) for i, c in enumerate(created)], seen
 
 
-async def _finished(api: Api, created: Created) -> Turn:
+async def _finished(api: Api, clock: ChunkClock, key: str, created: Created) -> Turn:
     execution = await api.get(created.execution_id)
     status = execution.status
     ended = status.completed_at.ToDatetime().timestamp() if status.HasField("completed_at") else 0
     if not ended:
         ended = time.time()  # a turn that never completed: count it as ending now
+    started = status.started_at.ToDatetime().timestamp() if status.HasField("started_at") else 0
     return Turn(
         created=created,
         seconds=ended - created.began,
         ended=ended,
+        started=started,
+        model=clock.parts(key),
         phase=ExecutionPhase.Name(status.phase),
         status_bytes=status.ByteSize(),
     )

@@ -49,6 +49,23 @@ def _completed(turns: list[Turn]) -> list[Turn]:
     return [t for t in turns if t.phase == "EXECUTION_COMPLETED"]
 
 
+def _phases(turns: list[Turn]) -> str:
+    """create -> runner took it -> first model reply part -> last one -> completed_at."""
+    spans: list[list[float]] = [[], [], [], []]
+    for turn in turns:
+        if not turn.started or turn.model is None:
+            continue
+        marks = [turn.created.began, turn.started, *turn.model, turn.ended]
+        for index in range(4):
+            spans[index].append(marks[index + 1] - marks[index])
+    if not spans[0]:
+        return "n/a"
+    names = ("to runner start", "to first model reply", "model and tool", "to completed")
+    return ", ".join(
+        f"{name} {percentile(values, 50):.2f} s" for name, values in zip(names, spans, strict=True)
+    )
+
+
 def rows(results: Results, ctx: Context) -> list[tuple[str, str, str]]:
     burst = results.burst
     times = [t.seconds for t in burst]
@@ -104,6 +121,8 @@ def rows(results: Results, ctx: Context) -> list[tuple[str, str, str]]:
         (f"the fake's text stream per turn, p50 / max (paced: {paced:.2f} s)",
          f"{percentile(streams, 50):.2f} s / {max(streams, default=float('nan')):.2f} s",
          ""),
+        ("where a turn's time goes, lone", _phases([results.lone]), ""),
+        (f"where a turn's time goes, {n} at once (p50 of each)", _phases(burst), ""),
         ("turns not completed", str(failed), "0"),
     ]  # fmt: skip
 

@@ -44,17 +44,20 @@ class ChunkClock:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._sent: dict[str, list[tuple[int, float]]] = {}
+        self._parts: dict[str, tuple[float, float]] = {}  # first and last part, wall clock
 
     def __call__(self, request: RecordedRequest, part: bytes) -> None:
-        at = time.monotonic()
-        piece = _text_of(part)
-        if not piece:
-            return
+        at, wall = time.monotonic(), time.time()
         marker = _MARKER.search(request.body)
         if marker is None:
             return
         key = marker.group(1).decode()
+        piece = _text_of(part)
         with self._lock:
+            first, _ = self._parts.get(key, (wall, wall))
+            self._parts[key] = (first, wall)
+            if not piece:
+                return
             sent = self._sent.setdefault(key, [])
             length = sent[-1][0] if sent else 0
             sent.append((length + len(piece), at))
@@ -64,6 +67,12 @@ class ChunkClock:
         pace (a slow reader would stall it once the socket buffers fill)."""
         with self._lock:
             return [s[-1][1] - s[0][1] for s in self._sent.values() if len(s) > 1]
+
+    def parts(self, key: str) -> tuple[float, float] | None:
+        """Wall-clock times of the first part of the turn's first model reply and of the
+        last part of its last one."""
+        with self._lock:
+            return self._parts.get(key)
 
     def sent(self, key: str) -> list[tuple[int, float]]:
         with self._lock:
