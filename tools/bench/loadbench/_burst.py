@@ -87,17 +87,18 @@ async def run(topology: Topology, settings: Settings) -> Results:
         lone_tokens = _token_latencies(clock, {"L0": lone_seen})
         before, log_before = _snapshot(topology), _log_size(topology)
         busy_before = machine_busy_seconds()
-        streams_before = len(clock.stream_seconds())
         recorders = [
             Recorder("server", topology.server.pid, settings.profile_dir),
             Recorder("runner", topology.runner.pid, settings.profile_dir),
         ] if settings.profile_dir else []  # fmt: skip
         for recorder in recorders:
             await recorder.start()
-        burst, seen = await _burst(api, topology, clock, instance, settings)
+        created, seen = await _burst(api, topology, instance, settings)
         after, log_after = _snapshot(topology), _log_size(topology)
         busy = machine_busy_seconds() - busy_before
         profiles = [await r.stop(settings.top) for r in recorders]
+        # Read after the counters: these requests are not part of the turns' cost.
+        burst = [await _finished(api, clock, f"B{i}", c) for i, c in enumerate(created)]
         usage = {
             role: Usage(after[role].cpu_seconds - before[role].cpu_seconds,
                         after[role].write_bytes - before[role].write_bytes)
@@ -112,7 +113,7 @@ async def run(topology: Topology, settings: Settings) -> Results:
             usage=usage,
             server_log_bytes=log_after - log_before,
             machine_busy=busy,
-            burst_streams=clock.stream_seconds()[streams_before:],
+            burst_streams=clock.stream_seconds("B"),
             profiles=profiles,
         )
 
@@ -128,8 +129,8 @@ async def _one_turn(
 
 
 async def _burst(
-    api: Api, topology: Topology, clock: ChunkClock, instance: str, settings: Settings
-) -> tuple[list[Turn], dict[str, Sightings]]:
+    api: Api, topology: Topology, instance: str, settings: Settings
+) -> tuple[list[Created], dict[str, Sightings]]:
     seen: dict[str, Sightings] = {}
 
     async def turn(index: int) -> Created:
@@ -144,7 +145,7 @@ async def _burst(
         return created
 
     created = await asyncio.gather(*(turn(index) for index in range(settings.turns)))
-    return [await _finished(api, clock, f"B{i}", c) for i, c in enumerate(created)], seen
+    return list(created), seen
 
 
 async def _finished(api: Api, clock: ChunkClock, key: str, created: Created) -> Turn:

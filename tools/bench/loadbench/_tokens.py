@@ -62,11 +62,16 @@ class ChunkClock:
             length = sent[-1][0] if sent else 0
             sent.append((length + len(piece), at))
 
-    def stream_seconds(self) -> list[float]:
-        """Per turn, from the first text chunk sent to the last: whether the fake kept its
-        pace (a slow reader would stall it once the socket buffers fill)."""
+    def stream_seconds(self, prefix: str) -> list[float]:
+        """Per turn whose key starts with `prefix`, from the first text chunk sent to the
+        last: whether the fake kept its pace (a slow reader stalls it once the socket
+        buffers fill)."""
         with self._lock:
-            return [s[-1][1] - s[0][1] for s in self._sent.values() if len(s) > 1]
+            return [
+                s[-1][1] - s[0][1]
+                for key, s in self._sent.items()
+                if key.startswith(prefix) and len(s) > 1
+            ]
 
     def parts(self, key: str) -> tuple[float, float] | None:
         """Wall-clock times of the first part of the turn's first model reply and of the
