@@ -19,6 +19,8 @@ from pathlib import Path
 
 import aiosqlite.core
 
+from loadbench._procstat import cpu_seconds
+
 _STOP_TIMEOUT = 30.0
 # Leaf frames of a thread waiting for work: py-spy cannot always tell them from running
 # ones without pausing the target, so they are counted apart, not as hot spots. Where one
@@ -63,6 +65,7 @@ class Hotspot:
 class Profile:
     name: str
     path: Path
+    cpu_seconds: float  # what py-spy itself used
     samples: int  # all samples
     waiting: int  # samples of threads waiting for work (see _WAITS); shares exclude them
     by_own: tuple[Hotspot, ...]
@@ -91,16 +94,17 @@ class Recorder:
         process = self._process
         if process is None:
             raise RuntimeError(f"the {self.name} profile was not started")
+        cpu = cpu_seconds(process.pid) if process.returncode is None else 0.0
         if process.returncode is None:
             process.send_signal(signal.SIGINT)
             await asyncio.wait_for(process.wait(), timeout=_STOP_TIMEOUT)
         if not self.path.exists():
             log = self._log.read_text(errors="replace")[-2000:]
             raise RuntimeError(f"py-spy wrote no {self.name} profile (ptrace refused?):\n{log}")
-        return summarize(self.name, self.path, top)
+        return summarize(self.name, self.path, top, cpu)
 
 
-def summarize(name: str, path: Path, top: int) -> Profile:
+def summarize(name: str, path: Path, top: int, cpu: float = 0.0) -> Profile:
     own: Counter[str] = Counter()
     total: Counter[str] = Counter()
     samples = waiting = 0
@@ -122,11 +126,11 @@ def summarize(name: str, path: Path, top: int) -> Profile:
                 total[frame] += count
     busy = samples - waiting
     if not busy:
-        return Profile(name, path, samples, waiting, (), ())
+        return Profile(name, path, cpu, samples, waiting, (), ())
 
     def spots(counter: Counter[str]) -> tuple[Hotspot, ...]:
         return tuple(
             Hotspot(f, own[f] / busy, total[f] / busy) for f, _ in counter.most_common(top)
         )
 
-    return Profile(name, path, samples, waiting, spots(own), spots(total))
+    return Profile(name, path, cpu, samples, waiting, spots(own), spots(total))

@@ -170,6 +170,7 @@ def write(path: Path, results: Results, ctx: Context) -> str:
     ours = sum(u[role].cpu_seconds for role in ("server", "runner", "temporal", "bench"))
     if ctx.db == "postgres":
         ours += u["database"].cpu_seconds
+    profiler = sum(p.cpu_seconds for p in results.profiles)
     body = [
         "# Load: many turns at once",
         "",
@@ -189,7 +190,7 @@ def write(path: Path, results: Results, ctx: Context) -> str:
         "(fake, watchers, clients)",
         f"- during the burst the machine's CPUs were busy {results.machine_busy:.1f} s in all, "
         f"of which the server, runner, Temporal and bench processes used {ours:.1f} s "
-        "(the rest: other work on this shared machine, and the profiler if on)",
+        f"and py-spy {profiler:.1f} s (the rest: other work on this shared machine)",
         "",
         table(results, ctx),
         "",
