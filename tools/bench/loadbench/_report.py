@@ -189,8 +189,9 @@ def write(path: Path, results: Results, ctx: Context) -> str:
         f"- the bench process itself used {u['bench'].cpu_seconds / n:.3f} s CPU per turn "
         "(fake, watchers, clients)",
         f"- during the burst the machine's CPUs were busy {results.machine_busy:.1f} s in all, "
-        f"of which the server, runner, Temporal and bench processes used {ours:.1f} s "
-        f"and py-spy {profiler:.1f} s (the rest: other work on this shared machine)",
+        f"of which the server, runner, Temporal and bench processes used {ours:.1f} s"
+        + (f" and py-spy {profiler:.1f} s" if results.profiles else "")
+        + " (the rest: other work on this shared machine)",
         "",
         table(results, ctx),
         "",
