@@ -93,6 +93,8 @@ async def _main(args: argparse.Namespace) -> int:
         )
         for spot in profile.by_own:
             print(f"  own {spot.own:6.1%}  total {spot.total:6.1%}  {spot.function}")
+        for entry, share in profile.by_entry:
+            print(f"  for {share:6.1%}  {entry}")
         for spot in profile.by_total:
             print(f"  total {spot.total:6.1%}  own {spot.own:6.1%}  {spot.function}")
     return 0

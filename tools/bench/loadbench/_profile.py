@@ -51,7 +51,14 @@ def _function(frame: str) -> str:
 
 # Frames every stack passes through (the event loop, thread start-up, the entry point):
 # listing them by total samples says nothing.
-_PLUMBING = ("asyncio/", "<frozen runpy>", "threading.py", "concurrent/futures/", "__main__.py")
+_PLUMBING = (
+    "asyncio/",
+    "<frozen runpy>",
+    "threading.py",
+    "concurrent/futures/",
+    "__main__.py",
+    "agent_runner/main.py",  # the runner's entry point, below its __main__
+)
 
 
 @dataclass(frozen=True)
@@ -70,6 +77,9 @@ class Profile:
     waiting: int  # samples of threads waiting for work (see _WAITS); shares exclude them
     by_own: tuple[Hotspot, ...]
     by_total: tuple[Hotspot, ...]
+    # By what each sample was doing for: its first two frames below the event loop or the
+    # thread start (an RPC handler and its method, a turn's activity, a stream reader).
+    by_entry: tuple[tuple[str, float], ...]
 
 
 class Recorder:
@@ -107,6 +117,7 @@ class Recorder:
 def summarize(name: str, path: Path, top: int, cpu: float = 0.0) -> Profile:
     own: Counter[str] = Counter()
     total: Counter[str] = Counter()
+    entries: Counter[str] = Counter()
     samples = waiting = 0
     waits = _wait_lines()
     for line in path.read_text(errors="replace").splitlines():
@@ -121,16 +132,18 @@ def summarize(name: str, path: Path, top: int, cpu: float = 0.0) -> Profile:
             continue
         frames = [_function(line) for line in lines]
         own[frames[-1]] += count
-        for frame in set(frames):
-            if not any(part in frame for part in _PLUMBING):
-                total[frame] += count
+        ours = [frame for frame in frames if not any(part in frame for part in _PLUMBING)]
+        for frame in set(ours):
+            total[frame] += count
+        entries[" > ".join(ours[:2]) or frames[-1]] += count
     busy = samples - waiting
     if not busy:
-        return Profile(name, path, cpu, samples, waiting, (), ())
+        return Profile(name, path, cpu, samples, waiting, (), (), ())
 
     def spots(counter: Counter[str]) -> tuple[Hotspot, ...]:
         return tuple(
             Hotspot(f, own[f] / busy, total[f] / busy) for f, _ in counter.most_common(top)
         )
 
-    return Profile(name, path, cpu, samples, waiting, spots(own), spots(total))
+    by_entry = tuple((entry, n / busy) for entry, n in entries.most_common(top))
+    return Profile(name, path, cpu, samples, waiting, spots(own), spots(total), by_entry)

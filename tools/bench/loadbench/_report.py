@@ -133,6 +133,14 @@ def table(results: Results, ctx: Context) -> str:
     return "\n".join(lines)
 
 
+def _shown(path: Path) -> Path:
+    """`path` relative to the working directory (the repository root under make bench)."""
+    try:
+        return path.resolve().relative_to(Path.cwd())
+    except ValueError:
+        return path
+
+
 def profile_section(profiles: list[Profile], ctx: Context) -> str:
     lines = [
         _PROFILE,
@@ -142,9 +150,18 @@ def profile_section(profiles: list[Profile], ctx: Context) -> str:
         "waiting for work (the event loop's select, aiosqlite's and thread pools' queue "
         "waits) are counted apart. By total, frames every stack passes through (event loop, "
         "thread start, entry point) are left out. Collapsed stacks: "
-        + ", ".join(f"`{p.path}`" for p in profiles) + ".",
+        + ", ".join(f"`{_shown(p.path)}`" for p in profiles) + ".",
     ]  # fmt: skip
     for profile in profiles:
+        lines += [
+            "",
+            f"{profile.name}, by what the samples were for (the first two frames below the "
+            "event loop or thread start):",
+            "",
+            "| entry | share |",
+            "|---|---:|",
+        ]
+        lines += [f"| `{entry}` | {share:.1%} |" for entry, share in profile.by_entry]
         for title, spots in (("own", profile.by_own), ("total", profile.by_total)):
             lines += [
                 "",

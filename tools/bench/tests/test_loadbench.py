@@ -79,3 +79,7 @@ def test_a_profile_summary_leaves_waits_out_and_aggregates_by_function(tmp_path:
         "handle (app/api.py)",
         "merge (app/merge.py)",
     ]
+    assert profile.by_entry == (
+        ("handle (app/api.py) > merge (app/merge.py)", 0.8),
+        ("handle (app/api.py)", 0.2),
+    )
