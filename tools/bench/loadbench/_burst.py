@@ -41,6 +41,7 @@ class Turn:
     model: tuple[float, float] | None  # wall clock: the fake's first and last reply part
     phase: str
     status_bytes: int  # the final stored status, serialized
+    changes: int  # the final sequence: how many numbered changes the server stored
 
 
 @dataclass(frozen=True)
@@ -163,6 +164,7 @@ async def _finished(api: Api, clock: ChunkClock, key: str, created: Created) -> 
         model=clock.parts(key),
         phase=ExecutionPhase.Name(status.phase),
         status_bytes=status.ByteSize(),
+        changes=status.sequence,
     )
 
 

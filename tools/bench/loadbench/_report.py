@@ -84,6 +84,7 @@ def rows(results: Results, ctx: Context) -> list[tuple[str, str, str]]:
     if ctx.db == "sqlite":
         db_bytes -= results.server_log_bytes
     final = statistics.median(t.status_bytes for t in burst)
+    changes = statistics.median(t.changes for t in burst)
     shown, stored = results.burst_tokens
     lone_shown, lone_stored = results.lone_tokens
     failed = n - len(_completed(burst))
@@ -110,7 +111,8 @@ def rows(results: Results, ctx: Context) -> list[tuple[str, str, str]]:
             f"{u['database'].cpu_seconds / n:.3f} s", "")] if ctx.db == "postgres" else []),
         (f"database bytes written per turn ({db_label})",
          f"{db_bytes / n / 1024:.0f} KiB ({db_bytes / n / final:.1f}x the final status, "
-         f"{final / 1024:.1f} KiB)", "<= 3x final status (500-chunk turn)"),
+         f"{final / 1024:.1f} KiB; {db_bytes / n / changes / 1024:.1f} KiB for each of "
+         f"{changes:.0f} stored changes)", "<= 3x final status (500-chunk turn)"),
         (f"token to watcher (`subscribe`, previews shown), p50 / p99, {len(shown)} chunks",
          f"{_ms(percentile(shown, 50))} / {_ms(percentile(shown, 99))}", "<= 50 / 150 ms"),
         ("  the same, stored deltas only",
