@@ -232,6 +232,9 @@ def write(path: Path, results: Results, ctx: Context) -> str:
         "- token to watcher: the fake notes when each text chunk left it; a `subscribe`",
         "  watcher notes when the reply text it shows first reached that length, with the",
         "  previews applied (what a client shows) and in the stored copy alone.",
+        "- where a turn's time goes: create to the status's `started_at` (the runner took the",
+        "  turn), to the first part of the fake's first reply, to the last part of its last",
+        "  reply (the tool call runs in between), to `completed_at`.",
         "",
     ]
     text = "\n".join(body) + "\n" + (profile.rstrip() + "\n\n" if profile else "")
