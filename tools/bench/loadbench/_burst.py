@@ -61,6 +61,7 @@ class Results:
     burst_tokens: tuple[list[float], list[float]]
     usage: dict[str, Usage]  # server, runner, temporal, database, bench
     server_log_bytes: int  # the server's log growth, taken out of its write_bytes
+    payload_bytes: int  # the server's logical database writes over the burst
     machine_busy: float  # CPU seconds the whole machine was busy during the burst
     burst_streams: list[float]  # the fake's first-to-last text chunk, per burst turn
     profiles: list[Profile]
@@ -87,6 +88,7 @@ async def run(topology: Topology, settings: Settings) -> Results:
         lone, lone_seen = await _one_turn(api, topology, clock, instance, "L0", watched=True)
         lone_tokens = _token_latencies(clock, {"L0": lone_seen})
         before, log_before = _snapshot(topology), _log_size(topology)
+        payload_before = await asyncio.to_thread(topology.payload_bytes)
         busy_before = machine_busy_seconds()
         recorders = [
             Recorder("server", topology.server.pid, settings.profile_dir),
@@ -96,6 +98,7 @@ async def run(topology: Topology, settings: Settings) -> Results:
             await recorder.start()
         created, seen = await _burst(api, topology, instance, settings)
         after, log_after = _snapshot(topology), _log_size(topology)
+        payload = await asyncio.to_thread(topology.payload_bytes) - payload_before
         busy = machine_busy_seconds() - busy_before
         profiles = [await r.stop(settings.top) for r in recorders]
         # Read after the counters: these requests are not part of the turns' cost.
@@ -113,6 +116,7 @@ async def run(topology: Topology, settings: Settings) -> Results:
             burst_tokens=_token_latencies(clock, seen),
             usage=usage,
             server_log_bytes=log_after - log_before,
+            payload_bytes=payload,
             machine_busy=busy,
             burst_streams=clock.stream_seconds("B"),
             profiles=profiles,

@@ -11,11 +11,14 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import socket
+import urllib.request
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg  # type: ignore[import-untyped]
+from prometheus_client.parser import text_string_to_metric_families
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
@@ -44,6 +47,17 @@ class Topology:
     runner: AgentRunnerProcess
     fake: FakeOpenAI
     postgres: PostgresCluster | None
+    metrics_url: str  # the server's /metrics
+
+    def payload_bytes(self) -> int:
+        """The server's logical database writes so far (resource and status-log payloads)."""
+        # An http:// URL this module built itself.
+        with urllib.request.urlopen(self.metrics_url, timeout=10) as response:  # noqa: S310
+            text = response.read().decode()
+        for family in text_string_to_metric_families(text):
+            if family.name == "stigmer_db_payload_bytes_written":
+                return int(family.samples[0].value)
+        raise ValueError(f"{self.metrics_url} has no stigmer_db_payload_bytes_written")
 
     def database_pids(self) -> list[int]:
         """The processes that write the database: PostgreSQL's postmaster and backends, or
@@ -75,7 +89,11 @@ async def start_topology(options: Options) -> AsyncIterator[Topology]:
         address = env.client.service_client.config.target_host
         async with contextlib.AsyncExitStack() as stack:
             postgres = None
-            server_env = {"LOG_LEVEL": "INFO"}
+            metrics_port = free_port()
+            server_env = {
+                "LOG_LEVEL": "INFO",
+                "STIGMER_METRICS_ADDRESS": f"127.0.0.1:{metrics_port}",
+            }
             if options.db == "postgres":
                 postgres = await stack.enter_async_context(start_postgres())
                 server_env["STIGMER_DB_URL"] = await _new_database(postgres)
@@ -101,9 +119,17 @@ async def start_topology(options: Options) -> AsyncIterator[Topology]:
                     },
                 )
             )
-            yield Topology(env.client, temporal_pid, server, runner, fake, postgres)
+            metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
+            yield Topology(env.client, temporal_pid, server, runner, fake, postgres, metrics_url)
     finally:
         await env.shutdown()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
 
 
 async def _new_database(cluster: PostgresCluster) -> str:
