@@ -50,6 +50,11 @@ def _arguments(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--profile", action="store_true", help="py-spy the server and runner")
+    parser.add_argument(
+        "--tracing",
+        action="store_true",
+        help="server and runner export spans (OTLP) to a receiver in the bench",
+    )
     parser.add_argument("--profile-dir", type=Path, default=ROOT / ".bench" / "load")
     parser.add_argument("--top", type=int, default=12, help="hot spots listed per profile")
     parser.add_argument(
@@ -69,7 +74,9 @@ async def _main(args: argparse.Namespace) -> int:
     )
     load_before = load_average()
     with tempfile.TemporaryDirectory(prefix="stigmer-bench-") as work:
-        options = Options(args.db, concurrency, args.chunk_delay_ms / 1000, Path(work))
+        options = Options(
+            args.db, concurrency, args.chunk_delay_ms / 1000, Path(work), tracing=args.tracing
+        )
         async with start_topology(options) as topology:
             results = await run(topology, settings)
     context = Context(
@@ -84,6 +91,7 @@ async def _main(args: argparse.Namespace) -> int:
         chunk_delay=args.chunk_delay_ms / 1000,
         turns=args.turns,
         watchers=settings.watchers,
+        tracing=args.tracing,
     )
     print(write(args.out, results, context))
     for profile in results.profiles:

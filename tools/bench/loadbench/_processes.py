@@ -29,6 +29,7 @@ from stigmer_testing._postgres import PostgresCluster, start_postgres
 from stigmer_testing._runner import AgentRunnerProcess, start_agent_runner
 from stigmer_testing._server import StigmerServer, start_stigmer_server
 from stigmer_testing.fakes import FakeOpenAI
+from stigmer_testing.otlp import OtlpReceiver
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class Options:
     concurrency: int  # the runner's MAX_CONCURRENT_TURNS
     chunk_delay: float  # seconds between the fake's streamed parts
     work_dir: Path
+    tracing: bool = False  # export spans from the server and the runner to an OTLP receiver
 
 
 @dataclass(frozen=True)
@@ -97,8 +99,11 @@ async def start_topology(options: Options) -> AsyncIterator[Topology]:
             if options.db == "postgres":
                 postgres = await stack.enter_async_context(start_postgres())
                 server_env["STIGMER_DB_URL"] = await _new_database(postgres)
+            tracing = stack.enter_context(OtlpReceiver()).env() if options.tracing else {}
             server = await stack.enter_async_context(
-                start_stigmer_server(address, env=server_env, data_dir=options.work_dir / "server")
+                start_stigmer_server(
+                    address, env=server_env | tracing, data_dir=options.work_dir / "server"
+                )
             )
             fake = stack.enter_context(
                 FakeOpenAI(
@@ -116,7 +121,8 @@ async def start_topology(options: Options) -> AsyncIterator[Topology]:
                         "LOG_LEVEL": "INFO",
                         "HEARTBEAT_INTERVAL_SECONDS": "2",  # the runner's default
                         "MAX_CONCURRENT_TURNS": str(options.concurrency),
-                    },
+                    }
+                    | tracing,
                 )
             )
             metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"

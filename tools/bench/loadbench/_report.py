@@ -31,6 +31,11 @@ class Context:
     chunk_delay: float
     turns: int
     watchers: int
+    tracing: bool = False
+
+
+_TRACING_ON = "on (the server and the runner export spans to an OTLP receiver in the bench)"
+_TRACING_OFF = "off (no OTEL_* settings: the default)"
 
 
 def percentile(values: list[float], pct: int) -> float:
@@ -205,6 +210,7 @@ def write(path: Path, results: Results, ctx: Context) -> str:
         f"- date: {ctx.date}",
         f"- machine: {ctx.machine}",
         f"- command: `{ctx.command}`",
+        f"- tracing: {_TRACING_ON if ctx.tracing else _TRACING_OFF}",
         f"- load average (1, 5, 15 min): {ctx.load_before} before; {ctx.load_after} after",
         f"- warm-up turn (not counted): {results.warmup.seconds:.2f} s; watched turns: the lone "
         f"one and {ctx.watchers} of the burst",
