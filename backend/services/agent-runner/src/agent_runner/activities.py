@@ -87,7 +87,7 @@ class RunnerActivities:
         try:
             if not sandbox_id:
                 raise InvalidInputError("sandbox_id cannot be empty")
-            dependencies = await self._dependencies
+            dependencies = await self._loaded()
             return await dependencies.sandboxes.delete(sandbox_id)
         except Exception as exc:
             raise classify(exc) from exc
@@ -106,6 +106,12 @@ class RunnerActivities:
             if isinstance(result, Exception):
                 logger.error("execution %s: heartbeats died: %r", request.execution_id, result)
 
+    async def _loaded(self) -> TurnDependencies:
+        # Shielded: the load is shared by every activity, and cancelling one that waits for
+        # it (a user's cancel of the first turn) must not cancel the load, which would stop
+        # the runner.
+        return await asyncio.shield(self._dependencies)
+
     async def _heartbeat(self) -> None:
         while True:
             activity.heartbeat()
@@ -115,7 +121,7 @@ class RunnerActivities:
         # Loaded in the background since start-up; by the first turn it is normally there.
         from agent_runner.turn import AttemptContext, Turn
 
-        dependencies = await self._dependencies
+        dependencies = await self._loaded()
         info = activity.info()
         # The workflow may configure its own policy; the contract's is the fallback.
         policy = info.retry_policy or EXECUTE_GRAPHTON_OPTIONS.retry_policy

@@ -256,14 +256,19 @@ class Turn:
                 _this_turn(state.values.get("messages", []), self._id),
                 state.values.get("todos") or [],
             )
-            if not state.next:
+            # `next` leaves out the tasks whose writes are already saved: a checkpoint whose
+            # step finished before its successor was saved has an empty `next` but still has
+            # tasks. Only no tasks at all means the turn ended.
+            if not state.tasks:
                 logger.info(
                     "execution %s: the checkpoint holds the finished turn; not re-running it",
                     self._id,
                 )
                 return
             logger.info(
-                "execution %s: resuming from the checkpoint before %s", self._id, state.next
+                "execution %s: resuming from the checkpoint before %s",
+                self._id,
+                [task.name for task in state.tasks],
             )
             turn_input = None
         else:

@@ -107,6 +107,25 @@ async def test_ensure_thread_creates_and_then_returns_the_sessions_thread(
     assert await env.run(activities.ensure_thread, session.metadata.id, "") == first
 
 
+async def test_a_turn_cancelled_while_the_agent_stack_loads_leaves_the_load_alone(
+    clients: StigmerClients,
+) -> None:
+    loading: asyncio.Future[TurnDependencies] = asyncio.get_running_loop().create_future()
+    activities = RunnerActivities(clients=clients, dependencies=loading, heartbeat_interval=0.5)
+    env = ActivityEnvironment()
+    beats: list[object] = []
+    env.on_heartbeat = lambda *details: beats.append(details)
+    request = TurnRequest(execution_id="aex-loading", thread_id="thread-loading")
+    turn = asyncio.ensure_future(env.run(activities.execute_graphton, request))
+    # Heartbeats start first; by the first one the turn waits for the load.
+    await eventually_async(lambda: bool(beats), timeout=10, message="the turn's first heartbeat")
+    env.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await turn
+    # The load is shared by every turn of the runner: one turn's cancel must not end it.
+    assert not loading.cancelled()
+
+
 async def test_ensure_thread_of_a_missing_session_is_not_retried(
     activities: RunnerActivities,
 ) -> None:
