@@ -9,6 +9,7 @@ GROUPS_=(
   "apis/stubs/python/ai apis/tests"
   "backend/libs/python/contracts"
   "backend/libs/python/status"
+  "backend/libs/python/telemetry"
   "backend/libs/python/testing"
   "client-apps/cli"
   "tools/bench tools/ci tools/tests"

@@ -17,8 +17,10 @@ from ai.stigmer.commons.apiresource.reference_pb2 import ApiResourceReference
 from stigmer_cli import _env
 from stigmer_cli._errors import CliError, from_rpc_error, rpc_code
 from stigmer_cli._kinds import Kind
+from stigmer_cli._tracing import TracingInterceptor
 from stigmer_cli.local._apikey import read_api_key
 from stigmer_cli.local._layout import DEFAULT_SERVER_PORT, LOOPBACK, Layout, LocalSettings
+from stigmer_telemetry.tracing import tracing_enabled
 
 _T = TypeVar("_T")
 _CALL_TIMEOUT_SECONDS = 30.0
@@ -80,7 +82,14 @@ def open_channel(config: ClientConfig) -> grpc.Channel:
         base = grpc.secure_channel(config.address, grpc.ssl_channel_credentials())
     else:
         base = grpc.insecure_channel(config.address)
-    return grpc.intercept_channel(base, _Auth(config.api_key))
+    return grpc.intercept_channel(_traced(base), _Auth(config.api_key))
+
+
+def _traced(channel: grpc.Channel) -> grpc.Channel:
+    # With tracing on, each call is a client span whose context travels in its metadata.
+    if not tracing_enabled():
+        return channel
+    return grpc.intercept_channel(channel, TracingInterceptor())
 
 
 class Resources:

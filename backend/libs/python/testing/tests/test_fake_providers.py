@@ -390,3 +390,20 @@ async def test_a_chunked_request_body_is_read_whole(fake_openai: FakeOpenAI) -> 
     assert fake_openai.requests[0].headers["transfer-encoding"] == "chunked"
     assert fake_openai.requests[0].json()["messages"][0]["content"] == "hi"
     assert response.json()["choices"][0]["message"]["content"] == "got it"
+
+
+async def test_the_part_listener_sees_each_streamed_part_as_it_is_sent(
+    fake_openai: FakeOpenAI,
+) -> None:
+    fake_openai.set_replies([Reply(text="one two three")])
+    sent: list[tuple[str, bytes]] = []
+    fake_openai.part_listener = lambda request, part: sent.append((request.path, part))
+
+    _, reply = await stream(_PROVIDER_OPENAI.build(fake_openai), [HumanMessage("hi")])
+
+    assert text_of(reply) == "one two three"
+    assert {path for path, _ in sent} == {"/v1/chat/completions"}
+    assert sent[-1][1] == b"data: [DONE]\n\n"
+    pieces = [json.loads(part[len(b"data: ") :]) for _, part in sent[:-1]]
+    text = "".join(c["choices"][0]["delta"].get("content") or "" for c in pieces if c["choices"])
+    assert text == "one two three"

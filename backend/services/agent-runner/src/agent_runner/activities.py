@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections.abc import Awaitable
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from temporalio.exceptions import ApplicationError
 from agent_runner.clients import StigmerClients
 from agent_runner.config import TurnSettings
 from agent_runner.errors import InvalidInputError, classify
+from agent_runner.metrics import METRICS
 from stigmer_contracts import (
     EXECUTE_GRAPHTON_OPTIONS,
     TurnOutcome,
@@ -28,10 +30,12 @@ from stigmer_contracts import (
     ensure_thread_defn,
     execute_graphton_defn,
 )
+from stigmer_telemetry.logs import execution_scope
 
 if TYPE_CHECKING:
     from agent_runner.graphs import AgentGraphs
     from agent_runner.sandbox import SandboxProvider
+    from agent_runner.turn import Turn
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +87,7 @@ class RunnerActivities:
         try:
             if not sandbox_id:
                 raise InvalidInputError("sandbox_id cannot be empty")
-            dependencies = await self._dependencies
+            dependencies = await self._loaded()
             return await dependencies.sandboxes.delete(sandbox_id)
         except Exception as exc:
             raise classify(exc) from exc
@@ -94,12 +98,19 @@ class RunnerActivities:
         # worker to Temporal.
         heartbeat = asyncio.create_task(self._heartbeat(), name="heartbeat")
         try:
-            return await self._execute(request)
+            with execution_scope(request.execution_id):
+                return await self._execute(request)
         finally:
             heartbeat.cancel()
             (result,) = await asyncio.gather(heartbeat, return_exceptions=True)
             if isinstance(result, Exception):
                 logger.error("execution %s: heartbeats died: %r", request.execution_id, result)
+
+    async def _loaded(self) -> TurnDependencies:
+        # Shielded: the load is shared by every activity, and cancelling one that waits for
+        # it (a user's cancel of the first turn) must not cancel the load, which would stop
+        # the runner.
+        return await asyncio.shield(self._dependencies)
 
     async def _heartbeat(self) -> None:
         while True:
@@ -110,7 +121,7 @@ class RunnerActivities:
         # Loaded in the background since start-up; by the first turn it is normally there.
         from agent_runner.turn import AttemptContext, Turn
 
-        dependencies = await self._dependencies
+        dependencies = await self._loaded()
         info = activity.info()
         # The workflow may configure its own policy; the contract's is the fallback.
         policy = info.retry_policy or EXECUTE_GRAPHTON_OPTIONS.retry_policy
@@ -130,12 +141,30 @@ class RunnerActivities:
             ),
         )
         try:
-            return await turn.run()
+            return await _measured(turn)
         except ApplicationError:
             raise
         except Exception as exc:
             # Failures before the turn's status exists (bad ids, the server unreachable).
             raise classify(exc) from exc
+
+
+async def _measured(turn: Turn) -> TurnOutcome:
+    """Run the turn, counted in the runner's metrics by agent and outcome."""
+    started = time.monotonic()
+    outcome = "failed"
+    METRICS.turns_running.inc()
+    try:
+        result = await turn.run()
+        outcome = "completed"
+        return result
+    except asyncio.CancelledError:
+        outcome = "cancelled"
+        raise
+    finally:
+        METRICS.turns_running.dec()
+        METRICS.turns.labels(turn.agent_slug or "unknown", outcome).inc()
+        METRICS.turn_seconds.labels(outcome).observe(time.monotonic() - started)
 
 
 def _cancel_requested() -> bool:

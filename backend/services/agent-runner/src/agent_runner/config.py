@@ -89,10 +89,16 @@ class ReaperSettings:
 
 @dataclass(frozen=True)
 class FlushPolicy:
-    """When status updates go out: after max_events, or max_delay seconds after the first."""
+    """When status updates go out: after max_events, or max_delay seconds after the first.
 
-    max_events: int = 10
-    max_delay: float = 0.25
+    Watchers see streamed text at once through previews (never stored), so the stored
+    status only has to keep up for durability and late readers: batching a second of
+    tokens keeps a turn's updates, and the server's work per turn, few. Tool calls, phase
+    changes and the end of a turn still go out at once.
+    """
+
+    max_events: int = 100
+    max_delay: float = 1.0
     final_attempts: int = 8
     final_backoff: float = 0.5
 
@@ -125,6 +131,8 @@ class RunnerConfig:
     shutdown_grace: float
     log_level: str
     log_format: str
+    # host:port of /metrics; empty: no metrics endpoint.
+    metrics_address: str = ""
 
     @property
     def checkpoint_target(self) -> str:
@@ -158,6 +166,14 @@ class _EnvReader:
 
     def optional(self, name: str, default: str) -> str:
         return self._env.get(name, "").strip() or default
+
+    def host_port(self, name: str) -> str:
+        """An optional `host:port` (port 0 picks a free one); empty when unset."""
+        value = self.optional(name, "")
+        host, sep, port = value.rpartition(":")
+        if value and not (sep and host and port.isdigit() and int(port) < 65536):
+            self.problems.append(f"{name} must be host:port, e.g. 127.0.0.1:9464 (got {value!r})")
+        return value
 
     def choice(
         self,
@@ -215,8 +231,11 @@ def load_config(env: Mapping[str, str]) -> RunnerConfig:
         providers=_provider_defaults(read),
         checkpoint_db_url=checkpoint_db_url,
         flush=FlushPolicy(
-            max_events=read.number(names.STATUS_FLUSH_MAX_EVENTS, 10, int, 1),
-            max_delay=read.number(names.STATUS_FLUSH_MAX_DELAY_MS, 250, int, 1) / 1000,
+            max_events=read.number(names.STATUS_FLUSH_MAX_EVENTS, FlushPolicy.max_events, int, 1),
+            max_delay=read.number(
+                names.STATUS_FLUSH_MAX_DELAY_MS, round(FlushPolicy.max_delay * 1000), int, 1
+            )
+            / 1000,
         ),
         heartbeat_interval=read.number(names.HEARTBEAT_INTERVAL_SECONDS, 2.0, float, 0.1),
         max_concurrent_turns=read.number(
@@ -225,6 +244,7 @@ def load_config(env: Mapping[str, str]) -> RunnerConfig:
         shutdown_grace=read.number(names.SHUTDOWN_GRACE_SECONDS, 30.0, float, 0.0),
         log_level=read.choice(names.LOG_LEVEL, "INFO", LOG_LEVELS, str.upper),
         log_format=read.choice(names.LOG_FORMAT, "text", LOG_FORMATS),
+        metrics_address=read.host_port(names.AGENT_RUNNER_METRICS_ADDRESS),
     )
     if read.problems:
         raise ConfigError("invalid agent-runner configuration: " + "; ".join(read.problems))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from agent_runner.errors import InvalidInputError
 from ai.stigmer.commons.apiresource.environment_pb2 import EnvironmentValue
@@ -26,6 +26,8 @@ _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 class MergedEnvironment:
     variables: Mapping[str, str]
     secret_names: frozenset[str]
+    # The layer each variable's value came from (the last one that set it).
+    origins: Mapping[str, str] = field(default_factory=dict)
 
     def redactor(self) -> Redactor:
         return Redactor(self.variables[name] for name in self.secret_names)
@@ -36,6 +38,7 @@ def merge_environment(
 ) -> MergedEnvironment:
     """Merge (layer name, data) pairs in order; a bad variable name is rejected with its layer."""
     variables: dict[str, str] = {}
+    origins: dict[str, str] = {}
     secrets: set[str] = set()
     for layer, data in layers:
         for name in sorted(data):
@@ -46,12 +49,13 @@ def merge_environment(
                 )
             value = data[name]
             variables[name] = value.value
+            origins[name] = layer
             # A later layer decides: a secret overridden by a plain value is plain now.
             if value.is_secret:
                 secrets.add(name)
             else:
                 secrets.discard(name)
-    return MergedEnvironment(variables=variables, secret_names=frozenset(secrets))
+    return MergedEnvironment(variables=variables, secret_names=frozenset(secrets), origins=origins)
 
 
 class Redactor:

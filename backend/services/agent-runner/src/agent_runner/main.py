@@ -17,8 +17,9 @@ from pathlib import Path
 from dotenv import load_dotenv
 
 from agent_runner.config import ConfigError, load_config
-from agent_runner.logs import configure_logging
 from agent_runner.worker import StartupError, serve
+from stigmer_telemetry.logs import configure_logging
+from stigmer_telemetry.tracing import configure_tracing, shutdown_tracing
 
 SERVICE_DIR = Path(__file__).resolve().parents[2]
 _CHECKED = ("temporalio", "grpcio", "deepagents", "langgraph", "langchain-core", "daytona")
@@ -70,11 +71,16 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(f"agent-runner: {exc}", file=sys.stderr)
         raise SystemExit(2) from exc
     configure_logging(config.log_level, config.log_format)
-    logging.getLogger(__name__).info("agent-runner starting (pid %d)", os.getpid())
+    tracing = configure_tracing("agent-runner")
+    logging.getLogger(__name__).info(
+        "agent-runner starting (pid %d, tracing %s)", os.getpid(), "on" if tracing else "off"
+    )
     try:
         asyncio.run(serve(config))
     except StartupError as exc:
         raise SystemExit(1) from exc
+    finally:
+        shutdown_tracing()
 
 
 if __name__ == "__main__":

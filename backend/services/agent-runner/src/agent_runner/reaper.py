@@ -21,6 +21,7 @@ from grpc import aio
 
 from agent_runner.clients import StigmerClients
 from agent_runner.config import ReaperSettings
+from agent_runner.metrics import METRICS
 
 if TYPE_CHECKING:
     # The sandbox package loads deepagents; the worker must poll before it has.
@@ -60,7 +61,9 @@ async def reap_once(
     """One pass; a sandbox that fails to delete is logged and the pass goes on."""
     moment = now or datetime.now(UTC)
     reaped = []
-    for owned in await provider.list_owned():
+    owned_now = await provider.list_owned()
+    METRICS.sandboxes.labels(provider.kind).set(len(owned_now))
+    for owned in owned_now:
         if moment - owned.last_active > idle_ttl:
             reason = f"idle since {owned.last_active.isoformat(timespec='seconds')}"
         elif owned.session_id and not await exists(owned.session_id):
@@ -75,6 +78,7 @@ async def reap_once(
         if deleted:
             logger.info("reaper: deleted sandbox %s: %s", owned.id, reason)
             reaped.append(Reaped(owned.id, reason))
+    METRICS.sandboxes.labels(provider.kind).set(len(owned_now) - len(reaped))
     return reaped
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from langchain_core.messages import BaseMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph.state import CompiledStateGraph
+from opentelemetry import trace
 from temporalio.exceptions import ApplicationError
 
 from agent_runner.agent import RECURSION_LIMIT, AgentPlan, TurnTools
@@ -26,6 +27,8 @@ from agent_runner.environment import Redactor
 from agent_runner.errors import ERROR_TURN, classify
 from agent_runner.graphs import AgentGraphs, bound_backend
 from agent_runner.mcp.turn_tools import open_turn_tools
+from agent_runner.models import check_key_destinations
+from agent_runner.observer import TurnObserver
 from agent_runner.resolve import Resolved, resolve, skills_for, turn_environment
 from agent_runner.sandbox import Sandbox, SandboxProvider, SandboxRequest, check_spec
 from agent_runner.skills import skill_entries, write_skills
@@ -33,8 +36,10 @@ from agent_runner.status import STREAM_MODES, Superseded, TurnStatus
 from ai.stigmer.agentic.agentexecution.v1.api_pb2 import AgentExecution
 from ai.stigmer.agentic.agentexecution.v1.enum_pb2 import ExecutionPhase
 from stigmer_contracts import TurnOutcome
+from stigmer_telemetry.tracing import tracing_enabled
 
 logger = logging.getLogger(__name__)
+_tracer = trace.get_tracer("agent_runner")
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,8 @@ class Turn:
         self._id = execution_id
         self._thread_id = thread_id
         self._context = context
+        # Known once the turn has resolved its agent: the label of the turn's metrics.
+        self.agent_slug = ""
 
     async def run(self) -> TurnOutcome:
         require_id("execution_id", self._id)
@@ -169,17 +176,48 @@ class Turn:
         )
 
     async def _turn(self, execution: AgentExecution, status: TurnStatus) -> None:
-        resolved = await resolve(self._clients, execution)
-        merged = turn_environment(resolved, execution)
+        # One span per phase (no-ops unless tracing is on), under Temporal's RunActivity span.
+        with _tracer.start_as_current_span("resolve"):
+            resolved = await resolve(self._clients, execution)
+            merged = turn_environment(resolved, execution)
+        self.agent_slug = resolved.agent.metadata.slug
         redact = merged.redactor()
         status.builder.set_redactor(redact)
+        plan = self._plan(resolved)
+        models = [plan.model, *(sub.model or plan.model for sub in resolved.agent.spec.sub_agents)]
+        check_key_destinations(models, merged.origins)
+        with _tracer.start_as_current_span("sandbox") as span:
+            sandbox = await self._sandbox(resolved, merged.variables, redact)
+            span.set_attribute("stigmer.sandbox.backend", self._sandboxes.kind)
+        with _tracer.start_as_current_span("skills"):
+            skills = [*plan.skills, *(s for v in plan.subagent_skills.values() for s in v)]
+            await write_skills(sandbox.backend, skills)
+        # MCP sessions close with this stack: when the turn ends, fails or is cancelled.
+        async with contextlib.AsyncExitStack() as stack:
+            with _tracer.start_as_current_span("mcp servers"):
+                tools = await self._mcp_tools(stack, resolved, merged.variables, sandbox)
+            with bound_backend(sandbox.backend):
+                with _tracer.start_as_current_span("build agent"):
+                    graph = self._graphs.graph(
+                        agent=resolved.agent,
+                        plan=plan,
+                        env=merged.variables,
+                        backend=sandbox.backend,
+                        tools=tools,
+                    )
+                with _tracer.start_as_current_span("stream"):
+                    await self._stream(graph, execution, status)
+
+    async def _sandbox(
+        self, resolved: Resolved, env: Mapping[str, str], redact: Redactor
+    ) -> Sandbox:
         spec = resolved.agent.spec.sandbox
         check_spec(spec, self._sandboxes)
         sandbox = await self._sandboxes.acquire(
             SandboxRequest(
                 session_id=resolved.session.metadata.id,
                 sandbox_id=resolved.session.spec.sandbox_id,
-                env=merged.variables,
+                env=env,
                 redact=redact,
                 org=resolved.session.metadata.org,
                 spec=spec,
@@ -187,22 +225,7 @@ class Turn:
         )
         if sandbox.id != resolved.session.spec.sandbox_id:
             await self._store_sandbox(resolved, sandbox.id)
-        plan = self._plan(resolved)
-        await write_skills(
-            sandbox.backend, [*plan.skills, *(s for v in plan.subagent_skills.values() for s in v)]
-        )
-        # MCP sessions close with this stack: when the turn ends, fails or is cancelled.
-        async with contextlib.AsyncExitStack() as stack:
-            tools = await self._mcp_tools(stack, resolved, merged.variables, sandbox)
-            with bound_backend(sandbox.backend):
-                graph = self._graphs.graph(
-                    agent=resolved.agent,
-                    plan=plan,
-                    env=merged.variables,
-                    backend=sandbox.backend,
-                    tools=tools,
-                )
-                await self._stream(graph, execution, status)
+        return sandbox
 
     async def _mcp_tools(
         self,
@@ -245,10 +268,12 @@ class Turn:
         execution: AgentExecution,
         status: TurnStatus,
     ) -> None:
+        observer = TurnObserver(tracing=tracing_enabled())
         config: RunnableConfig = {
             "configurable": {"thread_id": self._thread_id},
             "metadata": {"execution_id": self._id},
             "recursion_limit": RECURSION_LIMIT,
+            "callbacks": [observer],
         }
         state = await graph.aget_state({"configurable": {"thread_id": self._thread_id}})
         same_turn = (state.metadata or {}).get("execution_id") == self._id
@@ -258,14 +283,19 @@ class Turn:
                 _this_turn(state.values.get("messages", []), self._id),
                 state.values.get("todos") or [],
             )
-            if not state.next:
+            # `next` leaves out the tasks whose writes are already saved: a checkpoint whose
+            # step finished before its successor was saved has an empty `next` but still has
+            # tasks. Only no tasks at all means the turn ended.
+            if not state.tasks:
                 logger.info(
                     "execution %s: the checkpoint holds the finished turn; not re-running it",
                     self._id,
                 )
                 return
             logger.info(
-                "execution %s: resuming from the checkpoint before %s", self._id, state.next
+                "execution %s: resuming from the checkpoint before %s",
+                self._id,
+                [task.name for task in state.tasks],
             )
             turn_input = None
         else:
@@ -282,9 +312,12 @@ class Turn:
         )
         # Closed explicitly: a cancelled consumer alone leaves the graph's tasks (a running
         # command among them) alive until the generator happens to be garbage-collected.
-        async with contextlib.aclosing(stream):
-            async for namespace, mode, payload in stream:
-                await status.event(namespace, mode, payload)
+        try:
+            async with contextlib.aclosing(stream):
+                async for namespace, mode, payload in stream:
+                    await status.event(namespace, mode, payload)
+        finally:
+            observer.close()
 
 
 def _this_turn(messages: list[BaseMessage], execution_id: str) -> list[BaseMessage]:

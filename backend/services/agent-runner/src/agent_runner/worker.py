@@ -20,8 +20,11 @@ from agent_runner.activities import RunnerActivities, TurnDependencies
 from agent_runner.clients import StigmerClients
 from agent_runner.config import RunnerConfig
 from agent_runner.dependencies import open_dependencies
+from agent_runner.metrics import METRICS
 from agent_runner.reaper import run_reaper, session_exists
 from stigmer_contracts import data_converter
+from stigmer_telemetry.metrics import serve_metrics
+from stigmer_telemetry.tracing import temporal_interceptors
 
 if TYPE_CHECKING:
     # The sandbox package loads deepagents; the worker must poll before it has.
@@ -42,7 +45,12 @@ async def serve(config: RunnerConfig) -> None:
             config.temporal_address,
             namespace=config.temporal_namespace,
             data_converter=data_converter(),
+            interceptors=temporal_interceptors(),
         )
+        if config.metrics_address:
+            metrics = serve_metrics(config.metrics_address, METRICS.registry)
+            stack.callback(metrics.close)
+        METRICS.max_turns.set(config.max_concurrent_turns)
         dependencies = asyncio.create_task(open_dependencies(config, stack))
         activities = RunnerActivities(
             clients=clients,

@@ -107,6 +107,25 @@ async def test_ensure_thread_creates_and_then_returns_the_sessions_thread(
     assert await env.run(activities.ensure_thread, session.metadata.id, "") == first
 
 
+async def test_a_turn_cancelled_while_the_agent_stack_loads_leaves_the_load_alone(
+    clients: StigmerClients,
+) -> None:
+    loading: asyncio.Future[TurnDependencies] = asyncio.get_running_loop().create_future()
+    activities = RunnerActivities(clients=clients, dependencies=loading, heartbeat_interval=0.5)
+    env = ActivityEnvironment()
+    beats: list[object] = []
+    env.on_heartbeat = lambda *details: beats.append(details)
+    request = TurnRequest(execution_id="aex-loading", thread_id="thread-loading")
+    turn = asyncio.ensure_future(env.run(activities.execute_graphton, request))
+    # Heartbeats start first; by the first one the turn waits for the load.
+    await eventually_async(lambda: bool(beats), timeout=10, message="the turn's first heartbeat")
+    env.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await turn
+    # The load is shared by every turn of the runner: one turn's cancel must not end it.
+    assert not loading.cancelled()
+
+
 async def test_ensure_thread_of_a_missing_session_is_not_retried(
     activities: RunnerActivities,
 ) -> None:
@@ -276,6 +295,37 @@ async def test_a_provider_model_gets_its_key_from_the_agents_environment(
     assert len(fake_anthropic.requests_to("POST", "/v1/messages")) == 2
     stored = await world.get(execution.metadata.id)
     assert key.encode() not in stored.SerializeToString()
+
+
+async def test_a_base_url_without_its_own_key_never_gets_the_operators_key(
+    stigmer_server: StigmerServer,
+    clients: StigmerClients,
+    world: Any,
+    fake_anthropic: FakeAnthropic,
+    tmp_path: Path,
+) -> None:
+    # An environment that only redirects the provider: the runner has a key of its own.
+    session = await world.session(
+        "anthropic:claude-test",
+        plain_env={"ANTHROPIC_BASE_URL": fake_anthropic.url},
+        sub_agents=False,
+    )
+    execution = await world.start(session, "Say something.")
+    operator = ProviderDefaults(anthropic_api_key="sk-ant-operator-key")
+    async with open_checkpointer(data_dir=tmp_path, db_url="") as saver:
+        graphs = AgentGraphs(models=DefaultModelFactory(operator), checkpointer=saver)
+        activities = runner_activities(stigmer_server, clients, tmp_path, saver, graphs)
+        env = ActivityEnvironment()
+        thread = await env.run(activities.ensure_thread, session.metadata.id, "")
+        with pytest.raises(ApplicationError) as caught:
+            await env.run(activities.execute_graphton, _request(execution, thread))
+    assert caught.value.type == ERROR_INVALID_INPUT
+    assert caught.value.non_retryable
+    assert fake_anthropic.requests_to("POST", "/v1/messages") == []
+    stored = (await world.get(execution.metadata.id)).status
+    assert stored.phase == ExecutionPhase.EXECUTION_FAILED
+    assert "ANTHROPIC_BASE_URL is set by environment" in stored.error
+    assert "ANTHROPIC_API_KEY" in stored.error
 
 
 async def test_a_rejected_provider_key_fails_the_turn_without_retry(

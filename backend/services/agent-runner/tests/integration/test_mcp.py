@@ -29,7 +29,6 @@ from agent_runner.clients import StigmerClients
 from agent_runner.config import FlushPolicy, TurnSettings
 from agent_runner.errors import ERROR_MCP_SERVER
 from agent_runner.graphs import AgentGraphs
-from agent_runner.logs import quiet_libraries
 from agent_runner.models import DefaultModelFactory, ProviderDefaults
 from agent_runner.sandbox import LocalSandboxProvider, LocalSandboxSettings
 from ai.stigmer.agentic.agentexecution.v1.api_pb2 import AgentExecution
@@ -37,6 +36,7 @@ from ai.stigmer.agentic.agentexecution.v1.enum_pb2 import ExecutionPhase, ToolCa
 from ai.stigmer.agentic.agentexecution.v1.status_pb2 import AgentExecutionStatus, ToolCall
 from ai.stigmer.agentic.mcpserver.v1.api_pb2 import McpServer
 from stigmer_contracts import ERROR_INVALID_INPUT, TurnRequest
+from stigmer_telemetry.logs import QUIET
 from stigmer_testing import eventually_async
 from stigmer_testing._server import StigmerServer
 
@@ -96,7 +96,8 @@ def world(stigmer_server: StigmerServer, world_for: Any) -> Any:
 def _runner_logging(caplog: pytest.LogCaptureFixture) -> None:
     """Everything at DEBUG, except what the runner's own logging config holds down."""
     caplog.set_level(logging.DEBUG)
-    quiet_libraries()
+    for name, ceiling in QUIET.items():
+        logging.getLogger(name).setLevel(ceiling)
 
 
 def _runner_log(caplog: pytest.LogCaptureFixture) -> str:

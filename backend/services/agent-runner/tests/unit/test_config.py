@@ -45,8 +45,8 @@ def test_defaults() -> None:
     assert config.temporal_namespace == "default"
     assert config.sandbox_type == "local"
     assert config.default_model == DEFAULT_MODEL == "scripted:demo"
-    assert config.flush.max_events == 10
-    assert config.flush.max_delay == 0.25
+    assert config.flush.max_events == 100
+    assert config.flush.max_delay == 1.0
     assert config.max_concurrent_turns == 32
     assert config.sandbox.root == Path(REQUIRED["STIGMER_DATA_DIR"]) / "sandboxes"
     assert config.sandbox.network is False

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from agent_runner.environment import Redactor, merge_environment
+from agent_runner.environment import MergedEnvironment, Redactor, merge_environment
+from agent_runner.models import ModelSpecError, check_key_destinations
 from ai.stigmer.commons.apiresource.environment_pb2 import EnvironmentValue
 
 
@@ -70,3 +71,26 @@ def test_only_a_possible_part_of_a_secret_at_an_edge_is_held(
 
 def test_without_secrets_nothing_is_held() -> None:
     assert Redactor([]).partial_prefix("abc") == Redactor([]).partial_suffix("abc") == 0
+
+
+def _layers(*layers: tuple[str, dict[str, str]]) -> MergedEnvironment:
+    return merge_environment(
+        (name, {k: EnvironmentValue(value=v) for k, v in data.items()}) for name, data in layers
+    )
+
+
+def test_a_provider_key_goes_only_to_a_base_url_of_its_own_layer() -> None:
+    together = _layers(("team", {"OPENAI_BASE_URL": "https://proxy", "OPENAI_API_KEY": "sk-1"}))
+    check_key_destinations(["openai:gpt-x"], together.origins)
+    check_key_destinations(["openai:gpt-x"], _layers(("team", {"OPENAI_API_KEY": "sk-1"})).origins)
+    # Only a model of that provider is concerned.
+    redirect = _layers(("mine", {"OPENAI_BASE_URL": "https://elsewhere"}))
+    check_key_destinations(["anthropic:claude-x", "scripted:demo"], redirect.origins)
+    with pytest.raises(ModelSpecError, match="OPENAI_BASE_URL is set by mine but OPENAI_API_KEY"):
+        check_key_destinations(["openai:gpt-x"], redirect.origins)
+    split = _layers(
+        ("team", {"ANTHROPIC_API_KEY": "sk-team"}),
+        ("mine", {"ANTHROPIC_BASE_URL": "https://elsewhere"}),
+    )
+    with pytest.raises(ModelSpecError, match="would be from team"):
+        check_key_destinations(["anthropic:claude-x"], split.origins)

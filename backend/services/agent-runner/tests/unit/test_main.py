@@ -1,13 +1,10 @@
 from __future__ import annotations
 
-import json
-import logging
 import os
 from pathlib import Path
 
 import pytest
 
-from agent_runner.logs import configure_logging
 from agent_runner.main import SERVICE_DIR, load_env_files, main
 
 
@@ -49,24 +46,6 @@ def test_missing_configuration_exits_2_naming_the_variables(
     err = capsys.readouterr().err
     assert "STIGMER_BACKEND_ENDPOINT is required" in err
     assert "STIGMER_API_KEY is required" in err
-
-
-def test_json_logs_are_one_object_per_line(capsys: pytest.CaptureFixture[str]) -> None:
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    try:
-        configure_logging("INFO", "json")
-        logging.getLogger("agent_runner.test").info("turn %s done", "aex-1")
-        logging.getLogger("aiosqlite").info("a checkpoint blob")
-        lines = capsys.readouterr().err.strip().splitlines()
-    finally:
-        root.handlers[:] = handlers
-        root.setLevel(level)
-    (line,) = lines
-    entry = json.loads(line)
-    assert entry["message"] == "turn aex-1 done"
-    assert entry["logger"] == "agent_runner.test"
-    assert entry["level"] == "INFO"
 
 
 def test_check_needs_no_configuration_and_names_the_versions(

@@ -50,9 +50,27 @@ async def test_previews_share_one_stream_and_carry_the_attempt() -> None:
         stream.send(_preview(text))
     await stream.close()
     (received,) = server.streams
-    assert [p.preview.texts[0].text for p in received] == ["a", "b", "c"]
+    assert [t.text for p in received for t in p.preview.texts] == ["a", "b", "c"]
     assert {(p.execution_id, p.attempt) for p in received} == {("aex-1", 1002)}
     assert stream.sent == 3
+
+
+async def test_previews_queued_behind_a_write_go_out_as_one_message() -> None:
+    server = Server()
+    stream = PreviewStream(server, execution_id="aex-1", attempt=1)
+    pieces = [("m1", 0, "Hel"), ("m1", 3, "lo"), ("m1", 9, "far"), ("m2", 0, "x")]
+    for message_id, offset, text in pieces:
+        stream.send(
+            StatusPreview(texts=[TextPreview(message_id=message_id, offset=offset, text=text)])
+        )
+    await stream.close()
+    (received,) = server.streams
+    (merged,) = received
+    assert [(t.message_id, t.offset, t.text) for t in merged.preview.texts] == [
+        ("m1", 0, "Hello"),  # contiguous pieces of one message joined
+        ("m1", 9, "far"),  # a gap: kept apart
+        ("m2", 0, "x"),
+    ]
 
 
 async def test_a_broken_stream_is_reopened_by_the_next_preview() -> None:

@@ -11,9 +11,10 @@ from pathlib import Path
 
 from dotenv import find_dotenv, load_dotenv
 
-from stigmer_server._logging import configure_logging
 from stigmer_server.app import serve
 from stigmer_server.config import ConfigError, ServerConfig, load_config
+from stigmer_telemetry.logs import configure_logging
+from stigmer_telemetry.tracing import configure_tracing, shutdown_tracing
 
 logger = logging.getLogger(__name__)
 
@@ -31,12 +32,16 @@ def main() -> None:
         print(f"stigmer-server: {error}", file=sys.stderr)
         sys.exit(2)
     configure_logging(config.log_level, config.log_format)
+    if configure_tracing("stigmer-server"):
+        logger.info("tracing on: spans go to the OTLP endpoint of the OTEL_* settings")
     port_file = os.environ.get(PORT_FILE_ENV)
     try:
         asyncio.run(_run(config, Path(port_file) if port_file else None))
     except OSError as error:
         logger.error("cannot start: %s", error)
         sys.exit(1)
+    finally:
+        shutdown_tracing()
 
 
 async def _run(config: ServerConfig, port_file: Path | None) -> None:

@@ -43,8 +43,10 @@ from stigmer_server.execution import (
     run_workers,
 )
 from stigmer_server.ids import IdFactory
-from stigmer_server.metrics import registry_for, serve_metrics
+from stigmer_server.metrics import registry_for
 from stigmer_server.storage import Store
+from stigmer_telemetry.metrics import serve_metrics
+from stigmer_telemetry.tracing import tracing_enabled
 
 logger = logging.getLogger(__name__)
 
@@ -105,10 +107,24 @@ def build(config: ServerConfig, store: Store) -> Components:
     )
 
 
+def _tracing_interceptors() -> list[grpc.aio.ServerInterceptor]:
+    # First, so a call refused by auth still has its span; none at all with tracing off.
+    if not tracing_enabled():
+        return []
+    from opentelemetry.instrumentation.grpc import aio_server_interceptor
+
+    interceptor: grpc.aio.ServerInterceptor = aio_server_interceptor()  # type: ignore[no-untyped-call]
+    return [interceptor]
+
+
 def grpc_server(config: ServerConfig, parts: Components) -> tuple[grpc.aio.Server, Any, list[str]]:
     """The gRPC server with every controller, health and reflection (not yet started)."""
     server = grpc.aio.server(
-        interceptors=[AuthInterceptor(config.api_keys), ErrorInterceptor()],
+        interceptors=[
+            *_tracing_interceptors(),
+            AuthInterceptor(config.api_keys),
+            ErrorInterceptor(),
+        ],
         options=[
             ("grpc.max_receive_message_length", _MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", _MAX_MESSAGE_BYTES),
@@ -174,4 +190,4 @@ async def _serve(
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.gather(*background)
         if metrics is not None:
-            metrics[0].shutdown()
+            metrics.close()

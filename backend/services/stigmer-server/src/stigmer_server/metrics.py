@@ -1,19 +1,68 @@
-"""The server's Prometheus metrics, served on STIGMER_METRICS_ADDRESS when it is set."""
+"""The server's Prometheus metrics, served on STIGMER_METRICS_ADDRESS when it is set.
+
+Labels stay bounded (phases, results), never an id. Counters count what this replica
+did; a dashboard sums the replicas.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from threading import Thread
-from wsgiref.simple_server import WSGIServer
+from collections.abc import Iterable, Iterator
 
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily
+from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
 from stigmer_server.storage import Store
 
 logger = logging.getLogger(__name__)
+
+_UPDATE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
+
+
+class ServerMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.turns_created = Counter(
+            "stigmer_server_turns_created", "Turns (executions) created", registry=r
+        )
+        self.turns_settled = Counter(
+            "stigmer_server_turns_settled",
+            "Turns settled by their workflow, by final phase",
+            ["phase"],
+            registry=r,
+        )
+        self.turns_waiting = Gauge(
+            "stigmer_server_turns_waiting",
+            "Turns waiting for an earlier turn of their session (as this replica last saw)",
+            registry=r,
+        )
+        self.status_updates = Counter(
+            "stigmer_server_status_updates",
+            "Status updates from runners, by whether they were applied",
+            ["applied"],
+            registry=r,
+        )
+        self.status_update_seconds = Histogram(
+            "stigmer_server_status_update_duration_seconds",
+            "Time to validate, merge and store one status update",
+            buckets=_UPDATE_BUCKETS,
+            registry=r,
+        )
+        self._waiting: set[str] = set()
+
+    def waiting(self, execution_id: str, waits: bool) -> None:
+        """Record whether a turn waits for its session now (and forget it once it does not)."""
+        if waits:
+            self._waiting.add(execution_id)
+        else:
+            self._waiting.discard(execution_id)
+        self.turns_waiting.set(len(self._waiting))
+
+
+METRICS = ServerMetrics()
 
 
 class StoreCollector(Collector):
@@ -31,16 +80,17 @@ class StoreCollector(Collector):
         yield written
 
 
+class _Forward(Collector):
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._registry = registry
+
+    def collect(self) -> Iterable[Metric]:
+        return self._registry.collect()
+
+
 def registry_for(store: Store) -> CollectorRegistry:
+    """What /metrics serves: the process's metrics and this store's counters."""
     registry = CollectorRegistry(auto_describe=True)
     registry.register(StoreCollector(store))
+    registry.register(_Forward(METRICS.registry))
     return registry
-
-
-def serve_metrics(address: str, registry: CollectorRegistry) -> tuple[WSGIServer, Thread, str]:
-    """Start /metrics on `address` (host:port, port 0 picks one); returns the bound address."""
-    host, _, port = address.rpartition(":")
-    server, thread = start_http_server(int(port), addr=host, registry=registry)
-    bound = f"{host}:{server.server_port}"
-    logger.info("metrics on http://%s/metrics", bound)
-    return server, thread, bound

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from stigmer_cli import _env
 from stigmer_cli._errors import CliError
-from stigmer_cli.local._layout import LocalSettings
+from stigmer_cli.local._layout import LOOPBACK, LocalSettings
 
 TEMPORAL = "temporal"
 SERVER = "stigmer-server"
@@ -32,7 +32,8 @@ SUPERVISOR_STOP_SECONDS = sum(STOP_GRACE_SECONDS.values()) + 10.0
 
 # Keep the children's environment small: the user's shell may hold provider keys (which the
 # runner needs) but also unrelated secrets, and STIGMER_* settings of another installation.
-_PASSED_THROUGH_PREFIXES = ("ANTHROPIC_", "OPENAI_", "OLLAMA_", "DAYTONA_", "LANGSMITH_")
+# OTEL_: tracing reaches the services as configured in the shell (docs/guides/observability.md).
+_PASSED_THROUGH_PREFIXES = ("ANTHROPIC_", "OPENAI_", "OLLAMA_", "DAYTONA_", "LANGSMITH_", "OTEL_")
 # PYTHONPATH: a launcher that runs from an import path (Bazel's runfiles) hands it on, so
 # `python -m stigmer_server` finds the same packages as the CLI.
 _PASSED_THROUGH = (
@@ -45,6 +46,8 @@ _PASSED_THROUGH = (
     "TMPDIR",
     "SSL_CERT_FILE",
     "PYTHONPATH",
+    "LOG_LEVEL",
+    "LOG_FORMAT",
 )
 
 
@@ -97,6 +100,7 @@ def build_specs(settings: LocalSettings, api_key: str) -> dict[str, ComponentSpe
                 _env.DATA_DIR: str(layout.home),
                 _env.SERVER_DB_URL: f"sqlite+aiosqlite:///{layout.server_db}",
                 _env.SERVER_API_KEYS: api_key,
+                **_metrics(_env.SERVER_METRICS_ADDRESS, settings.server_metrics_port),
             },
             address=settings.server_address,
             stop_grace=STOP_GRACE_SECONDS[SERVER],
@@ -114,11 +118,16 @@ def build_specs(settings: LocalSettings, api_key: str) -> dict[str, ComponentSpe
                 # shell (with the DAYTONA_* variables passed through above).
                 _env.RUNNER_SANDBOX_TYPE: os.environ.get(_env.RUNNER_SANDBOX_TYPE) or "local",
                 _env.RUNNER_SHUTDOWN_GRACE: f"{RUNNER_DRAIN_SECONDS:g}",
+                **_metrics(_env.RUNNER_METRICS_ADDRESS, settings.runner_metrics_port),
             },
             address=f"task queue on {settings.temporal_address}",
             stop_grace=STOP_GRACE_SECONDS[RUNNER],
         ),
     }
+
+
+def _metrics(name: str, port: int) -> dict[str, str]:
+    return {name: f"{LOOPBACK}:{port}"} if port else {}
 
 
 def _base_env() -> dict[str, str]:

@@ -25,7 +25,7 @@ from stigmer_cli.local._components import (
     repo_root,
 )
 from stigmer_cli.local._layout import LOOPBACK, Layout, LocalSettings
-from stigmer_cli.local._ports import require_free
+from stigmer_cli.local._ports import free_port, require_free
 from stigmer_cli.local._procs import ProcessRecord, terminate
 from stigmer_cli.local._readiness import runner_problem, server_problem, temporal_problem
 from stigmer_cli.local._state import LocalState, Phase, read_state
@@ -82,6 +82,8 @@ def prepare(layout: Layout, ports: Ports) -> LocalSettings:
         server_port=ports.server,
         server_command=find_service("stigmer-server", "stigmer_server"),
         runner_command=find_service("agent-runner", "agent_runner"),
+        server_metrics_port=free_port(LOOPBACK),
+        runner_metrics_port=free_port(LOOPBACK),
     )
     require_free(
         LOOPBACK,

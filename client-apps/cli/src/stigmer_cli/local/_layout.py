@@ -70,6 +70,9 @@ class LocalSettings:
     server_port: int
     server_command: tuple[str, ...]
     runner_command: tuple[str, ...]
+    # Prometheus /metrics of the server and the runner (0: none, an older settings file).
+    server_metrics_port: int = 0
+    runner_metrics_port: int = 0
 
     @property
     def layout(self) -> Layout:
@@ -82,6 +85,14 @@ class LocalSettings:
     @property
     def server_address(self) -> str:
         return f"{LOOPBACK}:{self.server_port}"
+
+    @property
+    def metrics_urls(self) -> dict[str, str]:
+        ports = {
+            "stigmer-server": self.server_metrics_port,
+            "agent-runner": self.runner_metrics_port,
+        }
+        return {name: f"http://{LOOPBACK}:{port}/metrics" for name, port in ports.items() if port}
 
     @property
     def temporal_ui_url(self) -> str:
@@ -101,6 +112,8 @@ class LocalSettings:
             server_port=int(raw["server_port"]),
             server_command=tuple(str(part) for part in raw["server_command"]),
             runner_command=tuple(str(part) for part in raw["runner_command"]),
+            server_metrics_port=int(raw.get("server_metrics_port", 0)),
+            runner_metrics_port=int(raw.get("runner_metrics_port", 0)),
         )
 
 

@@ -32,3 +32,11 @@ def require_free(host: str, ports: dict[str, tuple[int, str]]) -> None:
         fix=f"stop the program holding it (see `ss -ltnp 'sport = :{first}'`) or pick "
         f"another port: {options}",
     )
+
+
+def free_port(host: str) -> int:
+    """A port the kernel says is free now, for endpoints nobody needs to know in advance."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        port: int = probe.getsockname()[1]
+        return port

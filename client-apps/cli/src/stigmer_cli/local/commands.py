@@ -34,6 +34,7 @@ from stigmer_cli.local._layout import (
     DEFAULT_TEMPORAL_PORT,
     DEFAULT_TEMPORAL_UI_PORT,
     Layout,
+    LocalSettings,
 )
 from stigmer_cli.local._state import read_state
 
@@ -116,6 +117,7 @@ def up(
         stop(layout)
         raise
     console.print(_table(rows))
+    _print_metrics(console, settings)
     console.print(
         f"Local system ready in {time.monotonic() - started:.1f}s "
         f"(data in {layout.home}, Temporal UI {settings.temporal_ui_url}).\n"
@@ -153,8 +155,14 @@ def status(ctx: typer.Context) -> None:
         raise typer.Exit(3)
     rows = probe(layout, settings, state)
     Console().print(_table(rows))
+    _print_metrics(Console(), settings)
     if not all(row.ready for row in rows):
         raise typer.Exit(1)
+
+
+def _print_metrics(console: Console, settings: LocalSettings) -> None:
+    for name, url in settings.metrics_urls.items():
+        console.print(f"{name} metrics: {url}", highlight=False)
 
 
 def _orphans(layout: Layout) -> list[int]:

@@ -5,6 +5,7 @@ from agent_runner.models._factory import (
     DefaultModelFactory,
     ModelFactory,
     ModelSpecError,
+    check_key_destinations,
     split_model_spec,
 )
 from agent_runner.models._script import (
@@ -33,6 +34,7 @@ __all__ = [
     "ScriptedChatModel",
     "ScriptedReply",
     "ScriptedToolCall",
+    "check_key_destinations",
     "exhausted_text",
     "load_script",
     "parse_script",

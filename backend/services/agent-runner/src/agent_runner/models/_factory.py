@@ -8,7 +8,7 @@ off (`max_retries=0`): a failed request is classified once at the activity bound
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Protocol
 
 from langchain_core.language_models import BaseChatModel
@@ -55,6 +55,35 @@ def split_model_spec(spec: str) -> tuple[str, str]:
         f"model {spec!r} is not a known provider string; expected 'anthropic:<model>', "
         "'openai:<model>', 'ollama:<model>' or 'scripted:<name or path>'"
     )
+
+
+# The variables that send a provider's key somewhere: a key goes only to a base URL set in
+# the same environment layer, or to the runner's own (the operator's) base URL.
+_ENDPOINT_VARIABLES = {
+    "anthropic": ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL"),
+    "openai": ("OPENAI_API_KEY", "OPENAI_BASE_URL"),
+}
+
+
+def check_key_destinations(models: Iterable[str], origins: Mapping[str, str]) -> None:
+    """Refuse a base URL set by an environment layer that does not also set the key.
+
+    Otherwise an environment holding only `ANTHROPIC_BASE_URL` would make the runner send
+    the operator's key (or another layer's) to that URL. `origins` maps each variable of the
+    turn's merged environment to the layer its value came from.
+    """
+    for provider in sorted({split_model_spec(model)[0] for model in models}):
+        if provider not in _ENDPOINT_VARIABLES:
+            continue
+        key, url = _ENDPOINT_VARIABLES[provider]
+        if url not in origins or origins.get(key) == origins[url]:
+            continue
+        source = f"from {origins[key]}" if key in origins else "the runner's"
+        raise ModelSpecError(
+            f"{url} is set by {origins[url]} but {key} would be {source}: a provider key is "
+            f"sent only to a base URL of its own layer; set {key} in {origins[url]} as well "
+            f"(as a secret), or remove {url} from it"
+        )
 
 
 class DefaultModelFactory:

@@ -28,7 +28,7 @@ from typing import Any
 
 from langchain.agents.middleware.summarization import DEFAULT_SUMMARY_PROMPT
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
-from langchain_core.language_models import BaseChatModel, LanguageModelInput
+from langchain_core.language_models import BaseChatModel, LangSmithParams, LanguageModelInput
 from langchain_core.messages import (
     AIMessage,
     AIMessageChunk,
@@ -79,6 +79,11 @@ class ScriptedChatModel(BaseChatModel):
     @property
     def _llm_type(self) -> str:
         return "stigmer-scripted"
+
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
+        # What callbacks (metrics, spans) name the model by: `scripted:<script>`.
+        name = self.script.name if self.script is not None else "none"
+        return LangSmithParams(ls_provider="scripted", ls_model_name=name, ls_model_type="chat")
 
     def bind_tools(
         self, tools: Sequence[Any], **kwargs: Any

@@ -69,7 +69,18 @@ class PreviewStream:
     async def _run(self, queue: asyncio.Queue[AgentExecutionPreview | None]) -> None:
         async def requests() -> AsyncIterator[AgentExecutionPreview]:
             while (item := await queue.get()) is not None:
+                # What queued up while the last write was on its way goes out as one message:
+                # under load a turn sends fewer, larger previews instead of falling behind.
+                closing = False
+                while not queue.empty():
+                    more = queue.get_nowait()
+                    if more is None:
+                        closing = True
+                        break
+                    merge_preview(item.preview, more.preview)
                 yield item
+                if closing:
+                    return
 
         try:
             result = await self._call(requests())
@@ -83,3 +94,17 @@ class PreviewStream:
                 self._execution_id,
                 result.dropped,
             )
+
+
+def merge_preview(into: StatusPreview, more: StatusPreview) -> None:
+    """Append `more`'s texts to `into`, joining a piece that continues the last one."""
+    for text in more.texts:
+        last = into.texts[-1] if into.texts else None
+        if (
+            last is not None
+            and (last.message_id, last.sub_agent_id) == (text.message_id, text.sub_agent_id)
+            and last.offset + len(last.text) == text.offset
+        ):
+            last.text += text.text
+        else:
+            into.texts.append(text)

@@ -23,6 +23,7 @@ import grpc
 from grpc import aio
 
 from agent_runner.config import FlushPolicy
+from agent_runner.metrics import METRICS
 from agent_runner.status._builder import StatusBuilder
 from agent_runner.status._changes import Delta
 from ai.stigmer.agentic.agentexecution.v1.io_pb2 import (
@@ -65,9 +66,10 @@ class FlushGate:
     def overdue(self) -> bool:
         return self._since is not None and self._clock() - self._since >= self._policy.max_delay
 
-    def reset(self) -> None:
-        self._count = 0
-        self._since = None
+    def reset(self) -> int:
+        """Starts a new batch; returns how many events the one before held."""
+        count, self._count, self._since = self._count, 0, None
+        return count
 
 
 class StatusPublisher:
@@ -110,7 +112,7 @@ class StatusPublisher:
     async def flush(self) -> bool:
         """Sends what changed; False when the update is not stored yet (it is retried)."""
         async with self._lock:
-            self._gate.reset()
+            events = self._gate.reset()
             if self._in_flight is None:
                 delta = self._builder.take_delta()
                 if delta is None:
@@ -124,6 +126,7 @@ class StatusPublisher:
                 attempt=self._attempt,
                 attempt_sequence=number,
             )
+            started = time.monotonic()
             try:
                 await self._sink.update_status(update)
             except aio.AioRpcError as error:
@@ -136,6 +139,9 @@ class StatusPublisher:
                     error,
                 )
                 return False
+            METRICS.status_update_seconds.observe(time.monotonic() - started)
+            if events:  # zero: a resend of an update whose outcome was unknown
+                METRICS.status_update_events.observe(events)
             self._delivered(delta, update)
             return True
 

@@ -13,6 +13,7 @@ from stigmer_contracts import ERROR_INVALID_INPUT, ERROR_NOT_FOUND
 from stigmer_server.errors import InvalidArgument, NotFound
 from stigmer_server.execution._turns import SessionTurns
 from stigmer_server.execution._writer import StatusWriter
+from stigmer_server.metrics import METRICS
 from stigmer_server.workflows import SESSION_TURN_READY, SETTLE_EXECUTION, Settlement
 
 logger = logging.getLogger(__name__)
@@ -38,12 +39,16 @@ class PersistenceActivities:
                 str(error), type=ERROR_INVALID_INPUT, non_retryable=True
             ) from None
         await self._turns.release(settlement.execution_id)
+        METRICS.waiting(settlement.execution_id, False)
+        METRICS.turns_settled.labels(ExecutionPhase.Name(status.phase)).inc()
         activity.logger.info("settled %s at sequence %d", settlement.execution_id, result.sequence)
 
     @activity.defn(name=SESSION_TURN_READY)
     async def session_turn_ready(self, execution_id: str) -> bool:
         """True once no earlier turn of the execution's session holds the session."""
         try:
-            return await self._turns.ready(execution_id)
+            ready = await self._turns.ready(execution_id)
         except NotFound as error:
             raise ApplicationError(str(error), type=ERROR_NOT_FOUND, non_retryable=True) from None
+        METRICS.waiting(execution_id, not ready)
+        return ready

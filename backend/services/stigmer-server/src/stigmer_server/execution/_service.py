@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -36,6 +37,7 @@ from stigmer_server.execution._temporal import TemporalGateway
 from stigmer_server.execution._turns import SessionTurns
 from stigmer_server.execution._watch import Watch
 from stigmer_server.execution._writer import StatusWriter
+from stigmer_server.metrics import METRICS
 from stigmer_server.resources import API_VERSION
 from stigmer_server.storage import Page, Transaction, typed
 from stigmer_server.validation import check_env_names, check_id, check_sizes, slugify
@@ -93,6 +95,7 @@ class ExecutionService:
             execution.status.sequence = 1
             await tx.insert(kinds.AGENT_EXECUTION, execution)
         execution_id = execution.metadata.id
+        METRICS.turns_created.inc()
         logger.info("created execution %s in session %s", execution_id, spec.session_id)
         workflow_input = ExecutionWorkflowInput(
             execution_id=execution_id,
@@ -122,12 +125,16 @@ class ExecutionService:
     ) -> AgentExecutionStatusUpdateResult:
         if not update.HasField("status"):
             raise InvalidArgument("status", "required: the status change to merge")
-        return await self._writer.apply(
+        started = time.monotonic()
+        result = await self._writer.apply(
             update.execution_id,
             update.status,
             attempt=update.attempt,
             attempt_sequence=update.attempt_sequence,
         )
+        METRICS.status_update_seconds.observe(time.monotonic() - started)
+        METRICS.status_updates.labels("true" if result.applied else "false").inc()
+        return result
 
     async def stream_previews(
         self, previews: AsyncIterator[AgentExecutionPreview]

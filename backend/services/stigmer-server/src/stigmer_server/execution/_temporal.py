@@ -13,6 +13,7 @@ from stigmer_contracts import INVOKE_AGENT_EXECUTION_WORKFLOW, data_converter
 from stigmer_server.config import ServerConfig
 from stigmer_server.errors import Unavailable
 from stigmer_server.workflows import ExecutionWorkflowInput, TurnRunOptions
+from stigmer_telemetry.tracing import temporal_interceptors
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +38,7 @@ class TemporalGateway:
                         namespace=self._config.temporal_namespace,
                         data_converter=data_converter(),
                         connect_timeout=_CONNECT_TIMEOUT,
+                        interceptors=temporal_interceptors(),
                     )
                 except Exception as error:
                     # Any failure to connect means the same thing to a caller.

@@ -21,13 +21,14 @@ _MAX_BACKOFF = 30.0
 
 
 def workflow_sandbox() -> SandboxedWorkflowRunner:
-    # Proto stubs and our pure libraries are deterministic; passing them through keeps
+    # Proto stubs, our pure libraries and OpenTelemetry (the tracing interceptor's
+    # workflow side) are deterministic here; passing them through keeps
     # message classes identical inside and outside the sandbox and spares re-importing them
     # for every workflow run. The workflow module itself (stigmer_server.workflows) imports
     # nothing else, so a new turn's workflow costs the server almost no import work.
     return SandboxedWorkflowRunner(
         restrictions=SandboxRestrictions.default.with_passthrough_modules(
-            "ai", "google.protobuf", "stigmer_contracts", "stigmer_status"
+            "ai", "google.protobuf", "stigmer_contracts", "stigmer_status", "opentelemetry"
         )
     )
 

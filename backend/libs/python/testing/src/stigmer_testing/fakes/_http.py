@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
@@ -97,7 +97,7 @@ class _Handler(BaseHTTPRequestHandler):
             headers={name.lower(): value for name, value in self.headers.items()},
             body=self._read_body(),
         )
-        self._send(self.server.fake.dispatch(request))
+        self._send(request, self.server.fake.dispatch(request))
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
 
@@ -113,7 +113,7 @@ class _Handler(BaseHTTPRequestHandler):
             return b"".join(chunks)
         return self.rfile.read(int(self.headers.get("Content-Length") or 0))
 
-    def _send(self, response: Response) -> None:
+    def _send(self, request: RecordedRequest, response: Response) -> None:
         self.send_response(response.status)
         self.send_header("Content-Type", response.content_type)
         self.send_header("Content-Length", str(sum(len(part) for part in response.parts)))
@@ -128,6 +128,9 @@ class _Handler(BaseHTTPRequestHandler):
                 time.sleep(response.part_delay)
             self.wfile.write(part)
             self.wfile.flush()
+            listener = self.server.fake.part_listener
+            if listener is not None:
+                listener(request, part)
 
     def log_message(self, format: str, *args: Any) -> None:
         logger.debug("%s " + format, self.server.fake.__class__.__name__, *args)
@@ -166,11 +169,17 @@ class _Server(ThreadingHTTPServer):
         super().handle_error(request, client_address)
 
 
+PartListener = Callable[[RecordedRequest, bytes], None]
+
+
 class FakeHttpServer(ABC):
     """Base of the fakes: subclasses implement `handle` and `error_response`."""
 
     def __init__(self, *, keep_alive: bool = False) -> None:
         self.keep_alive = keep_alive
+        # Called on the handler thread once each reply part is flushed to the client: a
+        # benchmark times streamed chunks from the moment they leave the fake.
+        self.part_listener: PartListener | None = None
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
