@@ -194,8 +194,7 @@ class Turn:
             await write_skills(sandbox.backend, skills)
         # MCP sessions close with this stack: when the turn ends, fails or is cancelled.
         async with contextlib.AsyncExitStack() as stack:
-            with _tracer.start_as_current_span("mcp servers"):
-                tools = await self._mcp_tools(stack, resolved, merged.variables, sandbox)
+            tools = await self._mcp_tools(stack, resolved, merged.variables, sandbox)
             with bound_backend(sandbox.backend):
                 with _tracer.start_as_current_span("build agent"):
                     graph = self._graphs.graph(
@@ -237,13 +236,14 @@ class Turn:
         """The MCP servers' tools for this turn; None when the agent uses no MCP server."""
         if not resolved.mcp_servers:
             return None
-        return await open_turn_tools(
-            stack,
-            agent=resolved.agent,
-            servers=resolved.mcp_servers,
-            variables=variables,
-            sandbox=sandbox.backend,
-        )
+        with _tracer.start_as_current_span("mcp servers"):
+            return await open_turn_tools(
+                stack,
+                agent=resolved.agent,
+                servers=resolved.mcp_servers,
+                variables=variables,
+                sandbox=sandbox.backend,
+            )
 
     def _plan(self, resolved: Resolved) -> AgentPlan:
         agent = resolved.agent
