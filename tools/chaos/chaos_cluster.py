@@ -124,6 +124,10 @@ class RunnerPool:
                 return runner
         return None
 
+    def all_logs(self) -> str:
+        """Every runner's whole log, killed ones included."""
+        return "\n".join(p.read_text(errors="replace") for p in self.data_dir.glob("runner-*.log"))
+
     def logs(self) -> str:
         return "\n".join(f"--- runner {r.pid}\n{r.log()[-3000:]}" for r in self._runners.values())
 

@@ -13,6 +13,31 @@ from pathlib import Path
 REPORT = Path("docs") / "benchmarks" / "chaos.md"
 COMMAND = "make chaos"
 
+SCENARIOS = (
+    "- **runner-kill**: a turn with commands and a sub-agent; its runner is killed -9 at a",
+    "  random point; another runner completes it. No command that was checkpointed runs",
+    "  again; recovery is the kill to the first change the next attempt stores.",
+    "- **server-kill**: the server is killed -9 while a turn streams and restarted on the",
+    "  same address and database; the final status is stored whole, and a watcher that",
+    "  resumes with `after_sequence` builds, from events alone, the stored execution.",
+    "- **temporal-restart**: the Temporal dev server is killed -9 mid-turn and restarted on",
+    "  its file database; the turn in flight and a new one complete.",
+    "- **cancel-next-turn**: turn 1 loops appending to a file, turn 2 waits in the same",
+    "  session, turn 1 is cancelled; the file must not grow while turn 2 runs.",
+    "- **stale-attempt**: attempts 1 and 2 of one execution write its status at once",
+    "  (gRPC); once attempt 2 has written, every update of attempt 1 is refused.",
+    "- **big-output**: one command prints hundreds of MB; the runner's RSS (sampled, and",
+    "  VmHWM) grows less than 100 MB and the tool result stays capped.",
+    "- **big-calls** / **small-calls**: turns of many 60 KB results and of many small",
+    "  calls complete, and the stored execution holds every call with its whole result.",
+    "- **random-cancels**: turns of one session cancelled at random moments (queued to",
+    "  mid-command) end CANCELLED and leave no sandbox process.",
+    "- **cancel-while-loading**: the first turn of a fresh runner, cancelled while the",
+    "  runner still loads its agent stack, ends CANCELLED and the runner serves on.",
+    "- **kill-before-checkpoint**: the runner is killed just after the sub-agent's task",
+    "  saved its result and before the next checkpoint; the turn must still run to its end.",
+)
+
 
 @dataclass
 class Figures:
@@ -60,6 +85,10 @@ def render(figures: Figures, seconds: float, now: datetime | None = None) -> str
         "```",
         *figures.lines,
         "```",
+        "",
+        "## What each line asserts",
+        "",
+        *SCENARIOS,
         "",
     ]
     return "\n".join(lines)

@@ -19,6 +19,7 @@ from chaos_cluster import ChaosServer, RunnerPool
 from chaos_figures import Figures, write_report
 from chaos_scale import SCALE
 from chaos_temporal import FileTemporal
+from chaos_turns import agent_stack_ready
 
 from stigmer_testing._paths import repo_root, temporal_cli
 
@@ -77,9 +78,13 @@ async def runners(
     file_temporal: FileTemporal,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[RunnerPool]:
-    """One runner to start with; scenarios that kill runners add more."""
+    """One runner to start with; scenarios that kill runners add more.
+
+    The scenarios start once its agent stack is loaded: a turn that waits for the load can
+    miss its heartbeat timeout on a busy machine, and that attempt's cancellation also
+    cancels the runner's shared agent-stack load, which stops the runner."""
     pool = RunnerPool(chaos_server, file_temporal.address, tmp_path_factory.mktemp("runner"))
-    await pool.start()
+    await agent_stack_ready(await pool.start())
     try:
         yield pool
     finally:

@@ -24,7 +24,7 @@ MARKER = "chaos-big-output"
 MIB = 1024 * 1024
 
 
-@pytest.mark.timeout(SCALE.timeout(short=90, full=300))
+@pytest.mark.timeout(SCALE.timeout(short=150, full=300))
 async def test_big_command_output(
     api: ChaosApi,
     runners: RunnerPool,
