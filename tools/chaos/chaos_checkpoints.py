@@ -1,6 +1,10 @@
-"""Watching the runner's checkpoint database (SQLite, read-only) to kill it at one exact
-moment: a step's task has saved its result (a pending write) but the graph has not yet
-saved the next checkpoint."""
+"""Watching the runner's checkpoint database (SQLite, read-only) to kill the runner at one
+exact moment: a step's task has saved its result (a pending write) and the graph has not
+yet saved the next checkpoint.
+
+That moment lasts milliseconds, less than a poll and a signal take, so the runner is first
+stopped (SIGSTOP), the database read again, and the runner killed only if the moment holds;
+otherwise it continues (SIGCONT) and the next step is tried."""
 
 from __future__ import annotations
 
@@ -16,9 +20,16 @@ _LATEST = (
     "AND CAST(metadata AS TEXT) LIKE ? ORDER BY checkpoint_id DESC LIMIT 1"
 )
 _WRITTEN = (
-    "SELECT 1 FROM writes WHERE thread_id = ? AND checkpoint_ns = '' AND checkpoint_id = ? "
-    "AND channel = ? LIMIT 1"
+    "SELECT 1 FROM writes WHERE thread_id = ? AND checkpoint_ns = '' AND checkpoint_id = ? LIMIT 1"
 )
+
+
+def _pending(connection: sqlite3.Connection, execution_id: str) -> str | None:
+    """The execution's latest root checkpoint when a task has saved writes against it."""
+    latest = connection.execute(_LATEST, (f"%{execution_id}%",)).fetchone()
+    if latest is None or connection.execute(_WRITTEN, (latest[0], latest[1])).fetchone() is None:
+        return None
+    return str(latest[1])
 
 
 def kill_between_result_and_checkpoint(
@@ -26,28 +37,28 @@ def kill_between_result_and_checkpoint(
     execution_id: str,
     pid: int,
     *,
-    channel: str,
     armed: Callable[[], bool],
     within: float,
-) -> str | None:
-    """SIGKILL `pid` as soon as, once `armed()`, the execution's latest root checkpoint holds
-    a pending write to `channel` (polled without pause); returns that checkpoint's id, or
-    None if the moment never came within `within` seconds."""
+) -> tuple[str | None, int]:
+    """SIGKILL `pid` at the moment (once `armed()`); returns the checkpoint it was killed at
+    (None if the moment never held within `within` seconds) and how many stops missed it."""
     deadline = time.monotonic() + within
+    missed = 0
     connection = sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=1)
     try:
         while time.monotonic() < deadline:
             try:
-                latest = connection.execute(_LATEST, (f"%{execution_id}%",)).fetchone()
-                found = (
-                    latest is not None
-                    and connection.execute(_WRITTEN, (latest[0], latest[1], channel)).fetchone()
-                )
+                seen = _pending(connection, execution_id) if armed() else None
+                if seen is None:
+                    continue
+                os.kill(pid, signal.SIGSTOP)
+                if _pending(connection, execution_id) == seen:
+                    os.kill(pid, signal.SIGKILL)
+                    return seen, missed
             except sqlite3.OperationalError:  # locked for a moment, or not created yet
                 continue
-            if found and armed():
-                os.kill(pid, signal.SIGKILL)
-                return str(latest[1])
+            os.kill(pid, signal.SIGCONT)
+            missed += 1
     finally:
         connection.close()
-    return None
+    return None, missed

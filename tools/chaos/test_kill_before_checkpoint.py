@@ -1,7 +1,7 @@
-"""The runner killed at the one moment random kills hit now and then: the sub-agent's task
-has saved its result (a pending write of the step) but the main graph has not yet saved its
-next checkpoint. The turn must go on from there on another runner: the remaining commands
-run and the script's final answer is stored."""
+"""The runner killed at the moment random kills hit now and then: a step's task has saved its
+result (a pending write) but the graph has not yet saved its next checkpoint. The turn must
+go on from there on another runner: the remaining commands run and the script's final
+answer is stored."""
 
 from __future__ import annotations
 
@@ -47,26 +47,25 @@ async def test_kill_between_a_result_and_the_next_checkpoint(
     sandbox = runners.data_dir / "sandboxes" / f"local-{session.metadata.id}"
     execution_id = await api.start(session, "Kill me between a result and a checkpoint.")
     owner = await turn_owner(file_temporal.address, runners, execution_id)
-    killed_at = await asyncio.to_thread(
+    killed_at, missed = await asyncio.to_thread(
         kill_between_result_and_checkpoint,
         runners.data_dir / "checkpoints.sqlite",
         execution_id,
         owner.pid,
-        channel="branch:to:model",
-        armed=lambda: "sub-1" in runs(sandbox),
+        armed=lambda: "step-1" in runs(sandbox),
         within=120,
     )
     if killed_at is None:
-        pytest.fail("the task's result was never seen before the next checkpoint")
+        pytest.fail(f"no step's result was caught before its next checkpoint ({missed} missed)")
     await runners.kill(owner)
     final = await api.wait_final(execution_id, within=120, context=runners.logs)
     status = final.status
     calls = [c.status for c in status.tool_calls]
     last = status.messages[-1].content if status.messages else ""
     figures.add(
-        f"kill-before-checkpoint: killed with the task's result saved and the next checkpoint "
-        f"not, ended {ExecutionPhase.Name(status.phase)} with {len(calls)}/4 calls, commands "
-        f"run {runs(sandbox)}, last message {last!r}"
+        f"kill-before-checkpoint: killed with a step's result saved and the next checkpoint "
+        f"not ({missed} stops missed the moment), ended {ExecutionPhase.Name(status.phase)} "
+        f"with {len(calls)}/4 calls, commands run {runs(sandbox)}, last message {last!r}"
     )
     assert status.phase == ExecutionPhase.EXECUTION_COMPLETED, status.error
     assert calls == [ToolCallStatus.TOOL_CALL_COMPLETED] * 4, "the turn was cut short"
