@@ -6,7 +6,7 @@ VENV := $(ROOT)/.venv/bin
 BUF := $(ROOT)/tools/buf/node_modules/.bin/buf
 PYTEST_ARGS ?=
 
-.PHONY: help setup run test lint fmt typecheck protos protos-check pytest unit integration bazel-test bazel-lock bazel-lock-check bench
+.PHONY: help setup run test lint fmt typecheck protos protos-check pytest unit integration bazel-test bazel-lock bazel-lock-check bench chaos
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -65,3 +65,6 @@ image: ## Build both service images (OCI layouts under bazel-bin)
 
 bench: ## Benchmarks; results written under docs/benchmarks/
 	@bash tools/bench.sh
+
+chaos: setup ## Chaos suite at full scale (kills, restarts, cancels, big output); figures to docs/benchmarks/chaos.md
+	CHAOS_SCALE=full $(VENV)/pytest tools/chaos -m chaos $(PYTEST_ARGS)

@@ -5,6 +5,9 @@
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+# The chaos suite imports its helper modules by name (its conftest puts its directory on
+# sys.path, as pytest runs it); mypy finds them the same way.
+export MYPYPATH=tools/chaos
 GROUPS_=(
   "apis/stubs/python/ai apis/tests"
   "backend/libs/python/contracts"
@@ -12,7 +15,7 @@ GROUPS_=(
   "backend/libs/python/telemetry"
   "backend/libs/python/testing"
   "client-apps/cli"
-  "tools/bench tools/ci tools/tests"
+  "tools/bench tools/ci tools/tests tools/chaos"
   "tools/oci"
   "tools/bazel"
 )
