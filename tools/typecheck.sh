@@ -15,7 +15,8 @@ GROUPS_=(
   "backend/libs/python/telemetry"
   "backend/libs/python/testing"
   "client-apps/cli"
-  "tools/bench tools/ci tools/tests tools/chaos"
+  "tools/bench tools/ci tools/tests"
+  "tools/chaos"
   "tools/oci"
   "tools/bazel"
 )

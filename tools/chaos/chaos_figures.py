@@ -33,14 +33,14 @@ SCENARIOS = (
     "  calls complete, and the stored execution holds every call with its whole result.",
     "- **random-cancels**: turns of one session cancelled at random moments (queued to",
     "  mid-command) end CANCELLED and leave no sandbox process.",
-    "- **cancel-while-loading** (xfail, runner bug): the first turn of a fresh runner,",
+    "- **cancel-while-loading**: the first turn of a fresh runner,",
     "  cancelled while the runner still loads its agent stack, ends CANCELLED and the",
     "  runner serves on.",
-    "- **kill-before-checkpoint** (xfail, runner bug): the runner is stopped and killed",
+    "- **kill-before-checkpoint**: the runner is stopped and killed",
     "  just after a step saved its result and before the next checkpoint; the turn must",
     "  still run to its end.",
     "",
-    "A scenario marked xfail pins down a bug still open: its line shows what happens today.",
+    "Both of the last two found a runner bug when the suite was written; both are fixed.",
 )
 
 

@@ -66,15 +66,6 @@ async def slow_loading(
         await server.stop()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "runner bug: a turn waiting for the agent stack awaits the shared load task "
-        "unshielded (activities.py `await self._dependencies`), so cancelling the attempt "
-        "cancels the load, and worker._run's `dependencies.exception()` raises "
-        "CancelledError: the runner process exits"
-    ),
-)
 @pytest.mark.timeout(SCALE.timeout(short=150, full=150))
 async def test_cancel_while_the_agent_stack_loads(
     slow_loading: tuple[ChaosApi, RunnerPool],

@@ -23,16 +23,6 @@ from ai.stigmer.agentic.agentexecution.v1.enum_pb2 import ExecutionPhase, ToolCa
 pytestmark = [pytest.mark.integration, pytest.mark.chaos]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason=(
-        "runner bug: Turn._stream takes `not state.next` for a finished turn, but langgraph "
-        "leaves out of `next` the tasks whose writes are saved, so a checkpoint whose step "
-        "finished (next checkpoint not yet saved) reads as finished: the resumed attempt "
-        "stores COMPLETED with the turn cut short"
-    ),
-)
 @pytest.mark.timeout(SCALE.timeout(short=240, full=240))
 async def test_kill_between_a_result_and_the_next_checkpoint(
     api: ChaosApi,
