@@ -267,3 +267,23 @@ async def test_a_metadata_update_folds_the_log_and_keeps_the_status(store: Store
     again = await store.get(kinds.AGENT_EXECUTION, execution.metadata.id)
     assert isinstance(again, AgentExecution)
     assert (again.status.messages[0].content, again.status.sequence) == ("abc", 4)
+
+
+async def test_a_repeated_settlement_of_an_ended_turn_stores_nothing_new(store: Store) -> None:
+    """SettleExecution retried (its first run's answer lost with a killed server): the
+    execution keeps its final sequence, so a watcher's copy that ended there stays whole."""
+    execution = _execution(IDS.new("ses"), ExecutionPhase.EXECUTION_PENDING)
+    async with store.transaction() as tx:
+        await tx.insert(kinds.AGENT_EXECUTION, execution)
+    writer = StatusWriter(store, ExecutionHub())
+    final = AgentExecutionStatus(phase=ExecutionPhase.EXECUTION_FAILED, error="model gone")
+    first = await writer.apply(execution.metadata.id, final)
+    again = await writer.apply(execution.metadata.id, final)
+    assert again.applied
+    assert again.sequence == first.sequence
+    stored = await store.get(kinds.AGENT_EXECUTION, execution.metadata.id)
+    assert isinstance(stored, AgentExecution)
+    assert stored.status.sequence == first.sequence
+    # Anything else after the end is still a change (a late message, say).
+    late = AgentExecutionStatus(messages=[AgentMessage(id="late", content="x")])
+    assert (await writer.apply(execution.metadata.id, late)).sequence == first.sequence + 1

@@ -64,7 +64,9 @@ class StatusWriter:
                 head = await tx.executions.head(execution_id, for_update=True)
                 if head is None:
                     raise NotFound("AgentExecution", execution_id, field="execution_id")
-                if _already_applied(execution_id, head, attempt, attempt_sequence):
+                if _already_applied(execution_id, head, attempt, attempt_sequence) or _ends_again(
+                    head, delta
+                ):
                     return AgentExecutionStatusUpdateResult(sequence=head.sequence, applied=True)
                 change = effective_delta(AgentExecutionStatus(phase=head.phase), delta)
                 _stamp_times(head.phase, change)
@@ -82,6 +84,14 @@ class StatusWriter:
         if change.HasField("phase") and is_final(change.phase) and not is_final(head.phase):
             logger.info("execution %s ended %s", execution_id, ExecutionPhase.Name(change.phase))
         return AgentExecutionStatusUpdateResult(sequence=change.sequence, applied=True)
+
+
+def _ends_again(head: ExecutionHead, delta: AgentExecutionStatus) -> bool:
+    """True for the same ending written again (SettleExecution retried after its answer was
+    lost): a new sequence would hold nothing new, and watchers stop at the first ending."""
+    if not is_final(head.phase) or delta.phase != head.phase:
+        return False
+    return {field.name for field, _ in delta.ListFields()} <= {"phase", "error"}
 
 
 def _already_applied(
