@@ -19,7 +19,7 @@ from grpc_reflection.v1alpha import reflection  # type: ignore[import-untyped]
 from stigmer_server import resources as kinds
 from stigmer_server.api._controllers import registrations
 from stigmer_server.api._crud import ResourceService
-from stigmer_server.api._interceptors import AuthInterceptor, ErrorInterceptor
+from stigmer_server.api._interceptors import ErrorInterceptor
 from stigmer_server.api._rules import (
     AgentExecutionRules,
     AgentInstanceRules,
@@ -41,6 +41,8 @@ from stigmer_server.execution import (
     libpq_dsn,
     run_workers,
 )
+from stigmer_server.iam import AuthGate, KeyRegistry
+from stigmer_server.iam._service import register as register_api_keys
 from stigmer_server.ids import IdFactory
 from stigmer_server.metrics import registry_for
 from stigmer_server.storage import Store
@@ -64,6 +66,7 @@ class Components:
     gateway: TemporalGateway
     hub: ExecutionHub
     reconciler: Reconciler
+    keys: KeyRegistry
     # Set on PostgreSQL, where several replicas may share the database.
     broadcaster: PostgresBroadcaster | None
 
@@ -100,8 +103,9 @@ def build(config: ServerConfig, store: Store) -> Components:
     )
     activities = PersistenceActivities(writer, turns)
     reconciler = Reconciler(store, writer, turns, gateway, config.reconcile)
+    keys = KeyRegistry(store, ids, admin_keys=config.api_keys, runner_keys=config.runner_keys)
     return Components(
-        store, services, executions, activities, gateway, hub, reconciler, broadcaster
+        store, services, executions, activities, gateway, hub, reconciler, keys, broadcaster
     )
 
 
@@ -120,7 +124,7 @@ def grpc_server(config: ServerConfig, parts: Components) -> tuple[grpc.aio.Serve
     server = grpc.aio.server(
         interceptors=[
             *_tracing_interceptors(),
-            AuthInterceptor(config.api_keys),
+            AuthGate(parts.keys),
             ErrorInterceptor(),
         ],
         options=[
@@ -132,6 +136,7 @@ def grpc_server(config: ServerConfig, parts: Components) -> tuple[grpc.aio.Serve
     for registration in registrations(parts.services, parts.executions):
         registration.add(registration.servicer, server)
         names.append(registration.service_name)
+    names.extend(register_api_keys(parts.keys, server))
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     health_name = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name

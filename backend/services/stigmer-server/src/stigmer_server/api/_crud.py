@@ -47,6 +47,7 @@ class ResourceService:
         resource_id = self.ids.new(self.kind.id_prefix)
         normalize_metadata(resource.metadata, self.kind, resource_id)
         self.rules.validate(resource)
+        self.rules.check_create(resource)
         now = Timestamp()
         now.GetCurrentTime()
         resource.metadata.id = resource_id

@@ -7,6 +7,7 @@ from typing import Any
 from ai.stigmer.commons.apiresource.reference_pb2 import ApiResourceReference
 from stigmer_server import resources as kinds
 from stigmer_server.errors import FailedPrecondition, InvalidArgument, NotFound
+from stigmer_server.iam import check_session_fields
 from stigmer_server.resources import Kind
 from stigmer_server.storage import Transaction
 from stigmer_server.validation import (
@@ -27,6 +28,9 @@ class Rules:
         check_sizes(resource.spec, "spec")
 
     async def check_references(self, tx: Transaction, resource: Any) -> None:
+        return None
+
+    def check_create(self, resource: Any) -> None:
         return None
 
     def check_update(self, stored: Any, incoming: Any) -> None:
@@ -97,11 +101,15 @@ class SessionRules(Rules):
             tx, kinds.AGENT_INSTANCE, resource.spec.agent_instance_id, "spec.agent_instance_id"
         )
 
+    def check_create(self, resource: Any) -> None:
+        check_session_fields(None, resource)
+
     def check_update(self, stored: Any, incoming: Any) -> None:
         if incoming.spec.agent_instance_id != stored.spec.agent_instance_id:
             raise InvalidArgument(
                 "spec.agent_instance_id", "a session's agent instance cannot change"
             )
+        check_session_fields(stored, incoming)
 
 
 class SkillRules(Rules):

@@ -6,6 +6,7 @@ from stigmer_server.storage._executions import (
     ExecutionRows,
     needs_compaction,
 )
+from stigmer_server.storage._keys import KeyRow, KeyRows
 from stigmer_server.storage._schema import MIGRATIONS, migrate
 from stigmer_server.storage._store import Page, Store, Transaction, typed
 
@@ -14,6 +15,8 @@ __all__ = [
     "MIGRATIONS",
     "ExecutionHead",
     "ExecutionRows",
+    "KeyRow",
+    "KeyRows",
     "Page",
     "Store",
     "Transaction",

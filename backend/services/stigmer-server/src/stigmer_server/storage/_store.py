@@ -21,6 +21,7 @@ from ai.stigmer.agentic.agentexecution.v1.api_pb2 import AgentExecution
 from stigmer_server.errors import AlreadyExists
 from stigmer_server.resources import AGENT_EXECUTION, Kind
 from stigmer_server.storage._executions import ExecutionRows
+from stigmer_server.storage._keys import KeyRows
 from stigmer_server.storage._schema import execution_log, migrate, resources
 
 logger = logging.getLogger(__name__)
@@ -41,6 +42,7 @@ class Transaction:
         self._c = connection
         self._written = written
         self.executions = ExecutionRows(connection, written)
+        self.keys = KeyRows(connection)
 
     async def get(
         self, kind: Kind, resource_id: str, *, for_update: bool = False

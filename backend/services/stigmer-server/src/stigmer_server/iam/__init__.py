@@ -1,0 +1,23 @@
+"""Identities: API keys as principals with a role and an org, and the gate on every RPC.
+
+docs/architecture/security.md describes who may do what.
+"""
+
+from stigmer_server.iam._fields import check_session_fields
+from stigmer_server.iam._gate import OPEN_PREFIXES, UNAUTHENTICATED_MESSAGE, AuthGate
+from stigmer_server.iam._keys import KeyRegistry
+from stigmer_server.iam._principal import SYSTEM, Principal, Role, current_principal
+from stigmer_server.iam._table import METHOD_ROLES
+
+__all__ = [
+    "METHOD_ROLES",
+    "OPEN_PREFIXES",
+    "SYSTEM",
+    "UNAUTHENTICATED_MESSAGE",
+    "AuthGate",
+    "KeyRegistry",
+    "Principal",
+    "Role",
+    "check_session_fields",
+    "current_principal",
+]
