@@ -1,4 +1,5 @@
-"""The local API key: generated once per data directory, readable only by its owner."""
+"""The local API keys (the CLI's admin key, the runner's key): generated once per data
+directory, readable only by their owner, given to the server as bootstrap keys."""
 
 from __future__ import annotations
 

@@ -96,6 +96,7 @@ def prepare(layout: Layout, ports: Ports) -> LocalSettings:
     layout.home.mkdir(parents=True, exist_ok=True, mode=0o700)
     layout.logs_dir.mkdir(exist_ok=True)
     ensure_api_key(layout.api_key_file)
+    ensure_api_key(layout.runner_key_file)
     layout.settings_file.write_text(settings.to_json(), encoding="utf-8")
     return settings
 
