@@ -241,8 +241,9 @@ class ExecutionService:
         )
         await self._sessions.insert(tx, session)
         spec.session_id = session.metadata.id
-        execution.metadata.org = agent.metadata.org
-        execution.metadata.owner_scope = agent.metadata.owner_scope
+        # The session's org: the caller's, when an org's member runs a platform agent.
+        execution.metadata.org = session.metadata.org
+        execution.metadata.owner_scope = session.metadata.owner_scope
 
     async def _default_instance(self, tx: Transaction, agent: Agent) -> str:
         """The agent's default instance, created (once) and recorded in its status."""

@@ -6,8 +6,9 @@ docs/architecture/security.md describes who may do what.
 from stigmer_server.iam._fields import check_session_fields
 from stigmer_server.iam._gate import OPEN_PREFIXES, UNAUTHENTICATED_MESSAGE, AuthGate
 from stigmer_server.iam._keys import KeyRegistry
-from stigmer_server.iam._principal import SYSTEM, Principal, Role, current_principal
+from stigmer_server.iam._orgs import assign_org, check_writable
 from stigmer_server.iam._table import METHOD_ROLES
+from stigmer_server.principal import SYSTEM, Principal, Role, current_principal
 
 __all__ = [
     "METHOD_ROLES",
@@ -18,6 +19,8 @@ __all__ = [
     "KeyRegistry",
     "Principal",
     "Role",
+    "assign_org",
     "check_session_fields",
+    "check_writable",
     "current_principal",
 ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from stigmer_server.errors import PermissionDenied
-from stigmer_server.iam._principal import Role, current_principal
+from stigmer_server.principal import Role, current_principal
 
 RUNNER_FIELDS: Final = ("sandbox_id", "thread_id")
 

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any, Final
 import grpc
 
 from stigmer_server.iam._keys import KeyRegistry
-from stigmer_server.iam._principal import Principal, Role, set_principal
 from stigmer_server.iam._table import allowed
+from stigmer_server.principal import Principal, Role, set_principal
 
 logger = logging.getLogger(__name__)
 

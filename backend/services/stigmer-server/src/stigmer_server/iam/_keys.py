@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 from typing import Final
 
 from stigmer_server.errors import InvalidArgument, NotFound, PermissionDenied
-from stigmer_server.iam._principal import Principal, Role
 from stigmer_server.iam._tokens import (
     format_token,
     new_salt,
@@ -26,6 +25,7 @@ from stigmer_server.iam._tokens import (
     secret_matches,
 )
 from stigmer_server.ids import IdFactory
+from stigmer_server.principal import Principal, Role
 from stigmer_server.storage import KeyRow, Store
 
 logger = logging.getLogger(__name__)

@@ -15,7 +15,7 @@ from ai.stigmer.iam.apikey.v1.api_pb2 import ApiKey
 from ai.stigmer.iam.apikey.v1.io_pb2 import ApiKeyId, ApiKeyList, CreatedApiKey
 from stigmer_server.errors import InvalidArgument
 from stigmer_server.iam._keys import KeyRegistry
-from stigmer_server.iam._principal import Role, current_principal
+from stigmer_server.principal import Role, current_principal
 from stigmer_server.storage import KeyRow
 from stigmer_server.validation import is_well_formed_id, page_size, page_token
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from stigmer_server.iam._principal import Role
+from stigmer_server.principal import Role
 
 _AGENTIC: Final = "ai.stigmer.agentic"
 _KINDS: Final = {

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
 from google.protobuf.message import Message
-from sqlalchemy import event, func, select, text
+from sqlalchemy import Select, event, func, select, text
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -19,6 +19,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 
 from ai.stigmer.agentic.agentexecution.v1.api_pb2 import AgentExecution
 from stigmer_server.errors import AlreadyExists
+from stigmer_server.principal import visible_orgs
 from stigmer_server.resources import AGENT_EXECUTION, Kind
 from stigmer_server.storage._executions import ExecutionRows
 from stigmer_server.storage._keys import KeyRows
@@ -27,6 +28,7 @@ from stigmer_server.storage._schema import execution_log, migrate, resources
 logger = logging.getLogger(__name__)
 
 _M = TypeVar("_M", bound=Message)
+_Q = TypeVar("_Q", bound=Select[Any])
 
 
 @dataclass(frozen=True)
@@ -47,8 +49,10 @@ class Transaction:
     async def get(
         self, kind: Kind, resource_id: str, *, for_update: bool = False
     ) -> Message | None:
-        query = select(resources.c.data).where(
-            resources.c.id == resource_id, resources.c.kind == kind.name
+        query = _visible(
+            select(resources.c.data).where(
+                resources.c.id == resource_id, resources.c.kind == kind.name
+            )
         )
         if for_update:
             query = query.with_for_update()
@@ -62,7 +66,7 @@ class Transaction:
             resources.c.org == org,
             resources.c.slug == slug,
         )
-        data = (await self._c.execute(query)).scalar()
+        data = (await self._c.execute(_visible(query))).scalar()
         return None if data is None else (await self._materialized(kind, [data]))[0]
 
     async def insert(self, kind: Kind, resource: Message) -> None:
@@ -132,6 +136,7 @@ class Transaction:
             query = query.where(resources.c.session_id == session_id)
         if after_id:
             query = query.where(resources.c.id > after_id)
+        query = _visible(query)
         rows = (await self._c.execute(query.order_by(resources.c.id).limit(page_size + 1))).all()
         more = len(rows) > page_size
         rows = rows[:page_size]
@@ -237,6 +242,16 @@ def typed(resource: Message | None, message_type: type[_M]) -> _M | None:
     if not isinstance(resource, message_type):
         raise TypeError(f"expected {message_type.__name__}, got {type(resource).__name__}")
     return resource
+
+
+def _visible(query: _Q) -> _Q:
+    """Only the rows of the caller's org and the platform's (all for a platform principal).
+
+    Every read of a resource passes here, so another org's resource is absent everywhere:
+    by id, by slug, in lists and in the references a spec names.
+    """
+    orgs = visible_orgs()
+    return query if orgs is None else query.where(resources.c.org.in_(orgs))
 
 
 def _decode(kind: Kind, data: bytes) -> Message:

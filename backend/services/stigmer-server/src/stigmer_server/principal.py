@@ -1,4 +1,7 @@
-"""Who is calling: the principal an API key stands for, kept in a contextvar per call."""
+"""Who is calling: the principal an API key stands for, kept in a contextvar per call.
+
+Outside `iam` because storage scopes every read by it and `iam` itself uses storage.
+"""
 
 from __future__ import annotations
 
@@ -66,6 +69,12 @@ _current: contextvars.ContextVar[Principal] = contextvars.ContextVar("stigmer_pr
 def current_principal() -> Principal:
     """The caller of the RPC being served (set by the gate); the server itself elsewhere."""
     return _current.get(SYSTEM)
+
+
+def visible_orgs() -> tuple[str, ...] | None:
+    """The orgs whose resources the caller sees: its own and the platform's (None = all)."""
+    principal = current_principal()
+    return None if principal.platform else (principal.org, "")
 
 
 def set_principal(principal: Principal) -> contextvars.Token[Principal]:
