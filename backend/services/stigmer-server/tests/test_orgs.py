@@ -171,3 +171,19 @@ async def test_references_and_turns_stay_in_their_org(
     listed = await globex.call(globex.executions_q.list, ListRequest(page_size=1000))
     assert execution.metadata.id not in [item.metadata.id for item in listed.items]
     await acme.call(acme.executions.cancel, execution_id)
+
+
+async def test_two_orgs_take_turns_with_one_platform_agent(
+    server: StigmerServer, api: Api, make: Builders
+) -> None:
+    acme = await _key(api, Role.MEMBER, "acme")
+    globex = await _key(api, Role.MEMBER, "globex")
+    agent = await api.call(api.agents.create, make.agent())
+    assert agent.metadata.org == ""
+    for member, org in ((acme, "acme"), (globex, "globex"), (acme, "acme")):
+        turn = await member.call(
+            member.executions.create, make.execution("ok", agent_id=agent.metadata.id)
+        )
+        # The turn and its new session are the caller's, not the platform's.
+        assert turn.metadata.org == org
+        await member.call(member.executions.cancel, AgentExecutionId(value=turn.metadata.id))
