@@ -12,7 +12,7 @@ from ai.stigmer.commons.apiresource.io_pb2 import ListRequest
 from ai.stigmer.commons.apiresource.reference_pb2 import ApiResourceReference
 from stigmer_server.api._rules import Rules, find_by_reference
 from stigmer_server.errors import Conflict, InvalidArgument, NotFound
-from stigmer_server.iam import assign_org, check_writable
+from stigmer_server.iam import assign_org, check_writable, keep_secrets
 from stigmer_server.ids import IdFactory
 from stigmer_server.resources import Kind
 from stigmer_server.storage import Page, Store, Transaction
@@ -82,6 +82,7 @@ class ResourceService:
                 raise NotFound(self.kind.name, resource_id, field="metadata.id")
             check_writable(self.kind.name, stored)
             assign_org(incoming.metadata)
+            keep_secrets(stored, incoming)
             version = incoming.metadata.version
             if version and version != stored.metadata.version:
                 raise Conflict(

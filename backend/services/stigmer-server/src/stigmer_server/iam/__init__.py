@@ -7,6 +7,7 @@ from stigmer_server.iam._fields import check_session_fields
 from stigmer_server.iam._gate import OPEN_PREFIXES, UNAUTHENTICATED_MESSAGE, AuthGate
 from stigmer_server.iam._keys import KeyRegistry
 from stigmer_server.iam._orgs import assign_org, check_writable
+from stigmer_server.iam._secrets import keep_secrets, masked
 from stigmer_server.iam._table import METHOD_ROLES
 from stigmer_server.principal import SYSTEM, Principal, Role, current_principal
 
@@ -23,4 +24,6 @@ __all__ = [
     "check_session_fields",
     "check_writable",
     "current_principal",
+    "keep_secrets",
+    "masked",
 ]

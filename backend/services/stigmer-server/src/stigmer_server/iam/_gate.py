@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Final
 import grpc
 
 from stigmer_server.iam._keys import KeyRegistry
+from stigmer_server.iam._secrets import masked
 from stigmer_server.iam._table import allowed
 from stigmer_server.principal import Principal, Role, set_principal
 
@@ -77,13 +78,15 @@ def _as(
     """The handler, with `principal` current while its behaviour runs.
 
     Each RPC runs in a task of its own, so the value set there is that call's alone.
+    Responses reach a caller that is not the runner with their secret values masked.
     """
+    reveal: Callable[[Any], Any] = _same if principal.acts_as(Role.RUNNER) else masked
     if handler.unary_unary is not None:
         unary = handler.unary_unary
 
         async def call(request: Any, context: Any) -> Any:
             set_principal(principal)
-            return await unary(request, context)
+            return reveal(await unary(request, context))
 
         return grpc.unary_unary_rpc_method_handler(
             call,
@@ -96,7 +99,7 @@ def _as(
         async def stream(request: Any, context: Any) -> AsyncIterator[Any]:
             set_principal(principal)
             async for item in streaming(request, context):
-                yield item
+                yield reveal(item)
 
         return grpc.unary_stream_rpc_method_handler(
             stream,
@@ -116,6 +119,10 @@ def _as(
             response_serializer=handler.response_serializer,
         )
     raise RuntimeError("stream-stream RPCs are not served")
+
+
+def _same(response: Any) -> Any:
+    return response
 
 
 def _refused(
