@@ -291,6 +291,13 @@ def test_get_lists_what_was_applied_and_masks_secrets(home: Path, applied: Resul
     assert "'********'" in env_yaml
 
 
+def test_secret_values_are_sealed_in_the_servers_database(home: Path, applied: Result) -> None:
+    assert stat.S_IMODE((home / "secrets.keys").stat().st_mode) == 0o600
+    stored = b"".join(path.read_bytes() for path in home.glob("stigmer.db*"))
+    assert b"sealed:v1:local-1:" in stored
+    assert b"demo-token-not-a-real-secret" not in stored
+
+
 def test_wrong_kind_manifest_fails_naming_file_and_field(home: Path, tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text(

@@ -17,6 +17,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc  # type: ignore[i
 from grpc_reflection.v1alpha import reflection  # type: ignore[import-untyped]
 
 from stigmer_server import resources as kinds
+from stigmer_server._env import SECRETS_KEY_FILE
 from stigmer_server.api._controllers import registrations
 from stigmer_server.api._crud import ResourceService
 from stigmer_server.api._interceptors import ErrorInterceptor
@@ -45,7 +46,7 @@ from stigmer_server.iam import AuthGate, KeyRegistry
 from stigmer_server.iam._service import register as register_api_keys
 from stigmer_server.ids import IdFactory
 from stigmer_server.metrics import registry_for
-from stigmer_server.storage import Store
+from stigmer_server.storage import Sealer, Store
 from stigmer_telemetry.metrics import serve_metrics
 from stigmer_telemetry.tracing import tracing_enabled
 
@@ -148,8 +149,15 @@ async def serve(config: ServerConfig, stop: asyncio.Event, port_file: Path | Non
     """Run until `stop` is set: storage, gRPC API, health, reflection and the workers."""
     if config.db_url.startswith("sqlite"):
         config.data_dir.mkdir(parents=True, exist_ok=True)
-    store = await Store.open(config.db_url)
+    sealer = Sealer.from_file(config.secrets_key_file) if config.secrets_key_file else None
+    if sealer is None:
+        logger.info("no %s: secret values are stored unencrypted", SECRETS_KEY_FILE)
+    store = await Store.open(config.db_url, sealer)
     try:
+        async with store.transaction() as tx:
+            resealed = await tx.reseal(kinds.ALL_KINDS)
+        if resealed:
+            logger.info("re-sealed the secrets of %d resources with the first key", resealed)
         await _serve(config, build(config, store), stop, port_file)
     finally:
         await store.close()

@@ -66,6 +66,7 @@ class ServerConfig:
     log_format: str
     # Bootstrap `runner` keys (local mode gives its runner one); empty by default.
     runner_keys: tuple[str, ...] = ()
+    secrets_key_file: Path | None = None
 
     def __repr__(self) -> str:
         # API keys never reach a log line, even through a debug print of the config.
@@ -111,6 +112,9 @@ def load_config(environ: Mapping[str, str]) -> ServerConfig:
     runner_keys = tuple(
         k.strip() for k in environ.get(_env.RUNNER_KEYS, "").split(",") if k.strip()
     )
+    key_file = environ.get(_env.SECRETS_KEY_FILE, "").strip()
+    if key_file and not Path(key_file).expanduser().is_file():
+        problems.append(f"{_env.SECRETS_KEY_FILE}={key_file!r}: no such file")
     temporal = get(_env.TEMPORAL_HOST_PORT, _env.TEMPORAL_HOST_PORT_DEFAULT)
     if not _is_host_port(temporal):
         problems.append(f"{_env.TEMPORAL_HOST_PORT}={temporal!r}: expected host:port")
@@ -186,6 +190,7 @@ def load_config(environ: Mapping[str, str]) -> ServerConfig:
         log_level=log_level,
         log_format=log_format,
         runner_keys=runner_keys,
+        secrets_key_file=Path(key_file).expanduser() if key_file else None,
     )
 
 

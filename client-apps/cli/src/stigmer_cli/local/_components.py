@@ -104,6 +104,7 @@ def build_specs(
                 _env.SERVER_DB_URL: f"sqlite+aiosqlite:///{layout.server_db}",
                 _env.SERVER_API_KEYS: api_key,
                 _env.SERVER_RUNNER_KEYS: runner_key,
+                _env.SERVER_SECRETS_KEY_FILE: str(layout.secrets_key_file),
                 **_metrics(_env.SERVER_METRICS_ADDRESS, settings.server_metrics_port),
             },
             address=settings.server_address,

@@ -38,6 +38,11 @@ class Layout:
         return self.home / "runner-api-key"
 
     @property
+    def secrets_key_file(self) -> Path:
+        """The key that seals secret values in the server's database."""
+        return self.home / "secrets.keys"
+
+    @property
     def state_file(self) -> Path:
         return self.home / "local-state.json"
 

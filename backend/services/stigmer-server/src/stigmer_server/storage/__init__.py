@@ -8,6 +8,7 @@ from stigmer_server.storage._executions import (
 )
 from stigmer_server.storage._keys import KeyRow, KeyRows
 from stigmer_server.storage._schema import MIGRATIONS, migrate
+from stigmer_server.storage._sealing import Sealer, SealingError
 from stigmer_server.storage._store import Page, Store, Transaction, typed
 
 __all__ = [
@@ -18,6 +19,8 @@ __all__ = [
     "KeyRow",
     "KeyRows",
     "Page",
+    "Sealer",
+    "SealingError",
     "Store",
     "Transaction",
     "migrate",
