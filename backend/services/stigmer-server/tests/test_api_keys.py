@@ -117,6 +117,8 @@ async def test_an_org_admin_manages_only_its_own_orgs_keys(server: StigmerServer
         # Creating in its own org works; in another org it is refused, naming the field.
         own = await _create(channel, admin.key, "acme-ci", Role.VIEWER, org="acme")
         assert own.api_key.metadata.org == "acme"
+        unnamed = await _create(channel, admin.key, "acme-bot", Role.MEMBER)
+        assert unnamed.api_key.metadata.org == "acme", "an org admin's keys default to its org"
         with pytest.raises(grpc.aio.AioRpcError) as refused:
             await _create(channel, admin.key, "sneaky", Role.ADMIN, org="globex")
         assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED

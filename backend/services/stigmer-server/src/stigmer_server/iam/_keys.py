@@ -123,6 +123,8 @@ class KeyRegistry:
             raise InvalidArgument("metadata.name", f"at most {_MAX_NAME} characters")
         if len(org) > _MAX_ORG:
             raise InvalidArgument("metadata.org", f"at most {_MAX_ORG} characters")
+        if not caller.platform and not org:
+            org = caller.org  # an org's admin makes keys of its org unless told otherwise
         if not caller.platform and org != caller.org:
             raise PermissionDenied(
                 f"metadata.org: an admin of org {caller.org!r} creates keys in that org only, "
