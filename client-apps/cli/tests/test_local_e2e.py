@@ -194,6 +194,48 @@ def test_api_key_is_generated_once_and_private(home: Path) -> None:
     assert key_file.read_text(encoding="utf-8").strip().startswith("stk_local_")
 
 
+def test_the_runner_has_a_key_of_its_own(home: Path) -> None:
+    runner_key = (home / "runner-api-key").read_text(encoding="utf-8").strip()
+    assert stat.S_IMODE((home / "runner-api-key").stat().st_mode) == 0o600
+    assert runner_key != (home / "api-key").read_text(encoding="utf-8").strip()
+    # A runner key may not do what a user does (the turns below show it does what a runner does).
+    as_runner = stigmer(home, "get", "agents", extra_env={"STIGMER_API_KEY": runner_key})
+    assert as_runner.code == 1
+    assert "PERMISSION_DENIED" in as_runner.err
+
+
+def test_keys_are_created_once_listed_used_by_role_and_revoked(home: Path, applied: Result) -> None:
+    created = stigmer(
+        home, "keys", "create", "--name", "dashboard", "--role", "viewer", "-o", "json"
+    )
+    assert created.code == 0, created.out + created.err
+    key = json.loads(created.out)
+    assert key["key"].startswith(f"stk_{key['id']}_")
+    viewer = {"STIGMER_API_KEY": key["key"]}
+
+    listed = stigmer(home, "keys", "list")
+    assert listed.code == 0, listed.err
+    assert key["id"] in listed.out
+    assert "viewer" in listed.out
+    assert key["key"] not in listed.out
+
+    reads = stigmer(home, "get", "agents", extra_env=viewer)
+    assert reads.code == 0, reads.err
+    assert "demo-agent" in reads.out
+    delete = stigmer(home, "delete", "agent", "demo-agent", extra_env=viewer)
+    assert delete.code == 1
+    assert "PERMISSION_DENIED" in delete.err
+    own_keys = stigmer(home, "keys", "list", extra_env=viewer)
+    assert own_keys.code == 1
+    assert "PERMISSION_DENIED" in own_keys.err
+
+    revoked = stigmer(home, "keys", "revoke", key["id"])
+    assert revoked.code == 0, revoked.err
+    after = stigmer(home, "get", "agents", extra_env=viewer)
+    assert after.code == 1
+    assert "rejected the API key" in after.err
+
+
 def test_apply_creates_then_reports_unchanged(home: Path, applied: Result) -> None:
     created = [line.split()[:2] for line in applied.out.splitlines()]
     assert created == [
@@ -268,6 +310,13 @@ def test_an_agent_calls_the_example_mcp_servers_tools_offline(home: Path) -> Non
         "context": {"server": "notes-mcp", "tool": "add_note"},
     }
     assert status["messages"][-1]["content"].startswith("The notes MCP server kept the note")
+
+
+def test_secret_values_are_sealed_in_the_servers_database(home: Path, applied: Result) -> None:
+    assert stat.S_IMODE((home / "secrets.keys").stat().st_mode) == 0o600
+    stored = b"".join(path.read_bytes() for path in home.glob("stigmer.db*"))
+    assert b"sealed:v1:local-1:" in stored
+    assert b"demo-token-not-a-real-secret" not in stored
 
 
 def test_wrong_kind_manifest_fails_naming_file_and_field(home: Path, tmp_path: Path) -> None:

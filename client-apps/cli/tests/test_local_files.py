@@ -94,11 +94,28 @@ def test_the_runner_sandbox_type_comes_from_the_shell_with_local_as_default(
     )
     monkeypatch.delenv("SANDBOX_TYPE", raising=False)
     monkeypatch.setenv("DAYTONA_API_KEY", "dtn-key")
-    assert build_specs(settings, "k")[RUNNER].env["SANDBOX_TYPE"] == "local"
+    assert build_specs(settings, "k", runner_key="r")[RUNNER].env["SANDBOX_TYPE"] == "local"
     monkeypatch.setenv("SANDBOX_TYPE", "daytona")
-    runner_env = build_specs(settings, "k")[RUNNER].env
+    runner_env = build_specs(settings, "k", runner_key="r")[RUNNER].env
     assert runner_env["SANDBOX_TYPE"] == "daytona"
     assert runner_env["DAYTONA_API_KEY"] == "dtn-key"
+
+
+def test_the_runner_gets_a_runner_key_and_never_the_admin_key(tmp_path: Path) -> None:
+    settings = LocalSettings(
+        home=str(tmp_path),
+        temporal_bin="temporal",
+        temporal_port=7233,
+        temporal_ui_port=8233,
+        server_port=50051,
+        server_command=("stigmer-server",),
+        runner_command=("agent-runner",),
+    )
+    specs = build_specs(settings, "admin-key", runner_key="runner-key")
+    assert specs[RUNNER].env["STIGMER_API_KEY"] == "runner-key"
+    assert "admin-key" not in specs[RUNNER].env.values()
+    assert specs[SERVER].env["STIGMER_API_KEYS"] == "admin-key"
+    assert specs[SERVER].env["STIGMER_RUNNER_KEYS"] == "runner-key"
 
 
 def test_each_component_may_take_its_own_shutdown_before_it_is_killed(tmp_path: Path) -> None:
@@ -111,7 +128,7 @@ def test_each_component_may_take_its_own_shutdown_before_it_is_killed(tmp_path: 
         server_command=("stigmer-server",),
         runner_command=("agent-runner",),
     )
-    specs = build_specs(settings, "k")
+    specs = build_specs(settings, "k", runner_key="r")
     drain = float(specs[RUNNER].env["SHUTDOWN_GRACE_SECONDS"])
     # The runner drains its turns for `drain` seconds, then flushes the cancelled ones.
     assert specs[RUNNER].stop_grace > drain >= 30

@@ -1,7 +1,8 @@
-"""Every RPC, found through server reflection, refuses a missing and a wrong API key.
+"""Every RPC, found through server reflection, refuses a missing and a wrong API key, and
+each role is allowed exactly the methods of the authorization table.
 
 The list of methods comes from the running server, so an RPC added later is covered
-without touching this test.
+without touching this test (and fails it until the table says who may call it).
 """
 
 from __future__ import annotations
@@ -16,6 +17,10 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc  # type: ignore[import-un
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (  # type: ignore[import-untyped]
     ProtoReflectionDescriptorDatabase,
 )
+
+from ai.stigmer.iam.apikey.v1 import command_pb2_grpc as key_cmd
+from ai.stigmer.iam.apikey.v1.api_pb2 import ApiKey
+from stigmer_server.iam import METHOD_ROLES, Role
 
 if TYPE_CHECKING:
     from stigmer_testing._server import StigmerServer
@@ -69,7 +74,8 @@ async def _call(
 
 async def test_every_rpc_rejects_missing_and_wrong_keys(server: StigmerServer) -> None:
     methods = await asyncio.to_thread(_methods, server.address)
-    assert len(methods) == 47, methods  # 7 kinds x 6 RPCs, plus 5 execution RPCs
+    # 7 kinds x 6 RPCs, plus 5 execution RPCs, plus the ApiKey API's 4.
+    assert len(methods) == 51, methods
     execution = "/ai.stigmer.agentic.agentexecution.v1"
     assert (f"{execution}.AgentExecutionQueryController/subscribe", "server_streaming") in methods
     assert (
@@ -108,3 +114,56 @@ async def test_health_and_reflection_need_no_key(server: StigmerServer) -> None:
 
 async def test_the_key_never_reaches_the_log(server: StigmerServer) -> None:
     assert server.api_key not in server.log()
+
+
+async def _new_key(server: StigmerServer, role: Role, org: str = "") -> str:
+    async with grpc.aio.insecure_channel(server.address) as channel:
+        key = ApiKey(api_version="iam.stigmer.ai/v1", kind="ApiKey")
+        key.metadata.name = f"matrix-{role.value}"
+        key.metadata.org = org
+        key.spec.role = role.proto
+        created = await key_cmd.ApiKeyCommandControllerStub(channel).create(
+            key, metadata=server.metadata, timeout=10
+        )
+        return str(created.key)
+
+
+async def test_the_table_names_every_method_the_server_serves(server: StigmerServer) -> None:
+    served = {path for path, _ in await asyncio.to_thread(_methods, server.address)}
+    assert served == set(METHOD_ROLES), (served - set(METHOD_ROLES), set(METHOD_ROLES) - served)
+
+
+async def test_every_method_for_every_role_is_allowed_or_denied_as_the_table_says(
+    server: StigmerServer,
+) -> None:
+    methods = await asyncio.to_thread(_methods, server.address)
+    keys = {role: await _new_key(server, role) for role in Role}
+    denied: dict[Role, list[str]] = {role: [] for role in Role}
+    async with grpc.aio.insecure_channel(server.address) as channel:
+        for path, kind in methods:
+            for role, key in keys.items():
+                code, details = await _call(
+                    channel, path, kind, (("authorization", f"Bearer {key}"),)
+                )
+                assert code != grpc.StatusCode.UNAUTHENTICATED, (path, role, details)
+                if code == grpc.StatusCode.PERMISSION_DENIED:
+                    assert role.value in details, details
+                    denied[role].append(path)
+                # An allowed call reaches the method and is judged on its (empty) content.
+                expected = role not in METHOD_ROLES[path]
+                assert (code == grpc.StatusCode.PERMISSION_DENIED) == expected, (path, role, code)
+    # The roles' shapes, spelled out: a viewer only reads, the runner writes only status.
+    assert all(path.rsplit("/", 1)[1] in _READS for path in _allowed(methods, denied, Role.VIEWER))
+    runner = {path.rsplit("/", 1)[1] for path in _allowed(methods, denied, Role.RUNNER)}
+    assert runner == {"get", "getByReference", "update", "updateStatus", "streamPreviews"}
+    assert not any("ApiKey" in path for path in _allowed(methods, denied, Role.MEMBER))
+    assert any("ApiKey" in path for path in _allowed(methods, denied, Role.ADMIN))
+
+
+_READS = {"get", "getByReference", "list", "listBySession", "subscribe"}
+
+
+def _allowed(
+    methods: list[tuple[str, str]], denied: dict[Role, list[str]], role: Role
+) -> list[str]:
+    return [path for path, _ in methods if path not in denied[role]]

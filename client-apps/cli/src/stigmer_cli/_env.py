@@ -15,6 +15,8 @@ STIGMER_LOCAL_SERVER_PORT: Final = "STIGMER_LOCAL_SERVER_PORT"
 
 # Handed to the stigmer-server (its own registry holds the authoritative list).
 SERVER_API_KEYS: Final = "STIGMER_API_KEYS"
+SERVER_RUNNER_KEYS: Final = "STIGMER_RUNNER_KEYS"
+SERVER_SECRETS_KEY_FILE: Final = "STIGMER_SECRETS_KEY_FILE"
 SERVER_DB_URL: Final = "STIGMER_DB_URL"
 
 # Handed to the agent-runner.

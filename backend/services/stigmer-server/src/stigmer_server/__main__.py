@@ -13,6 +13,7 @@ from dotenv import find_dotenv, load_dotenv
 
 from stigmer_server.app import serve
 from stigmer_server.config import ConfigError, ServerConfig, load_config
+from stigmer_server.storage import SealingError
 from stigmer_telemetry.logs import configure_logging
 from stigmer_telemetry.tracing import configure_tracing, shutdown_tracing
 
@@ -37,7 +38,7 @@ def main() -> None:
     port_file = os.environ.get(PORT_FILE_ENV)
     try:
         asyncio.run(_run(config, Path(port_file) if port_file else None))
-    except OSError as error:
+    except (OSError, SealingError) as error:
         logger.error("cannot start: %s", error)
         sys.exit(1)
     finally:

@@ -21,7 +21,15 @@ DB_URL: Final = "STIGMER_DB_URL"
 """Default: sqlite+aiosqlite:///<STIGMER_DATA_DIR>/stigmer.db"""
 
 API_KEYS: Final = "STIGMER_API_KEYS"
-"""Required: comma-separated keys; clients send one as `authorization: Bearer <key>`."""
+"""Required: comma-separated bootstrap platform admin keys; clients send one as
+`authorization: Bearer <key>`. Keys made through the ApiKey API live in the database."""
+
+SECRETS_KEY_FILE: Final = "STIGMER_SECRETS_KEY_FILE"
+"""Optional: the key file that seals secret values at rest (lines `<key id> <base64 key>`;
+the first seals, all open). Unset: secret values are stored as given."""
+
+RUNNER_KEYS: Final = "STIGMER_RUNNER_KEYS"
+"""Optional: comma-separated bootstrap keys of role `runner` (platform scope)."""
 
 TEMPORAL_HOST_PORT: Final = "TEMPORAL_HOST_PORT"
 TEMPORAL_HOST_PORT_DEFAULT: Final = "127.0.0.1:7233"

@@ -17,9 +17,10 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc  # type: ignore[i
 from grpc_reflection.v1alpha import reflection  # type: ignore[import-untyped]
 
 from stigmer_server import resources as kinds
+from stigmer_server._env import SECRETS_KEY_FILE
 from stigmer_server.api._controllers import registrations
 from stigmer_server.api._crud import ResourceService
-from stigmer_server.api._interceptors import AuthInterceptor, ErrorInterceptor
+from stigmer_server.api._interceptors import ErrorInterceptor
 from stigmer_server.api._rules import (
     AgentExecutionRules,
     AgentInstanceRules,
@@ -42,9 +43,11 @@ from stigmer_server.execution import (
     libpq_dsn,
     run_workers,
 )
+from stigmer_server.iam import AuthGate, KeyRegistry
+from stigmer_server.iam._service import register as register_api_keys
 from stigmer_server.ids import IdFactory
 from stigmer_server.metrics import registry_for
-from stigmer_server.storage import Store
+from stigmer_server.storage import Sealer, Store
 from stigmer_telemetry.metrics import serve_metrics
 from stigmer_telemetry.tracing import tracing_enabled
 
@@ -65,6 +68,7 @@ class Components:
     gateway: TemporalGateway
     hub: ExecutionHub
     reconciler: Reconciler
+    keys: KeyRegistry
     # Set on PostgreSQL, where several replicas may share the database.
     broadcaster: PostgresBroadcaster | None
 
@@ -102,8 +106,9 @@ def build(config: ServerConfig, store: Store) -> Components:
     )
     activities = PersistenceActivities(writer, turns)
     reconciler = Reconciler(store, writer, turns, gateway, config.reconcile)
+    keys = KeyRegistry(store, ids, admin_keys=config.api_keys, runner_keys=config.runner_keys)
     return Components(
-        store, services, executions, activities, gateway, hub, reconciler, broadcaster
+        store, services, executions, activities, gateway, hub, reconciler, keys, broadcaster
     )
 
 
@@ -122,7 +127,7 @@ def grpc_server(config: ServerConfig, parts: Components) -> tuple[grpc.aio.Serve
     server = grpc.aio.server(
         interceptors=[
             *_tracing_interceptors(),
-            AuthInterceptor(config.api_keys),
+            AuthGate(parts.keys),
             ErrorInterceptor(),
         ],
         options=[
@@ -134,6 +139,7 @@ def grpc_server(config: ServerConfig, parts: Components) -> tuple[grpc.aio.Serve
     for registration in registrations(parts.services, parts.executions):
         registration.add(registration.servicer, server)
         names.append(registration.service_name)
+    names.extend(register_api_keys(parts.keys, server))
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     health_name = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
@@ -145,8 +151,15 @@ async def serve(config: ServerConfig, stop: asyncio.Event, port_file: Path | Non
     """Run until `stop` is set: storage, gRPC API, health, reflection and the workers."""
     if config.db_url.startswith("sqlite"):
         config.data_dir.mkdir(parents=True, exist_ok=True)
-    store = await Store.open(config.db_url)
+    sealer = Sealer.from_file(config.secrets_key_file) if config.secrets_key_file else None
+    if sealer is None:
+        logger.info("no %s: secret values are stored unencrypted", SECRETS_KEY_FILE)
+    store = await Store.open(config.db_url, sealer)
     try:
+        async with store.transaction() as tx:
+            resealed = await tx.reseal(kinds.ALL_KINDS)
+        if resealed:
+            logger.info("re-sealed the secrets of %d resources with the first key", resealed)
         await _serve(config, build(config, store), stop, port_file)
     finally:
         await store.close()

@@ -64,12 +64,16 @@ class ServerConfig:
     metrics_address: str
     log_level: str
     log_format: str
+    # Bootstrap `runner` keys (local mode gives its runner one); empty by default.
+    runner_keys: tuple[str, ...] = ()
+    secrets_key_file: Path | None = None
 
     def __repr__(self) -> str:
         # API keys never reach a log line, even through a debug print of the config.
         return (
             f"ServerConfig(address={self.address!r}, db_url={_redact_url(self.db_url)!r}, "
-            f"api_keys=<{len(self.api_keys)} keys>, temporal={self.temporal_host_port!r}/"
+            f"api_keys=<{len(self.api_keys)} keys>, runner_keys=<{len(self.runner_keys)} keys>, "
+            f"temporal={self.temporal_host_port!r}/"
             f"{self.temporal_namespace!r}, queues=({self.execution_task_queue!r}, "
             f"{self.persistence_task_queue!r}), session_policy={self.session_policy.value!r})"
         )
@@ -105,6 +109,12 @@ def load_config(environ: Mapping[str, str]) -> ServerConfig:
     keys = tuple(k.strip() for k in environ.get(_env.API_KEYS, "").split(",") if k.strip())
     if not keys:
         problems.append(f"{_env.API_KEYS}: required (comma-separated API keys), missing")
+    runner_keys = tuple(
+        k.strip() for k in environ.get(_env.RUNNER_KEYS, "").split(",") if k.strip()
+    )
+    key_file = environ.get(_env.SECRETS_KEY_FILE, "").strip()
+    if key_file and not Path(key_file).expanduser().is_file():
+        problems.append(f"{_env.SECRETS_KEY_FILE}={key_file!r}: no such file")
     temporal = get(_env.TEMPORAL_HOST_PORT, _env.TEMPORAL_HOST_PORT_DEFAULT)
     if not _is_host_port(temporal):
         problems.append(f"{_env.TEMPORAL_HOST_PORT}={temporal!r}: expected host:port")
@@ -179,6 +189,8 @@ def load_config(environ: Mapping[str, str]) -> ServerConfig:
         metrics_address=metrics_address,
         log_level=log_level,
         log_format=log_format,
+        runner_keys=runner_keys,
+        secrets_key_file=Path(key_file).expanduser() if key_file else None,
     )
 
 

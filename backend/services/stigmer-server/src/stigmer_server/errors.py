@@ -37,6 +37,12 @@ class AlreadyExists(StigmerError):
     code = grpc.StatusCode.ALREADY_EXISTS
 
 
+class PermissionDenied(StigmerError):
+    """The caller is known but its role (or the field it set) does not allow this call."""
+
+    code = grpc.StatusCode.PERMISSION_DENIED
+
+
 class Conflict(StigmerError):
     """Optimistic concurrency: the client's `metadata.version` is not the stored one."""
 

@@ -9,6 +9,7 @@ import typer
 
 from stigmer_cli import _env
 from stigmer_cli._context import GlobalOptions
+from stigmer_cli.commands._keys import app as keys_app
 from stigmer_cli.commands._resources import (
     apply_command,
     delete_command,
@@ -61,3 +62,4 @@ def register(root: typer.Typer) -> None:
     root.command("cancel")(cancel_command)
     root.command("sessions")(sessions_command)
     root.command("executions")(executions_command)
+    root.add_typer(keys_app, name="keys")

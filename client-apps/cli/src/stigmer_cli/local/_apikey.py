@@ -1,7 +1,9 @@
-"""The local API key: generated once per data directory, readable only by its owner."""
+"""The local API keys (the CLI's admin key, the runner's key): generated once per data
+directory, readable only by their owner, given to the server as bootstrap keys."""
 
 from __future__ import annotations
 
+import base64
 import secrets
 import stat
 from pathlib import Path
@@ -19,6 +21,16 @@ def ensure_api_key(path: Path) -> str:
     key = _PREFIX + secrets.token_urlsafe(32)
     write_private(path, key + "\n")
     return key
+
+
+def ensure_secrets_key(path: Path) -> None:
+    """The server's key file for secrets at rest, created (mode 0600) on first use.
+
+    One line, `<key id> <base64 of 32 random bytes>`: the format of STIGMER_SECRETS_KEY_FILE.
+    """
+    if not path.exists():
+        key = base64.b64encode(secrets.token_bytes(32)).decode("ascii")
+        write_private(path, f"local-1 {key}\n")
 
 
 def read_api_key(path: Path) -> str:

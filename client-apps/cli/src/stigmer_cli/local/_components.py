@@ -61,7 +61,10 @@ class ComponentSpec:
     stop_grace: float
 
 
-def build_specs(settings: LocalSettings, api_key: str) -> dict[str, ComponentSpec]:
+def build_specs(
+    settings: LocalSettings, api_key: str, *, runner_key: str
+) -> dict[str, ComponentSpec]:
+    """The three processes; the server knows both keys, the runner only its own."""
     layout = settings.layout
     base = _base_env()
     temporal = {
@@ -100,6 +103,8 @@ def build_specs(settings: LocalSettings, api_key: str) -> dict[str, ComponentSpe
                 _env.DATA_DIR: str(layout.home),
                 _env.SERVER_DB_URL: f"sqlite+aiosqlite:///{layout.server_db}",
                 _env.SERVER_API_KEYS: api_key,
+                _env.SERVER_RUNNER_KEYS: runner_key,
+                _env.SERVER_SECRETS_KEY_FILE: str(layout.secrets_key_file),
                 **_metrics(_env.SERVER_METRICS_ADDRESS, settings.server_metrics_port),
             },
             address=settings.server_address,
@@ -112,7 +117,7 @@ def build_specs(settings: LocalSettings, api_key: str) -> dict[str, ComponentSpe
                 **base,
                 **temporal,
                 _env.RUNNER_BACKEND_ENDPOINT: settings.server_address,
-                _env.STIGMER_API_KEY: api_key,
+                _env.STIGMER_API_KEY: runner_key,
                 _env.DATA_DIR: str(layout.runner_dir),
                 # Switching local mode to Daytona is configuration only: SANDBOX_TYPE from the
                 # shell (with the DAYTONA_* variables passed through above).

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stigmer_cli._errors import CliError
-from stigmer_cli.local._apikey import ensure_api_key, read_api_key
+from stigmer_cli.local._apikey import ensure_api_key, ensure_secrets_key, read_api_key
 from stigmer_cli.local._components import (
     COMPONENTS,
     RUNNER,
@@ -96,6 +96,8 @@ def prepare(layout: Layout, ports: Ports) -> LocalSettings:
     layout.home.mkdir(parents=True, exist_ok=True, mode=0o700)
     layout.logs_dir.mkdir(exist_ok=True)
     ensure_api_key(layout.api_key_file)
+    ensure_api_key(layout.runner_key_file)
+    ensure_secrets_key(layout.secrets_key_file)
     layout.settings_file.write_text(settings.to_json(), encoding="utf-8")
     return settings
 

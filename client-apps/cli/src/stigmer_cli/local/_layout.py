@@ -29,7 +29,18 @@ class Layout:
 
     @property
     def api_key_file(self) -> Path:
+        """The CLI's key: a bootstrap platform admin key of the local server."""
         return self.home / "api-key"
+
+    @property
+    def runner_key_file(self) -> Path:
+        """The runner's key: a bootstrap `runner` key, which may do only what a runner does."""
+        return self.home / "runner-api-key"
+
+    @property
+    def secrets_key_file(self) -> Path:
+        """The key that seals secret values in the server's database."""
+        return self.home / "secrets.keys"
 
     @property
     def state_file(self) -> Path:

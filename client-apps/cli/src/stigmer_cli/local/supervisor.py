@@ -19,7 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from stigmer_cli.local._apikey import read_api_key
+from stigmer_cli.local._apikey import ensure_api_key, ensure_secrets_key, read_api_key
 from stigmer_cli.local._components import (
     RUNNER,
     SERVER,
@@ -197,7 +197,10 @@ def main() -> None:
         stream=sys.stderr,
     )
     settings = LocalSettings.from_json(layout.settings_file.read_text(encoding="utf-8"))
-    specs = build_specs(settings, read_api_key(layout.api_key_file))
+    # A data directory made before runner keys existed gets its runner key here.
+    runner_key = ensure_api_key(layout.runner_key_file)
+    ensure_secrets_key(layout.secrets_key_file)
+    specs = build_specs(settings, read_api_key(layout.api_key_file), runner_key=runner_key)
     if read_state(layout.state_file) is not None:
         logger.warning("replacing a stale %s", layout.state_file)
     asyncio.run(Supervisor(settings, specs).run())

@@ -10,8 +10,9 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from ai.stigmer.commons.apiresource.io_pb2 import ListRequest
 from ai.stigmer.commons.apiresource.reference_pb2 import ApiResourceReference
-from stigmer_server.api._rules import Rules
+from stigmer_server.api._rules import Rules, find_by_reference
 from stigmer_server.errors import Conflict, InvalidArgument, NotFound
+from stigmer_server.iam import assign_org, check_writable, keep_secrets
 from stigmer_server.ids import IdFactory
 from stigmer_server.resources import Kind
 from stigmer_server.storage import Page, Store, Transaction
@@ -19,7 +20,6 @@ from stigmer_server.validation import (
     check_header,
     check_id,
     check_reference,
-    default_scope,
     normalize_metadata,
     page_size,
     page_token,
@@ -45,8 +45,10 @@ class ResourceService:
         if resource.metadata.id:
             raise InvalidArgument("metadata.id", "must be empty on create: the server assigns ids")
         resource_id = self.ids.new(self.kind.id_prefix)
+        assign_org(resource.metadata)
         normalize_metadata(resource.metadata, self.kind, resource_id)
         self.rules.validate(resource)
+        self.rules.check_create(resource)
         now = Timestamp()
         now.GetCurrentTime()
         resource.metadata.id = resource_id
@@ -78,6 +80,9 @@ class ResourceService:
             stored: Any = await tx.get(self.kind, resource_id, for_update=True)
             if stored is None:
                 raise NotFound(self.kind.name, resource_id, field="metadata.id")
+            check_writable(self.kind.name, stored)
+            assign_org(incoming.metadata)
+            keep_secrets(stored, incoming)
             version = incoming.metadata.version
             if version and version != stored.metadata.version:
                 raise Conflict(
@@ -106,6 +111,7 @@ class ResourceService:
             stored: Any = await tx.get(self.kind, resource_id, for_update=True)
             if stored is None:
                 raise NotFound(self.kind.name, resource_id, field="value")
+            check_writable(self.kind.name, stored)
             self.rules.check_delete(stored)
             await tx.delete(self.kind, resource_id)
         logger.info("deleted %s %s", self.kind.name, resource_id)
@@ -121,9 +127,7 @@ class ResourceService:
     async def get_by_reference(self, ref: ApiResourceReference) -> Any:
         check_reference(ref, "reference", self.kind)
         async with self.store.transaction() as tx:
-            found = await tx.get_by_slug(
-                self.kind, default_scope(ref.scope, ref.org), ref.org, ref.slug
-            )
+            found = await find_by_reference(tx, ref, self.kind)
         if found is None:
             raise NotFound(self.kind.name, ref.slug, field="slug")
         return found

@@ -1,64 +1,25 @@
-"""Every RPC passes here: the API-key check, then the one mapping of errors to statuses."""
+"""Every RPC passes here after the gate (iam): the one mapping of errors to statuses."""
 
 from __future__ import annotations
 
-import hmac
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 
 import grpc
 from google.protobuf.message import DecodeError
 
 from stigmer_server.api._wire import find_invalid_utf8
 from stigmer_server.errors import StigmerError, grpc_code
+from stigmer_server.iam import OPEN_PREFIXES
 
 logger = logging.getLogger(__name__)
-
-# Probes and reflection clients must work without a key.
-OPEN_PREFIXES: Final = (
-    "/grpc.health.v1.Health/",
-    "/grpc.reflection.v1alpha.ServerReflection/",
-    "/grpc.reflection.v1.ServerReflection/",
-)
-UNAUTHENTICATED_MESSAGE: Final = (
-    "a valid API key is required: send the metadata `authorization: Bearer <key>` "
-    "(the key is missing or wrong)"
-)
 
 if TYPE_CHECKING:  # grpc's RpcMethodHandler is generic only in its stubs
     Continuation = Callable[
         [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]
     ]
-
-
-class AuthInterceptor(grpc.aio.ServerInterceptor):
-    def __init__(self, api_keys: tuple[str, ...]) -> None:
-        self._keys = tuple(key.encode() for key in api_keys)
-
-    async def intercept_service(
-        self, continuation: Continuation, handler_call_details: grpc.HandlerCallDetails
-    ) -> grpc.RpcMethodHandler[Any, Any]:
-        handler = await continuation(handler_call_details)
-        if handler is None or handler_call_details.method.startswith(OPEN_PREFIXES):
-            return handler  # type: ignore[return-value]
-        if self._accepts(handler_call_details.invocation_metadata):
-            return handler
-        logger.info("rejected %s: API key missing or wrong", handler_call_details.method)
-        return _denied(handler)
-
-    def _accepts(self, metadata: Any) -> bool:
-        values = [value for key, value in metadata or () if key == "authorization"]
-        if len(values) != 1 or not isinstance(values[0], str):
-            return False
-        scheme, _, presented = values[0].partition(" ")
-        if scheme.lower() != "bearer":
-            return False
-        token = presented.strip().encode()
-        # Compare with every key, without stopping early, so timing reveals nothing.
-        matches = [hmac.compare_digest(token, key) for key in self._keys]
-        return any(matches)
 
 
 class ErrorInterceptor(grpc.aio.ServerInterceptor):
@@ -166,34 +127,3 @@ def _client_streaming(behavior: Any, method: str) -> Callable[..., Awaitable[Any
             raise
 
     return call
-
-
-def _denied(handler: grpc.RpcMethodHandler[Any, Any]) -> grpc.RpcMethodHandler[Any, Any]:
-    async def deny(_request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-        await context.abort(grpc.StatusCode.UNAUTHENTICATED, UNAUTHENTICATED_MESSAGE)
-
-    async def deny_stream(
-        _request: Any, context: grpc.aio.ServicerContext[Any, Any]
-    ) -> AsyncIterator[Any]:
-        await context.abort(grpc.StatusCode.UNAUTHENTICATED, UNAUTHENTICATED_MESSAGE)
-        yield  # type: ignore[unreachable]  # abort raises; the yield makes this a generator
-
-    async def deny_client_stream(
-        _requests: Any, context: grpc.aio.ServicerContext[Any, Any]
-    ) -> Any:
-        await context.abort(grpc.StatusCode.UNAUTHENTICATED, UNAUTHENTICATED_MESSAGE)
-
-    # The request is never parsed: an unauthenticated caller's bytes are not looked at.
-    if handler.stream_unary is not None:
-        return grpc.stream_unary_rpc_method_handler(
-            deny_client_stream,
-            request_deserializer=bytes,
-            response_serializer=handler.response_serializer,
-        )
-    if handler.unary_stream is not None:
-        return grpc.unary_stream_rpc_method_handler(
-            deny_stream, request_deserializer=bytes, response_serializer=handler.response_serializer
-        )
-    return grpc.unary_unary_rpc_method_handler(
-        deny, request_deserializer=bytes, response_serializer=handler.response_serializer
-    )

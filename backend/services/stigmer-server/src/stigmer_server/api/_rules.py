@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from ai.stigmer.commons.apiresource.enum_pb2 import ApiResourceOwnerScope
 from ai.stigmer.commons.apiresource.reference_pb2 import ApiResourceReference
 from stigmer_server import resources as kinds
 from stigmer_server.api._mcp_rules import check_mcp_server_spec
 from stigmer_server.errors import FailedPrecondition, InvalidArgument, NotFound
+from stigmer_server.iam import check_session_fields
+from stigmer_server.principal import current_principal
 from stigmer_server.resources import Kind
 from stigmer_server.storage import Transaction
 from stigmer_server.validation import (
@@ -19,6 +22,8 @@ from stigmer_server.validation import (
 from stigmer_status import is_final
 
 _SANDBOX_TYPES = ("", "local", "daytona")
+_ORGANIZATION = ApiResourceOwnerScope.API_RESOURCE_OWNER_SCOPE_ORGANIZATION
+_PLATFORM = ApiResourceOwnerScope.API_RESOURCE_OWNER_SCOPE_PLATFORM
 
 
 class Rules:
@@ -30,6 +35,9 @@ class Rules:
     async def check_references(self, tx: Transaction, resource: Any) -> None:
         return None
 
+    def check_create(self, resource: Any) -> None:
+        return None
+
     def check_update(self, stored: Any, incoming: Any) -> None:
         return None
 
@@ -37,13 +45,28 @@ class Rules:
         return None
 
 
+async def find_by_reference(tx: Transaction, ref: ApiResourceReference, kind: Kind) -> Any:
+    """A reference without org or scope resolves in the caller's org, then the platform's."""
+    principal = current_principal()
+    if ref.org or ref.scope or principal.platform:
+        return await tx.get_by_slug(kind, default_scope(ref.scope, ref.org), ref.org, ref.slug)
+    found = await tx.get_by_slug(kind, _ORGANIZATION, principal.org, ref.slug)
+    if found is None:
+        found = await tx.get_by_slug(kind, _PLATFORM, "", ref.slug)
+    return found
+
+
 async def resolve_reference(
     tx: Transaction, ref: ApiResourceReference, field: str, kind: Kind
 ) -> Any:
     check_reference(ref, field, kind)
-    found = await tx.get_by_slug(kind, default_scope(ref.scope, ref.org), ref.org, ref.slug)
+    found = await find_by_reference(tx, ref, kind)
     if found is None:
         raise NotFound(kind.name, ref.slug, field=f"{field}.slug")
+    if found.metadata.org != ref.org:
+        # Stored resolved: whoever reads the spec later (the runner, with a platform key)
+        # finds the same resource.
+        ref.org = found.metadata.org
     return found
 
 
@@ -105,11 +128,15 @@ class SessionRules(Rules):
             tx, kinds.AGENT_INSTANCE, resource.spec.agent_instance_id, "spec.agent_instance_id"
         )
 
+    def check_create(self, resource: Any) -> None:
+        check_session_fields(None, resource)
+
     def check_update(self, stored: Any, incoming: Any) -> None:
         if incoming.spec.agent_instance_id != stored.spec.agent_instance_id:
             raise InvalidArgument(
                 "spec.agent_instance_id", "a session's agent instance cannot change"
             )
+        check_session_fields(stored, incoming)
 
 
 class SkillRules(Rules):

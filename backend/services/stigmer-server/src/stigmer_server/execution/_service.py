@@ -37,6 +37,7 @@ from stigmer_server.execution._temporal import TemporalGateway
 from stigmer_server.execution._turns import SessionTurns
 from stigmer_server.execution._watch import Watch
 from stigmer_server.execution._writer import StatusWriter
+from stigmer_server.iam import assign_org
 from stigmer_server.metrics import METRICS
 from stigmer_server.resources import API_VERSION
 from stigmer_server.storage import Page, Transaction, typed
@@ -241,8 +242,9 @@ class ExecutionService:
         )
         await self._sessions.insert(tx, session)
         spec.session_id = session.metadata.id
-        execution.metadata.org = agent.metadata.org
-        execution.metadata.owner_scope = agent.metadata.owner_scope
+        # The session's org: the caller's, when an org's member runs a platform agent.
+        execution.metadata.org = session.metadata.org
+        execution.metadata.owner_scope = session.metadata.owner_scope
 
     async def _default_instance(self, tx: Transaction, agent: Agent) -> str:
         """The agent's default instance, created (once) and recorded in its status."""
@@ -250,11 +252,20 @@ class ExecutionService:
         if current and await tx.get(kinds.AGENT_INSTANCE, current) is not None:
             return current
         metadata = _child_metadata(agent)
+        # Where the instance will be: the caller's org when an org's member runs a platform
+        # agent, so the slug is looked up there.
+        assign_org(metadata)
         metadata.name = f"{agent.metadata.name} (default)"
         slug = slugify(f"{agent.metadata.slug}-default")
-        if await tx.get_by_slug(
-            kinds.AGENT_INSTANCE, agent.metadata.owner_scope, agent.metadata.org, slug
-        ):
+        taken = typed(
+            await tx.get_by_slug(kinds.AGENT_INSTANCE, metadata.owner_scope, metadata.org, slug),
+            AgentInstance,
+        )
+        if taken is not None and taken.spec.agent_id == agent.metadata.id:
+            # This org's default instance of a platform agent whose recorded default is
+            # another org's (invisible here): reuse it.
+            return str(taken.metadata.id)
+        if taken is not None:
             slug = ""  # taken by a user's instance: fall back to the id
         metadata.slug = slug
         instance: Any = self._instances.prepare_new(

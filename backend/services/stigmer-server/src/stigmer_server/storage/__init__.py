@@ -6,7 +6,9 @@ from stigmer_server.storage._executions import (
     ExecutionRows,
     needs_compaction,
 )
+from stigmer_server.storage._keys import KeyRow, KeyRows
 from stigmer_server.storage._schema import MIGRATIONS, migrate
+from stigmer_server.storage._sealing import Sealer, SealingError
 from stigmer_server.storage._store import Page, Store, Transaction, typed
 
 __all__ = [
@@ -14,7 +16,11 @@ __all__ = [
     "MIGRATIONS",
     "ExecutionHead",
     "ExecutionRows",
+    "KeyRow",
+    "KeyRows",
     "Page",
+    "Sealer",
+    "SealingError",
     "Store",
     "Transaction",
     "migrate",

@@ -99,6 +99,22 @@ execution_log = Table(
     Column("data", LargeBinary, nullable=False),
 )
 
+# Migration 3: API keys. Only a salted hash of each key's secret is kept (iam/_tokens.py).
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("org", String(128), nullable=False),
+    Column("name", String(256), nullable=False),
+    Column("role", Integer, nullable=False),
+    Column("salt", LargeBinary, nullable=False),
+    Column("secret_hash", LargeBinary, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("last_used_at", DateTime(timezone=True), nullable=True),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+    Index("ix_api_keys_org_id", "org", "id"),
+)
+
 schema_version = Table(
     "schema_version",
     metadata,
@@ -131,10 +147,15 @@ def _v2_execution_log(connection: Connection) -> None:
     execution_log.create(connection)
 
 
+def _v3_api_keys(connection: Connection) -> None:
+    api_keys.create(connection)
+
+
 # Append new steps; never edit a released one. Index i brings the schema to version i + 1.
 MIGRATIONS: Final[tuple[Callable[[Connection], None], ...]] = (
     _v1_create_resources,
     _v2_execution_log,
+    _v3_api_keys,
 )
 
 

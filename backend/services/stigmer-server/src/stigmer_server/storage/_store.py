@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
 from google.protobuf.message import Message
-from sqlalchemy import event, func, select, text
+from sqlalchemy import Select, event, func, select, text
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -19,13 +19,17 @@ from sqlalchemy.pool import ConnectionPoolEntry
 
 from ai.stigmer.agentic.agentexecution.v1.api_pb2 import AgentExecution
 from stigmer_server.errors import AlreadyExists
+from stigmer_server.principal import visible_orgs
 from stigmer_server.resources import AGENT_EXECUTION, Kind
 from stigmer_server.storage._executions import ExecutionRows
+from stigmer_server.storage._keys import KeyRows
 from stigmer_server.storage._schema import execution_log, migrate, resources
+from stigmer_server.storage._sealing import Sealer, has_secret
 
 logger = logging.getLogger(__name__)
 
 _M = TypeVar("_M", bound=Message)
+_Q = TypeVar("_Q", bound=Select[Any])
 
 
 @dataclass(frozen=True)
@@ -37,16 +41,22 @@ class Page:
 class Transaction:
     """The operations of one database transaction; every method reads or writes whole rows."""
 
-    def __init__(self, connection: AsyncConnection, written: list[int]) -> None:
+    def __init__(
+        self, connection: AsyncConnection, written: list[int], sealer: Sealer | None = None
+    ) -> None:
         self._c = connection
         self._written = written
+        self._sealer = sealer
         self.executions = ExecutionRows(connection, written)
+        self.keys = KeyRows(connection)
 
     async def get(
         self, kind: Kind, resource_id: str, *, for_update: bool = False
     ) -> Message | None:
-        query = select(resources.c.data).where(
-            resources.c.id == resource_id, resources.c.kind == kind.name
+        query = _visible(
+            select(resources.c.data).where(
+                resources.c.id == resource_id, resources.c.kind == kind.name
+            )
         )
         if for_update:
             query = query.with_for_update()
@@ -60,11 +70,11 @@ class Transaction:
             resources.c.org == org,
             resources.c.slug == slug,
         )
-        data = (await self._c.execute(query)).scalar()
+        data = (await self._c.execute(_visible(query))).scalar()
         return None if data is None else (await self._materialized(kind, [data]))[0]
 
     async def insert(self, kind: Kind, resource: Message) -> None:
-        values = _columns(kind, resource)
+        values = _columns(kind, resource, self._sealer)
         if isinstance(resource, AgentExecution):
             # A new turn holds its session until its workflow has ended.
             values["released"] = False
@@ -81,7 +91,7 @@ class Transaction:
         An execution is written whole (with every logged change applied, as `get` returns
         it), so its log up to the status's sequence is dropped with the write.
         """
-        values = _columns(kind, resource)
+        values = _columns(kind, resource, self._sealer)
         resource_id = values.pop("id")
         values.pop("created_at")
         if slug_changed:
@@ -130,11 +140,37 @@ class Transaction:
             query = query.where(resources.c.session_id == session_id)
         if after_id:
             query = query.where(resources.c.id > after_id)
+        query = _visible(query)
         rows = (await self._c.execute(query.order_by(resources.c.id).limit(page_size + 1))).all()
         more = len(rows) > page_size
         rows = rows[:page_size]
         token = rows[-1].id if more and rows else ""
         return Page(await self._materialized(kind, [row.data for row in rows]), token)
+
+    async def reseal(self, kinds: tuple[Kind, ...]) -> int:
+        """Re-write every resource whose secrets an older key sealed; returns how many.
+
+        Run at start-up when the key file lists more than one key: after it, the older keys
+        open nothing and may be removed from the file.
+        """
+        if self._sealer is None or len(self._sealer.keys) < 2:
+            return 0
+        count = 0
+        for kind in kinds:
+            rows = (
+                await self._c.execute(
+                    select(resources.c.id, resources.c.data).where(resources.c.kind == kind.name)
+                )
+            ).all()
+            for row in rows:
+                raw = kind.new()
+                raw.ParseFromString(row.data)
+                if self._sealer.stale(raw):
+                    current = await self.get(kind, row.id, for_update=True)
+                    if current is not None:
+                        await self.replace(kind, current, slug_changed=False)
+                        count += 1
+        return count
 
     async def count(self) -> int:
         return int(
@@ -159,7 +195,7 @@ class Transaction:
         return sorted(dumped)
 
     async def _materialized(self, kind: Kind, payloads: list[bytes]) -> list[Message]:
-        decoded = [_decode(kind, data) for data in payloads]
+        decoded = [_decode(kind, data, self._sealer) for data in payloads]
         if kind.message is AgentExecution:
             await self.executions.materialize(cast(list[AgentExecution], decoded))
         return decoded
@@ -181,8 +217,9 @@ class Transaction:
 class Store:
     """The database: an engine, its schema, and transactions over it."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, sealer: Sealer | None = None) -> None:
         self._engine = engine
+        self._sealer = sealer
         # SQLite allows one writer; serialising our own transactions avoids SQLITE_BUSY
         # when two of them upgrade a read lock at once. PostgreSQL needs no such lock.
         self._serial = asyncio.Lock() if engine.dialect.name == "sqlite" else None
@@ -199,7 +236,7 @@ class Store:
         return self._engine.dialect.name
 
     @classmethod
-    async def open(cls, url: str) -> Store:
+    async def open(cls, url: str, sealer: Sealer | None = None) -> Store:
         if url.startswith("sqlite"):
             # One connection: our transactions are serialised anyway, and opening more
             # connections under load costs more than it gives on SQLite.
@@ -210,7 +247,7 @@ class Store:
             event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         version = await migrate(engine)
         logger.info("database ready (%s, schema version %d)", engine.dialect.name, version)
-        return cls(engine)
+        return cls(engine, sealer)
 
     async def close(self) -> None:
         await self._engine.dispose()
@@ -221,7 +258,7 @@ class Store:
             if self._serial is not None:
                 await stack.enter_async_context(self._serial)
             connection = await stack.enter_async_context(self._engine.begin())
-            yield Transaction(connection, self._written)
+            yield Transaction(connection, self._written, self._sealer)
 
     async def get(self, kind: Kind, resource_id: str) -> Message | None:
         async with self.transaction() as tx:
@@ -237,14 +274,32 @@ def typed(resource: Message | None, message_type: type[_M]) -> _M | None:
     return resource
 
 
-def _decode(kind: Kind, data: bytes) -> Message:
+def _visible(query: _Q) -> _Q:
+    """Only the rows of the caller's org and the platform's (all for a platform principal).
+
+    Every read of a resource passes here, so another org's resource is absent everywhere:
+    by id, by slug, in lists and in the references a spec names.
+    """
+    orgs = visible_orgs()
+    return query if orgs is None else query.where(resources.c.org.in_(orgs))
+
+
+def _decode(kind: Kind, data: bytes, sealer: Sealer | None) -> Message:
     message = kind.new()
     message.ParseFromString(data)
+    if sealer is not None:
+        sealer.open(message, cast(Any, message).metadata.id)
     return message
 
 
-def _columns(kind: Kind, resource: Message) -> dict[str, Any]:
+def _columns(kind: Kind, resource: Message, sealer: Sealer | None) -> dict[str, Any]:
     meta = cast(Any, resource).metadata
+    stored = resource
+    if sealer is not None and has_secret(resource):
+        # Sealed in a copy: the caller goes on using the resource with its values in clear.
+        stored = kind.new()
+        stored.CopyFrom(resource)
+        sealer.seal(stored, meta.id)
     values: dict[str, Any] = {
         "id": meta.id,
         "kind": kind.name,
@@ -257,7 +312,7 @@ def _columns(kind: Kind, resource: Message) -> dict[str, Any]:
         "sequence": 0,
         "created_at": meta.created_at.ToDatetime(tzinfo=UTC),
         "updated_at": meta.updated_at.ToDatetime(tzinfo=UTC),
-        "data": resource.SerializeToString(deterministic=True),
+        "data": stored.SerializeToString(deterministic=True),
     }
     if isinstance(resource, AgentExecution):
         values["session_id"] = resource.spec.session_id
