@@ -34,17 +34,23 @@ async def test_server_kill_mid_stream(
 ) -> None:
     rng = random.SystemRandom()
     steps = SCALE.server_kills + 2
-    replies = [execute(f"sleep 0.5 && echo step {i}") for i in range(steps)]
+    # Each command waits for its gate file: the test opens one gate per kill, so every kill
+    # lands mid-stream, with the turn's later steps still to come, however fast it runs.
+    replies = [
+        execute(f"while [ ! -e gate-{i} ]; do sleep 0.1; done; echo step {i}") for i in range(steps)
+    ]
     model = write_script(tmp_path, "server-kill", [*replies, text("finished through the kills")])
     session = await api.session(model)
+    gates = runners.data_dir / "sandboxes" / f"local-{session.metadata.id}"
     execution_id = await api.start(session)
     watcher = Watcher(api, execution_id)
     watching = asyncio.create_task(watcher.run())
     restarts: list[float] = []
     try:
-        for _ in range(SCALE.server_kills):
+        for kill in range(SCALE.server_kills):
             # Mid-stream: the watcher has just seen a change of this server's lifetime.
             watcher.changed.clear()
+            await _open_gate(gates, kill)
             await eventually_async(
                 watcher.changed.is_set,
                 timeout=90,
@@ -55,6 +61,8 @@ async def test_server_kill_mid_stream(
             await chaos_server.kill()
             await chaos_server.start()
             restarts.append(time.monotonic() - killed)
+        for rest in range(SCALE.server_kills, steps):
+            await _open_gate(gates, rest)
         final = await api.wait_final(execution_id, within=120, context=runners.logs)
         copy = await asyncio.wait_for(watching, timeout=60)
     finally:
@@ -76,4 +84,13 @@ async def test_server_kill_mid_stream(
         f"it), restart p50 {statistics.median(restarts):.1f} s max {max(restarts):.1f} s"
     )
     assert same == status, "the watcher's copy differs from the stored execution"
-    assert after_final >= 0
+    # The workflow's settlement of a turn already final stores nothing new.
+    assert after_final == 0
+
+
+async def _open_gate(workspace: Path, step: int) -> None:
+    """Let the command of `step` finish (the sandbox exists once the turn has started)."""
+    await eventually_async(
+        workspace.is_dir, timeout=60, message=f"the sandbox {workspace} to exist"
+    )
+    (workspace / f"gate-{step}").touch()
