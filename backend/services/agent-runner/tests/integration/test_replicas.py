@@ -41,7 +41,8 @@ replies:
   - tool_calls:
       - {name: execute, args: {command: "sleep 4; echo first >> steps.txt"}}
   - tool_calls:
-      - {name: execute, args: {command: "sleep 4; echo second >> steps.txt"}}
+      - name: execute
+        args: {command: "while [ ! -e go ]; do sleep 0.1; done; echo second >> steps.txt"}
   - text: "Both steps are done."
 """
 
@@ -155,6 +156,9 @@ async def test_a_turn_survives_a_server_replica_and_a_runner_killed_mid_turn(
         await _until(lambda: bool(running_commands("echo second")), "the second step runs")
         running = next(r for r in runners if _runs(r, execution_id))
         await running.kill()
+        # Only now may the second step finish: the killed attempt never got to, so a second
+        # "second" could only come from a command that outlived its runner or ran twice.
+        (steps.parent / "go").touch()
 
         await asyncio.wait_for(watching, timeout=120)
         stored = await world_b.get(execution_id)
