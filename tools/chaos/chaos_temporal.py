@@ -46,9 +46,25 @@ class FileTemporal:
         return f"127.0.0.1:{self.port}"
 
     async def start(self) -> float:
-        """Start the server and return the seconds until a client could describe a namespace."""
+        """Start the server and return the seconds until a client could describe a namespace.
+
+        The dev server picks ports of its own for its internal services, and one of them can
+        be one this test chose (or one taken meanwhile): it then exits at once. Such a start
+        is tried again, up to three times, with fresh HTTP and metrics ports (the frontend
+        port stays, so clients reconnect to the same address)."""
         loop = asyncio.get_running_loop()
         started = loop.time()
+        for attempt in range(3):
+            try:
+                await self._start_once()
+                break
+            except AssertionError:
+                if self.process is None or self.process.returncode is None or attempt == 2:
+                    raise
+                self.http_port, self.metrics_port = free_port(), free_port()
+        return loop.time() - started
+
+    async def _start_once(self) -> None:
         with self.log_file.open("ab") as log:
             self.process = await asyncio.create_subprocess_exec(
                 str(self.cli),
@@ -76,7 +92,6 @@ class FileTemporal:
             interval=0.2,
             message=lambda: "the file-backed Temporal dev server to serve\n" + self.log()[-3000:],
         )
-        return loop.time() - started
 
     async def _ready(self) -> bool:
         if self.process is not None and self.process.returncode is not None:
