@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,17 +17,10 @@ from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 from temporalio.client import Client
 
 from stigmer_contracts import data_converter
-from stigmer_testing import eventually_async
+from stigmer_testing import eventually_async, free_port
 
 _START_TIMEOUT = 60.0
 _STOP_TIMEOUT = 15.0
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @dataclass

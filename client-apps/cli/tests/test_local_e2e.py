@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from stigmer_testing import eventually
+from stigmer_testing import eventually, free_ports
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
@@ -111,17 +111,6 @@ def running(home: Path, *args: str) -> Iterator[subprocess.Popen[str]]:
         if process.poll() is None:
             process.kill()
             process.communicate()
-
-
-def free_ports(count: int) -> list[int]:
-    probes = [socket.socket() for _ in range(count)]
-    try:
-        for probe in probes:
-            probe.bind(("127.0.0.1", 0))
-        return [probe.getsockname()[1] for probe in probes]
-    finally:
-        for probe in probes:
-            probe.close()
 
 
 def port_flags(ports: list[int]) -> list[str]:

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from stigmer_testing import eventually
+from stigmer_testing import eventually, free_ports
 from stigmer_testing.otlp import OtlpReceiver, ReceivedSpan
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
@@ -56,7 +56,7 @@ def _stigmer(home: Path, receiver: OtlpReceiver, *args: str) -> subprocess.Compl
 def turn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TracedTurn]:
     home = tmp_path_factory.mktemp("stigmer-otel-home")
     with OtlpReceiver() as receiver:
-        ports = [str(p) for p in _free_ports(3)]
+        ports = [str(p) for p in free_ports(3)]
         up = _stigmer(
             home,
             receiver,
@@ -78,19 +78,6 @@ def turn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TracedTurn]:
             yield TracedTurn(home, receiver, json.loads(run.stdout), metrics)
         finally:
             _stigmer(home, receiver, "local", "down")
-
-
-def _free_ports(count: int) -> list[int]:
-    import socket
-
-    probes = [socket.socket() for _ in range(count)]
-    try:
-        for probe in probes:
-            probe.bind(("127.0.0.1", 0))
-        return [probe.getsockname()[1] for probe in probes]
-    finally:
-        for probe in probes:
-            probe.close()
 
 
 def _scrape(port: int) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 from pathlib import Path
 
 import pytest
@@ -14,28 +13,17 @@ from stigmer_cli.local._components import find_temporal, repo_root
 from stigmer_cli.local._control import spawn_supervisor, stop, wait_ready
 from stigmer_cli.local._layout import Layout, LocalSettings
 from stigmer_cli.local._procs import ProcessRecord
-from stigmer_testing import eventually
+from stigmer_testing import eventually, free_ports
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
 CRASH = ("/bin/sh", "-c", "echo boom from $0 >&2; exit 3")
 
 
-def _free_ports(count: int) -> list[int]:
-    probes = [socket.socket() for _ in range(count)]
-    try:
-        for probe in probes:
-            probe.bind(("127.0.0.1", 0))
-        return [probe.getsockname()[1] for probe in probes]
-    finally:
-        for probe in probes:
-            probe.close()
-
-
 def test_crashing_components_are_restarted_three_times_then_reported(tmp_path: Path) -> None:
     layout = Layout(tmp_path)
     layout.logs_dir.mkdir()
-    temporal_port, ui_port, server_port = _free_ports(3)
+    temporal_port, ui_port, server_port = free_ports(3)
     settings = LocalSettings(
         home=str(tmp_path),
         temporal_bin=find_temporal(repo_root()),
@@ -84,7 +72,7 @@ def test_down_stops_the_runner_first_and_lets_it_drain_past_ten_seconds(tmp_path
     layout = Layout(tmp_path)
     layout.logs_dir.mkdir()
     record = tmp_path / "stops.log"
-    temporal_port, ui_port, server_port = _free_ports(3)
+    temporal_port, ui_port, server_port = free_ports(3)
     settings = LocalSettings(
         home=str(tmp_path),
         temporal_bin=find_temporal(repo_root()),

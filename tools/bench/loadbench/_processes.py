@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-import socket
 import urllib.request
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from loadbench._procstat import child_running, descendants
 from stigmer_contracts import data_converter
+from stigmer_testing import free_port
 from stigmer_testing._paths import temporal_cli
 from stigmer_testing._postgres import PostgresCluster, start_postgres
 from stigmer_testing._runner import AgentRunnerProcess, start_agent_runner
@@ -129,13 +129,6 @@ async def start_topology(options: Options) -> AsyncIterator[Topology]:
             yield Topology(env.client, temporal_pid, server, runner, fake, postgres, metrics_url)
     finally:
         await env.shutdown()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 async def _new_database(cluster: PostgresCluster) -> str:
