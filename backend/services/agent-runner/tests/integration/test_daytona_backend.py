@@ -4,6 +4,7 @@ Daytona protocol fake: the work directory is `/`, secrets are redacted, timeouts
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from contextlib import AsyncExitStack
 
@@ -11,7 +12,7 @@ import pytest
 from runner_world import daytona_provider
 
 from agent_runner.environment import Redactor
-from agent_runner.errors import InvalidInputError
+from agent_runner.errors import McpServerUnavailable
 from agent_runner.mcp.turn_tools import open_turn_tools
 from agent_runner.sandbox import SandboxRequest, check_spec
 from agent_runner.sandbox._daytona_backend import TIMEOUT_EXIT_CODE, DaytonaCommandBackend
@@ -200,17 +201,90 @@ async def test_file_reads_and_grep_never_show_a_secret(fake_daytona: FakeDaytona
     assert [m["text"] for m in grepped.matches or []] == ["token=***"]
 
 
-async def test_a_stdio_mcp_server_is_refused_on_daytona_naming_it(
+STDIO_SERVER = """
+import os
+from mcp.server.fastmcp import FastMCP
+
+mcp = FastMCP("notes")
+
+
+@mcp.tool()
+def add(a: int, b: int) -> int:
+    \"\"\"Adds two integers.\"\"\"
+    return a + b
+
+
+@mcp.tool()
+def where() -> str:
+    \"\"\"The working directory and the server's environment.\"\"\"
+    return os.getcwd() + " " + os.environ["SERVER_MODE"] + " " + " ".join(sorted(os.environ))
+
+
+mcp.run()
+"""
+
+
+def _stdio_server(*args: str) -> McpServer:
+    server = McpServer()
+    server.metadata.slug = "notes"
+    server.spec.stdio.command = sys.executable
+    server.spec.stdio.args.extend(args)
+    server.spec.stdio.env["SERVER_MODE"] = "${GREETING}:it's:$$HOME"
+    return server
+
+
+async def test_a_stdio_mcp_server_runs_in_the_daytona_sandbox_through_its_process_api(
     fake_daytona: FakeDaytona,
 ) -> None:
     backend = await backend_for(fake_daytona)
-    server = McpServer()
-    server.metadata.slug = "notes"
-    server.spec.stdio.command = "python3"
+    (sandbox,) = fake_daytona.sandboxes()
+    (sandbox.root / "server.py").write_text(STDIO_SERVER)
     agent = Agent()
     agent.spec.mcp_server_refs.add(slug="notes")
     async with AsyncExitStack() as stack:
-        with pytest.raises(InvalidInputError, match="McpServer 'notes': a stdio server runs"):
+        tools = await open_turn_tools(
+            stack,
+            agent=agent,
+            servers={"notes": _stdio_server("server.py")},
+            variables={"GREETING": "hello"},
+            sandbox=backend,
+        )
+        by_name = {tool.name: tool for tool in tools.main}
+        assert set(by_name) == {"mcp_notes_add", "mcp_notes_where"}
+        added, where = await asyncio.gather(
+            by_name["mcp_notes_add"].ainvoke({"a": 2, "b": 40}),
+            by_name["mcp_notes_where"].ainvoke({}),
+        )
+        assert "42" in str(added)
+        cwd, mode, *names = str(where[0]["text"] if isinstance(where, list) else where).split(" ")
+        assert cwd == str(sandbox.root)
+        # Quoted for the shell: the value reaches the server unexpanded.
+        assert mode == "hello:it's:$HOME"
+        assert "API_TOKEN" in names  # the sandbox's own environment is under the server's
+        assert [c for c in fake_daytona.running_commands(sandbox.id) if "server.py" in c]
+        # The environment file the command sourced is gone: it may hold secrets.
+        assert not list((sandbox.root / ".stigmer" / "mcp").glob("*.env"))
+    # The turn's end deletes the server's session, which kills it.
+    assert not [c for c in fake_daytona.running_commands(sandbox.id) if "server.py" in c]
+
+
+async def test_a_stdio_server_that_exits_on_daytona_fails_naming_it_and_its_log(
+    fake_daytona: FakeDaytona,
+) -> None:
+    backend = await backend_for(fake_daytona)
+    (sandbox,) = fake_daytona.sandboxes()
+    (sandbox.root / "broken.py").write_text("import sys\nsys.exit('no config here')\n")
+    agent = Agent()
+    agent.spec.mcp_server_refs.add(slug="notes")
+    async with AsyncExitStack() as stack:
+        with pytest.raises(
+            McpServerUnavailable, match=r"McpServer 'notes'.*\.stigmer/mcp/notes\.log"
+        ):
             await open_turn_tools(
-                stack, agent=agent, servers={"notes": server}, variables={}, sandbox=backend
+                stack,
+                agent=agent,
+                servers={"notes": _stdio_server("broken.py")},
+                variables={"GREETING": "hello"},
+                sandbox=backend,
             )
+    assert "no config here" in (sandbox.root / ".stigmer" / "mcp" / "notes.log").read_text()

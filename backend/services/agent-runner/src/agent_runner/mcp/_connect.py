@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import posixpath
+import sys
 from collections.abc import Mapping
 from contextlib import AsyncExitStack
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from langchain_core.tools import BaseTool
@@ -25,6 +27,10 @@ from agent_runner.errors import InvalidInputError, McpServerUnavailable
 from agent_runner.mcp._values import resolve_values
 from agent_runner.sandbox import ProcessSandbox
 from ai.stigmer.agentic.mcpserver.v1.api_pb2 import McpServer
+
+if TYPE_CHECKING:
+    from agent_runner.mcp._daytona_stdio import DaytonaStdioServer
+    from agent_runner.sandbox._daytona_backend import DaytonaCommandBackend
 
 logger = logging.getLogger(__name__)
 
@@ -92,11 +98,19 @@ async def _stdio(
     stack: AsyncExitStack, server: McpServer, *, variables: Mapping[str, str], sandbox: Any
 ) -> Any:
     slug, stdio = server.metadata.slug, server.spec.stdio
+    if (daytona_sandbox := _daytona(sandbox)) is not None:
+        from agent_runner.mcp._daytona_stdio import daytona_stdio_client
+
+        return await stack.enter_async_context(
+            daytona_stdio_client(
+                daytona_sandbox.sdk_sandbox, _daytona_server(server, variables, daytona_sandbox)
+            )
+        )
     if not isinstance(sandbox, ProcessSandbox):
         raise InvalidInputError(
             f"McpServer {slug!r}: a stdio server runs inside the session's sandbox, and this "
-            f"runner's sandbox ({type(sandbox).__name__}) cannot host one yet; use the local "
-            "sandbox or a streamable_http server"
+            f"runner's sandbox ({type(sandbox).__name__}) cannot host one; use the local or "
+            "Daytona sandbox, or a streamable_http server"
         )
     env = resolve_values(stdio.env, variables, where=f"McpServer {slug!r} spec.stdio.env")
     # The MCP SDK adds a few of the runner's own variables (USER, SHELL...) under the
@@ -112,6 +126,30 @@ async def _stdio(
         command=process.command, args=process.args, env=process.env, cwd=process.cwd
     )
     return await stack.enter_async_context(stdio_client(params, errlog=errlog))
+
+
+def _daytona(sandbox: Any) -> DaytonaCommandBackend | None:
+    # The Daytona SDK is slow to import: a runner that never loaded it has no such sandbox.
+    if "agent_runner.sandbox._daytona_backend" not in sys.modules:
+        return None
+    from agent_runner.sandbox._daytona_backend import DaytonaCommandBackend
+
+    return sandbox if isinstance(sandbox, DaytonaCommandBackend) else None
+
+
+def _daytona_server(
+    server: McpServer, variables: Mapping[str, str], sandbox: DaytonaCommandBackend
+) -> DaytonaStdioServer:
+    from agent_runner.mcp._daytona_stdio import DaytonaStdioServer
+
+    slug, stdio = server.metadata.slug, server.spec.stdio
+    return DaytonaStdioServer(
+        slug=slug,
+        argv=[stdio.command, *stdio.args],
+        env=resolve_values(stdio.env, variables, where=f"McpServer {slug!r} spec.stdio.env"),
+        work_dir=sandbox.work_dir,
+        stderr_path=posixpath.join(sandbox.work_dir, STDERR_DIR, f"{slug}.log"),
+    )
 
 
 def allowed_tools(server: McpServer, tools: list[BaseTool]) -> list[BaseTool]:

@@ -68,6 +68,17 @@ class DaytonaCommandBackend(RedactingFileReads, DaytonaSandbox):  # type: ignore
         self._max_output_bytes = max_output_bytes
         self._redact = redact
 
+    @property
+    def sdk_sandbox(self) -> daytona.Sandbox:
+        """The SDK's sandbox: its process API also hosts MCP stdio servers (agent_runner.mcp)."""
+        sandbox: daytona.Sandbox = self._sandbox
+        return sandbox
+
+    @property
+    def work_dir(self) -> str:
+        """The sandbox's work directory, `/` to the file tools and the shell's cwd."""
+        return self._root
+
     # -- commands -------------------------------------------------------------------------
 
     def execute(self, command: str, *, timeout: int | None = None) -> ExecuteResponse:

@@ -46,6 +46,9 @@ class Command:
     process: subprocess.Popen[bytes]
     stdout: Path
     stderr: Path
+    # The daemon writes what it is sent to a command's stdin into its log too, unless the
+    # command was started with `suppressInputEcho`.
+    echo_input: bool = False
 
     def exit_code(self) -> int | None:
         code = self.process.poll()
@@ -57,11 +60,26 @@ class Command:
         err = self.stderr.read_text(errors="replace")
         return {"output": out + err, "stdout": out, "stderr": err}
 
+    def send_input(self, data: str) -> None:
+        if self.process.stdin is None or self.exit_code() is not None:
+            raise Refused(410, f"command {self.id} has exited", "GONE")
+        if self.echo_input:
+            with self.stdout.open("ab") as log:
+                log.write(data.encode())
+        try:
+            self.process.stdin.write(data.encode())
+            self.process.stdin.flush()
+        except BrokenPipeError:
+            raise Refused(410, f"command {self.id} has exited", "GONE") from None
+
     def kill(self) -> None:
         # The whole group, even after the shell exited: a background child may still run.
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait()
+        if self.process.stdin is not None:
+            with contextlib.suppress(OSError):
+                self.process.stdin.close()
 
 
 @dataclass
@@ -121,7 +139,13 @@ class Toolbox:
         return resolved
 
     def _spawn(
-        self, command: str, session: str | None, cwd: str | None, envs: Mapping[str, str]
+        self,
+        command: str,
+        session: str | None,
+        cwd: str | None,
+        envs: Mapping[str, str],
+        *,
+        stdin: int = subprocess.DEVNULL,
     ) -> Command:
         command_id = uuid.uuid4().hex
         stdout, stderr = self.logs / f"{command_id}.out", self.logs / f"{command_id}.err"
@@ -134,7 +158,7 @@ class Toolbox:
                 ["sh", "-c", command],
                 cwd=workdir,
                 env={**env, **self.env, **envs},
-                stdin=subprocess.DEVNULL,
+                stdin=stdin,
                 stdout=out,
                 stderr=err,
                 start_new_session=True,
@@ -184,19 +208,26 @@ class Toolbox:
             )
         if method == "POST" and rest == "/exec":
             return self._session_exec(session, _object(body))
-        if match := re.fullmatch(r"/command/([^/]+)(/logs)?", rest):
+        if match := re.fullmatch(r"/command/([^/]+)(/logs|/input)?", rest):
             found = [c for c in commands if c.id == match.group(1)]
-            if method != "GET" or not found:
+            if not found or (method, match.group(2)) not in _COMMAND_ROUTES:
                 raise Refused(404, f"command {match.group(1)} not found in session {session}")
+            if match.group(2) == "/input":
+                found[0].send_input(_required_str(_object(body), "data"))
+                return Response(204, content_type="text/plain")
             return Response.json(200, found[0].logs() if match.group(2) else _status(found[0]))
         raise Refused(
             404, f"the fake toolbox has no route {method} /process/session/{session}{rest}"
         )
 
     def _session_exec(self, session: str, body: Mapping[str, Any]) -> Response:
-        spawned = self._spawn(_required_str(body, "command"), session, None, {})
+        command = _required_str(body, "command")
         if body.get("runAsync") or body.get("async"):
+            # A background command keeps its stdin open for the input endpoint.
+            spawned = self._spawn(command, session, None, {}, stdin=subprocess.PIPE)
+            spawned.echo_input = not body.get("suppressInputEcho")
             return Response.json(200, {"cmdId": spawned.id})
+        spawned = self._spawn(command, session, None, {})
         spawned.process.wait()
         return Response.json(
             200, {"cmdId": spawned.id, "exitCode": spawned.exit_code(), **spawned.logs()}
@@ -246,6 +277,9 @@ class Toolbox:
         self.kill_all()
         shutil.rmtree(self.root, ignore_errors=True)
         shutil.rmtree(self.logs, ignore_errors=True)
+
+
+_COMMAND_ROUTES = {("GET", None), ("GET", "/logs"), ("POST", "/input")}
 
 
 def _status(command: Command) -> dict[str, Any]:
