@@ -97,6 +97,22 @@ def test_sub_agent_mcp_server_refs_are_references_too(tmp_path: Path) -> None:
     ]
 
 
+def test_durations_are_written_as_proto_json_strings(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        "m.yaml",
+        "apiVersion: agentic.stigmer.ai/v1\nkind: McpServer\nmetadata: {name: m}\n"
+        "spec:\n  streamableHttp: {url: 'http://127.0.0.1:1/mcp'}\n  toolTimeout: 90.5s\n",
+    )
+    (document,) = load([path])
+    assert isinstance(document.resource, McpServer)
+    timeout = document.resource.spec.tool_timeout
+    assert (timeout.seconds, timeout.nanos) == (90, 500_000_000)
+    bad = _write(tmp_path, "b.yaml", path.read_text().replace("90.5s", "soon"))
+    with pytest.raises(ManifestError, match=r"tool_timeout.*must end with"):
+        load([bad])
+
+
 def test_environment_values_accept_scalars_and_full_entries() -> None:
     overrides = next(d for d in load([EXAMPLES]) if d.slug == "demo-overrides")
     assert isinstance(overrides.resource, Environment)

@@ -157,6 +157,8 @@ def _cases() -> list[Any]:
         ("mcp-env-bad-variable", lambda a, w: (a.mcp_servers.create, w.make.mcp_server(stdio=StdioTransport(command="python3", env={"TOKEN": "${bad name}"}))), INVALID, "spec.stdio.env['TOKEN']: unknown variable form"),
         ("mcp-env-bad-name", lambda a, w: (a.mcp_servers.create, w.make.mcp_server(stdio=StdioTransport(command="python3", env={"1X": "v"}))), INVALID, "spec.stdio.env"),
         ("mcp-duplicate-tool", lambda a, w: (a.mcp_servers.create, w.make.mcp_server(stdio=StdioTransport(command="python3"), tools=["echo", "echo"])), INVALID, "spec.tools[1]"),
+        ("mcp-tool-timeout-zero", lambda a, w: (a.mcp_servers.create, _copy(w.make.mcp_server(), lambda m: m.spec.tool_timeout.SetInParent())), INVALID, "spec.tool_timeout: expected from 1 s to 24 h, got 0 s"),
+        ("mcp-tool-timeout-two-days", lambda a, w: (a.mcp_servers.create, _copy(w.make.mcp_server(), lambda m: setattr(m.spec.tool_timeout, "seconds", 2 * 86400))), INVALID, "spec.tool_timeout"),
         ("agent-unknown-mcp-server", lambda a, w: (a.agents.create, w.make.agent(mcp_server_refs=[ApiResourceReference(slug="no-such-mcp")])), NOT_FOUND, "spec.mcp_server_refs[0].slug"),
         ("agent-mcp-ref-wrong-kind", lambda a, w: (a.agents.create, w.make.agent(mcp_server_refs=[ApiResourceReference(kind=ApiResourceKind.API_RESOURCE_KIND_SKILL, slug="x")])), INVALID, "spec.mcp_server_refs[0].kind"),
         ("agent-sub-agent-unknown-mcp-server", lambda a, w: (a.agents.create, w.make.agent(sub_agents=[SubAgent(name="r", mcp_server_refs=[ApiResourceReference(slug="nope")])])), NOT_FOUND, "spec.sub_agents[0].mcp_server_refs[0].slug"),

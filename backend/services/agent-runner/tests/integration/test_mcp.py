@@ -320,6 +320,37 @@ replies:
     assert stored.phase == ExecutionPhase.EXECUTION_CANCELLED
 
 
+async def test_a_tool_past_its_servers_tool_timeout_is_a_tool_error_and_the_turn_goes_on(
+    activities: RunnerActivities, world: Any, tmp_path: Path
+) -> None:
+    slow = SlowTool()
+    slug = f"hung-{secrets.token_hex(3)}"
+    script = f"""
+replies:
+  - tool_calls:
+      - {{name: mcp_{slug}_slow, args: {{seconds: 600}}}}
+  - text: went on without it
+"""
+    async with serving(http_server("tok-hung-1234", slow)) as url:
+        server = http_mcp_server(slug, url, tools=[])
+        server.spec.tool_timeout.seconds = 1
+        await _create(world, server)
+        session = await world.session(
+            write_script(tmp_path, "hung", script),
+            secrets_env={"MCP_TOKEN": "tok-hung-1234"},
+            mcp_servers=[slug],
+        )
+        execution = await world.start(session, "Call the hung tool.")
+        await _run(activities, world, execution)
+    status = (await world.get(execution.metadata.id)).status
+    assert status.phase == ExecutionPhase.EXECUTION_COMPLETED, status.error
+    call = _calls(status)[f"/mcp_{slug}_slow"]
+    assert call.status == ToolCallStatus.TOOL_CALL_FAILED
+    assert "no answer within 1 s" in call.result
+    assert slow.started.is_set()
+    assert "went on without it" in str(status)
+
+
 FASTMCP_STDIO = """
 import os
 from mcp.server.fastmcp import FastMCP

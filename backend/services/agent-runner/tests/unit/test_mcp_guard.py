@@ -13,6 +13,7 @@ from langchain_mcp_adapters.interceptors import MCPToolCallRequest
 from mcp.types import CallToolResult, TextContent
 
 from agent_runner.errors import InvalidInputError
+from agent_runner.mcp._connect import DEFAULT_TOOL_TIMEOUT, tool_timeout
 from agent_runner.mcp._guard import ToolCallGuard
 from agent_runner.mcp.turn_tools import open_turn_tools
 from ai.stigmer.agentic.agent.v1.api_pb2 import Agent
@@ -52,6 +53,28 @@ async def test_a_call_waiting_when_the_session_ends_is_released() -> None:
     assert "session ended during the call" in result.content[0].text
     later = await guard(_request(), hangs)
     assert "session has ended" in later.content[0].text
+
+
+async def test_a_call_without_an_answer_in_time_is_a_tool_error_naming_the_timeout() -> None:
+    never = asyncio.Event()
+
+    async def hangs(request: MCPToolCallRequest) -> Any:
+        await never.wait()
+
+    guard = ToolCallGuard(timeout=0.2)
+    async with asyncio.timeout(5):
+        result = await guard(_request(), hangs)
+    assert result.isError
+    assert "no answer within 0.2 s (its tool_timeout)" in result.content[0].text
+    assert guard.pending == 0
+    assert not guard.session_ended.is_set()
+
+
+def test_the_tool_timeout_is_the_servers_or_ten_minutes() -> None:
+    server = McpServer()
+    assert tool_timeout(server) == DEFAULT_TOOL_TIMEOUT == 600.0
+    server.spec.tool_timeout.seconds, server.spec.tool_timeout.nanos = 2, 500_000_000
+    assert tool_timeout(server) == 2.5
 
 
 async def test_a_good_answer_passes_through() -> None:

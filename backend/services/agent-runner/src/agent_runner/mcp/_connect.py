@@ -40,8 +40,10 @@ LOAD_TIMEOUT = 60.0
 # Where a stdio server's stderr goes, relative to the sandbox's workspace: its crash
 # reasons stay readable there instead of mixing into the runner's own log.
 STDERR_DIR = ".stigmer/mcp"
-# Connect, write and pool; reads wait for a tool's answer, which may take long.
-_HTTP_TIMEOUT = httpx.Timeout(30.0, read=600.0)
+# A tool call's wait when the McpServer sets no `tool_timeout`.
+DEFAULT_TOOL_TIMEOUT = 600.0
+# Connect, write and pool; reads wait for a tool's answer, so they outlast the tool timeout.
+_HTTP_CONNECT_TIMEOUT = 30.0
 # HTTP statuses a retry cannot change: the runner's credentials or the URL are wrong.
 _PERMANENT_STATUSES = range(400, 500)
 
@@ -84,7 +86,12 @@ async def _session(
             where=f"McpServer {slug!r} spec.streamable_http.headers",
         )
         client = await stack.enter_async_context(
-            httpx.AsyncClient(headers=headers, timeout=_HTTP_TIMEOUT)
+            httpx.AsyncClient(
+                headers=headers,
+                timeout=httpx.Timeout(
+                    _HTTP_CONNECT_TIMEOUT, read=tool_timeout(server) + _HTTP_CONNECT_TIMEOUT
+                ),
+            )
         )
         read, write, _ = await stack.enter_async_context(
             streamable_http_client(spec.streamable_http.url, http_client=client)
@@ -150,6 +157,13 @@ def _daytona_server(
         work_dir=sandbox.work_dir,
         stderr_path=posixpath.join(sandbox.work_dir, STDERR_DIR, f"{slug}.log"),
     )
+
+
+def tool_timeout(server: McpServer) -> float:
+    """How long one call to `server` may wait for its answer, in seconds."""
+    if not server.spec.HasField("tool_timeout"):
+        return DEFAULT_TOOL_TIMEOUT
+    return server.spec.tool_timeout.ToTimedelta().total_seconds()
 
 
 def allowed_tools(server: McpServer, tools: list[BaseTool]) -> list[BaseTool]:

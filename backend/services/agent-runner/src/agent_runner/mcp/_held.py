@@ -25,7 +25,7 @@ from langchain_core.tools import BaseTool
 from mcp import ClientSession
 
 from agent_runner.errors import McpServerUnavailable
-from agent_runner.mcp._connect import allowed_tools, load_error, load_server
+from agent_runner.mcp._connect import allowed_tools, load_error, load_server, tool_timeout
 from agent_runner.mcp._guard import ToolCallGuard
 from ai.stigmer.agentic.mcpserver.v1.api_pb2 import McpServer
 
@@ -40,7 +40,7 @@ async def open_server(
     """The server's tools (MCP names, allow-list applied), alive until `stack` closes."""
     ready: asyncio.Future[list[BaseTool]] = asyncio.get_running_loop().create_future()
     stop = asyncio.Event()
-    guard = ToolCallGuard()
+    guard = ToolCallGuard(tool_timeout(server))
     owner = asyncio.create_task(
         _hold(server, variables, sandbox, ready, stop, guard), name=f"mcp-{server.metadata.slug}"
     )

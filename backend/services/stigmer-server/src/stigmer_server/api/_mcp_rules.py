@@ -16,6 +16,7 @@ from stigmer_server.validation import check_env_names
 _VALUE_PART = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}|\$\$|\$")
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 _TOOL_NAME = re.compile(r"^[A-Za-z0-9_.\-/]{1,128}$")
+TOOL_TIMEOUT_RANGE = (1, 24 * 3600)
 
 
 def check_mcp_server_spec(spec: Any) -> None:
@@ -34,6 +35,17 @@ def check_mcp_server_spec(spec: Any) -> None:
         if name in seen:
             raise InvalidArgument(field, f"duplicate tool {name!r}")
         seen.add(name)
+    if spec.HasField("tool_timeout"):
+        _check_tool_timeout(spec.tool_timeout)
+
+
+def _check_tool_timeout(timeout: Any) -> None:
+    seconds = timeout.seconds + timeout.nanos / 1e9
+    low, high = TOOL_TIMEOUT_RANGE
+    if not low <= seconds <= high or timeout.nanos < 0:
+        raise InvalidArgument(
+            "spec.tool_timeout", f"expected from {low} s to {high // 3600} h, got {seconds:g} s"
+        )
 
 
 def _check_stdio(stdio: Any) -> None:

@@ -22,9 +22,10 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n*ai/stigmer/agentic/mcpserver/v1/spec.proto\x12\x1f\x61i.stigmer.agentic.mcpserver.v1\"\x82\x02\n\rMcpServerSpec\x12 \n\x0b\x64\x65scription\x18\x01 \x01(\tR\x0b\x64\x65scription\x12G\n\x05stdio\x18\x02 \x01(\x0b\x32/.ai.stigmer.agentic.mcpserver.v1.StdioTransportH\x00R\x05stdio\x12\x63\n\x0fstreamable_http\x18\x03 \x01(\x0b\x32\x38.ai.stigmer.agentic.mcpserver.v1.StreamableHttpTransportH\x00R\x0estreamableHttp\x12\x14\n\x05tools\x18\x04 \x03(\tR\x05toolsB\x0b\n\ttransport\"\xc2\x01\n\x0eStdioTransport\x12\x18\n\x07\x63ommand\x18\x01 \x01(\tR\x07\x63ommand\x12\x12\n\x04\x61rgs\x18\x02 \x03(\tR\x04\x61rgs\x12J\n\x03\x65nv\x18\x03 \x03(\x0b\x32\x38.ai.stigmer.agentic.mcpserver.v1.StdioTransport.EnvEntryR\x03\x65nv\x1a\x36\n\x08\x45nvEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"\xc8\x01\n\x17StreamableHttpTransport\x12\x10\n\x03url\x18\x01 \x01(\tR\x03url\x12_\n\x07headers\x18\x02 \x03(\x0b\x32\x45.ai.stigmer.agentic.mcpserver.v1.StreamableHttpTransport.HeadersEntryR\x07headers\x1a:\n\x0cHeadersEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n*ai/stigmer/agentic/mcpserver/v1/spec.proto\x12\x1f\x61i.stigmer.agentic.mcpserver.v1\x1a\x1egoogle/protobuf/duration.proto\"\xc0\x02\n\rMcpServerSpec\x12 \n\x0b\x64\x65scription\x18\x01 \x01(\tR\x0b\x64\x65scription\x12G\n\x05stdio\x18\x02 \x01(\x0b\x32/.ai.stigmer.agentic.mcpserver.v1.StdioTransportH\x00R\x05stdio\x12\x63\n\x0fstreamable_http\x18\x03 \x01(\x0b\x32\x38.ai.stigmer.agentic.mcpserver.v1.StreamableHttpTransportH\x00R\x0estreamableHttp\x12\x14\n\x05tools\x18\x04 \x03(\tR\x05tools\x12<\n\x0ctool_timeout\x18\x05 \x01(\x0b\x32\x19.google.protobuf.DurationR\x0btoolTimeoutB\x0b\n\ttransport\"\xc2\x01\n\x0eStdioTransport\x12\x18\n\x07\x63ommand\x18\x01 \x01(\tR\x07\x63ommand\x12\x12\n\x04\x61rgs\x18\x02 \x03(\tR\x04\x61rgs\x12J\n\x03\x65nv\x18\x03 \x03(\x0b\x32\x38.ai.stigmer.agentic.mcpserver.v1.StdioTransport.EnvEntryR\x03\x65nv\x1a\x36\n\x08\x45nvEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"\xc8\x01\n\x17StreamableHttpTransport\x12\x10\n\x03url\x18\x01 \x01(\tR\x03url\x12_\n\x07headers\x18\x02 \x03(\x0b\x32\x45.ai.stigmer.agentic.mcpserver.v1.StreamableHttpTransport.HeadersEntryR\x07headers\x1a:\n\x0cHeadersEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,14 +36,14 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_STDIOTRANSPORT_ENVENTRY']._serialized_options = b'8\001'
   _globals['_STREAMABLEHTTPTRANSPORT_HEADERSENTRY']._loaded_options = None
   _globals['_STREAMABLEHTTPTRANSPORT_HEADERSENTRY']._serialized_options = b'8\001'
-  _globals['_MCPSERVERSPEC']._serialized_start=80
-  _globals['_MCPSERVERSPEC']._serialized_end=338
-  _globals['_STDIOTRANSPORT']._serialized_start=341
-  _globals['_STDIOTRANSPORT']._serialized_end=535
-  _globals['_STDIOTRANSPORT_ENVENTRY']._serialized_start=481
-  _globals['_STDIOTRANSPORT_ENVENTRY']._serialized_end=535
-  _globals['_STREAMABLEHTTPTRANSPORT']._serialized_start=538
-  _globals['_STREAMABLEHTTPTRANSPORT']._serialized_end=738
-  _globals['_STREAMABLEHTTPTRANSPORT_HEADERSENTRY']._serialized_start=680
-  _globals['_STREAMABLEHTTPTRANSPORT_HEADERSENTRY']._serialized_end=738
+  _globals['_MCPSERVERSPEC']._serialized_start=112
+  _globals['_MCPSERVERSPEC']._serialized_end=432
+  _globals['_STDIOTRANSPORT']._serialized_start=435
+  _globals['_STDIOTRANSPORT']._serialized_end=629
+  _globals['_STDIOTRANSPORT_ENVENTRY']._serialized_start=575
+  _globals['_STDIOTRANSPORT_ENVENTRY']._serialized_end=629
+  _globals['_STREAMABLEHTTPTRANSPORT']._serialized_start=632
+  _globals['_STREAMABLEHTTPTRANSPORT']._serialized_end=832
+  _globals['_STREAMABLEHTTPTRANSPORT_HEADERSENTRY']._serialized_start=774
+  _globals['_STREAMABLEHTTPTRANSPORT_HEADERSENTRY']._serialized_end=832
 # @@protoc_insertion_point(module_scope)

@@ -5,6 +5,7 @@ isort:skip_file
 
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
+from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import message as _message
 from google.protobuf.internal import containers as _containers
 import builtins as _builtins
@@ -30,6 +31,7 @@ class McpServerSpec(_message.Message):
     STDIO_FIELD_NUMBER: _builtins.int
     STREAMABLE_HTTP_FIELD_NUMBER: _builtins.int
     TOOLS_FIELD_NUMBER: _builtins.int
+    TOOL_TIMEOUT_FIELD_NUMBER: _builtins.int
     description: _builtins.str
     @_builtins.property
     def stdio(self) -> Global___StdioTransport: ...
@@ -39,6 +41,12 @@ class McpServerSpec(_message.Message):
     def tools(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """When not empty, only these tools (by their MCP name) are given to the agent."""
 
+    @_builtins.property
+    def tool_timeout(self) -> _duration_pb2.Duration:
+        """How long one tool call may wait for its answer before the model gets a timeout error
+        as the tool's result (the turn goes on). From 1 s to 24 h; unset: 10 minutes.
+        """
+
     def __init__(
         self,
         *,
@@ -46,10 +54,11 @@ class McpServerSpec(_message.Message):
         stdio: Global___StdioTransport | None = ...,
         streamable_http: Global___StreamableHttpTransport | None = ...,
         tools: _abc.Iterable[_builtins.str] | None = ...,
+        tool_timeout: _duration_pb2.Duration | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["stdio", b"stdio", "streamable_http", b"streamable_http", "transport", b"transport"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["stdio", b"stdio", "streamable_http", b"streamable_http", "tool_timeout", b"tool_timeout", "transport", b"transport"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["description", b"description", "stdio", b"stdio", "streamable_http", b"streamable_http", "tools", b"tools", "transport", b"transport"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["description", b"description", "stdio", b"stdio", "streamable_http", b"streamable_http", "tool_timeout", b"tool_timeout", "tools", b"tools", "transport", b"transport"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType_transport: _TypeAlias = _typing.Literal["stdio", "streamable_http"]  # noqa: Y015
     _WhichOneofArgType_transport: _TypeAlias = _typing.Literal["transport", b"transport"]  # noqa: Y015
