@@ -30,6 +30,7 @@ from stigmer_server.api._rules import (
     SessionRules,
     SkillRules,
 )
+from stigmer_server.api._turn_context import register as register_turn_context
 from stigmer_server.config import ServerConfig
 from stigmer_server.execution import (
     ExecutionHub,
@@ -140,6 +141,7 @@ def grpc_server(config: ServerConfig, parts: Components) -> tuple[grpc.aio.Serve
         registration.add(registration.servicer, server)
         names.append(registration.service_name)
     names.extend(register_api_keys(parts.keys, server))
+    names.extend(register_turn_context(parts.store, server))
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     health_name = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
