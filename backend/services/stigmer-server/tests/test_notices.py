@@ -31,9 +31,14 @@ def _reachable(descriptor: Descriptor, seen: set[str]) -> set[str]:
 def test_what_a_notice_carries_can_hold_no_environment_value() -> None:
     fields = AgentExecutionEvent.DESCRIPTOR.fields_by_name
     for name in ("delta", "preview"):
-        assert _ENV_VALUE not in _reachable(fields[name].message_type, set()), name
+        assert _ENV_VALUE not in _reachable(_message(fields[name].message_type), set()), name
     # The check would see one: the snapshot's spec has the runtime env.
-    assert _ENV_VALUE in _reachable(fields["snapshot"].message_type, set())
+    assert _ENV_VALUE in _reachable(_message(fields["snapshot"].message_type), set())
+
+
+def _message(descriptor: Descriptor | None) -> Descriptor:
+    assert descriptor is not None
+    return descriptor
 
 
 def test_a_snapshot_is_never_encoded_and_a_change_round_trips() -> None:
