@@ -10,6 +10,8 @@ of an agent whose environment does not name it.
 
 from __future__ import annotations
 
+import base64
+import os
 import secrets
 from pathlib import Path
 from typing import Any
@@ -24,7 +26,6 @@ from ai.stigmer.agentic.agentexecution.v1.api_pb2 import AgentExecution
 from ai.stigmer.agentic.agentexecution.v1.enum_pb2 import ExecutionPhase
 from ai.stigmer.agentic.mcpserver.v1.api_pb2 import McpServer
 from ai.stigmer.commons.apiresource.environment_pb2 import EnvironmentValue
-from stigmer_server.storage import Sealer
 from stigmer_testing import eventually
 from stigmer_testing._runner import start_agent_runner
 from stigmer_testing._server import start_stigmer_server
@@ -77,7 +78,8 @@ async def test_no_secret_reaches_history_logs_status_errors_traces_or_the_databa
     temporal_address: str, temporal_client: Client, tmp_path: Path
 ) -> None:
     key_file = tmp_path / "secrets.keys"
-    key_file.write_text(Sealer.new_key_line("k1") + "\n")
+    # The server's key file format: `<key id> <base64 of 32 random bytes>`.
+    key_file.write_text(f"k1 {base64.b64encode(os.urandom(32)).decode()}\n")
     server_dir, runner_dir = tmp_path / "server", tmp_path / "runner"
     with OtlpReceiver() as receiver:
         server_env = {**receiver.env(), "STIGMER_SECRETS_KEY_FILE": str(key_file)}
