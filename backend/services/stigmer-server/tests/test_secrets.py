@@ -80,6 +80,11 @@ async def test_no_read_shows_a_secret_but_the_runners_turn_context(
     read.spec.data["PLAIN"].value = "changed"
     updated = await member.call(member.environments.update, read)
     assert CANARY not in str(updated)
+    assert updated.metadata.version == created.metadata.version + 1
+    # Sent back again as read, it changes nothing: nothing is stored, the version stays.
+    again = await member.call(member.environments.update, updated)
+    assert again.metadata.version == updated.metadata.version
+    assert again.metadata.updated_at == updated.metadata.updated_at
 
     # Nested (an agent's env_spec) and in a turn's runtime env, subscribe included.
     agent_request = make.agent()
