@@ -72,6 +72,9 @@ def test_secret_values_are_masked_in_printed_resources() -> None:
     assert data["TOKEN"]["value"] == "********"
     assert data["PLAIN"]["value"] == "visible"
     assert "s3cr3t" not in str(to_dict(environment))
+    # As the server sends it (masked, empty), a secret still shows the mask.
+    environment.spec.data["TOKEN"].value = ""
+    assert to_dict(environment)["spec"]["data"]["TOKEN"]["value"] == "********"
 
 
 @pytest.mark.parametrize(("lines", "shown"), [(0, ""), (2, "two\nthree"), (9, "one\ntwo\nthree")])

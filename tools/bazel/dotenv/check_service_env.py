@@ -69,7 +69,7 @@ def test_the_prod_runner_uses_daytona_with_its_key_and_url() -> None:
     assert declared.variables["DAYTONA_API_KEY"].section == "secrets"
 
 
-def test_runner_and_server_get_the_same_local_api_key(tmp_path: Path) -> None:
+def test_the_runner_gets_a_runner_key_of_the_server_not_its_admin_key(tmp_path: Path) -> None:
     groups, secrets = load_groups(HUB), LocalSecrets(tmp_path)
     runner = resolve(
         load_overlay(SERVICES / "agent-runner/_kustomize/overlays/local"), groups, secrets
@@ -77,8 +77,20 @@ def test_runner_and_server_get_the_same_local_api_key(tmp_path: Path) -> None:
     server = resolve(
         load_overlay(SERVICES / "stigmer-server/_kustomize/overlays/local"), groups, secrets
     )
-    assert runner["STIGMER_API_KEY"] in server["STIGMER_API_KEYS"].split(",")
+    assert runner["STIGMER_API_KEY"] in server["STIGMER_RUNNER_KEYS"].split(",")
+    assert runner["STIGMER_API_KEY"] not in server["STIGMER_API_KEYS"].split(",")
     assert runner["STIGMER_BACKEND_ENDPOINT"] == server["STIGMER_SERVER_ADDRESS"]
+    for service, entry in (
+        ("agent-runner", "STIGMER_API_KEY"),
+        ("stigmer-server", "STIGMER_RUNNER_KEYS"),
+    ):
+        prod = load_overlay(SERVICES / service / "_kustomize/overlays/prod")
+        assert str(prod.variables[entry].value).endswith("/prod.runner-key"), service
+
+
+def test_the_prod_server_seals_secrets_with_keys_from_the_secret_store() -> None:
+    declared = load_overlay(SERVICES / "stigmer-server" / "_kustomize" / "overlays" / "prod")
+    assert declared.variables["STIGMER_SECRETS_KEYS"].section == "secrets"
 
 
 # Deployment manifests (issue 7): every overlay renders to one resource whose image is the

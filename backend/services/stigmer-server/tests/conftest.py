@@ -19,6 +19,10 @@ from typing import Any
 
 import grpc
 import pytest
+from google.protobuf.descriptor_pool import DescriptorPool
+from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (  # type: ignore[import-untyped]
+    ProtoReflectionDescriptorDatabase,
+)
 from temporalio import activity
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
@@ -145,6 +149,37 @@ def db_rows(server: StigmerServer) -> list[tuple[str, bytes]]:
     path = Path(server.db_url.split("///", 1)[1])
     with sqlite3.connect(path) as connection:
         return list(connection.execute("SELECT id, data FROM resources ORDER BY id"))
+
+
+_OPEN_SERVICES = ("grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection")
+
+
+def served_rpcs(address: str) -> list[tuple[str, str]]:
+    """(full method path, call kind) of every RPC the server lists."""
+    with grpc.insecure_channel(address) as channel:
+        database = ProtoReflectionDescriptorDatabase(channel)
+        pool = DescriptorPool(database)
+        found = []
+        for service_name in database.get_services():
+            if service_name in _OPEN_SERVICES:
+                continue
+            service = pool.FindServiceByName(service_name)
+            for method in service.methods:
+                kind = (
+                    "client_streaming"
+                    if method.client_streaming
+                    else "server_streaming"
+                    if method.server_streaming
+                    else "unary"
+                )
+                found.append((f"/{service.full_name}/{method.name}", kind))
+        return found
+
+
+@pytest.fixture(scope="module")
+async def served_methods(server: StigmerServer) -> list[tuple[str, str]]:
+    """Every RPC the module's server lists through reflection (health and reflection aside)."""
+    return await asyncio.to_thread(served_rpcs, server.address)
 
 
 @pytest.fixture(scope="module")

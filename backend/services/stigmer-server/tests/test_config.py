@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from stigmer_server.config import ConfigError, SessionPolicy, load_config
+from stigmer_server.storage import Sealer, SealingError
 
 
 def test_defaults_with_only_the_keys_set() -> None:
@@ -110,3 +111,23 @@ def test_repr_hides_keys_and_passwords() -> None:
     assert "super-secret-key" not in text
     assert "hunter2" not in text
     assert "app:***@db/stigmer" in text
+
+
+def test_the_sealing_keys_come_from_a_file_or_one_value_never_both(tmp_path: Path) -> None:
+    lines = [Sealer.new_key_line("new"), Sealer.new_key_line("old")]
+    key_file = tmp_path / "secrets.keys"
+    key_file.write_text("\n".join(lines) + "\n")
+    config = load_config({"STIGMER_API_KEYS": "k", "STIGMER_SECRETS_KEYS": ",".join(lines)})
+    # The same keys, in the same order (the first seals), and never in the config's repr.
+    assert Sealer.from_text(config.secrets_keys, source="env") == Sealer.from_file(key_file)
+    assert lines[0].split()[1] not in repr(config)
+    with pytest.raises(ConfigError, match="set one of them, not both"):
+        load_config(
+            {
+                "STIGMER_API_KEYS": "k",
+                "STIGMER_SECRETS_KEYS": lines[0],
+                "STIGMER_SECRETS_KEY_FILE": str(key_file),
+            }
+        )
+    with pytest.raises(SealingError, match=r"STIGMER_SECRETS_KEYS:1: expected"):
+        Sealer.from_text("new not-a-key", source="STIGMER_SECRETS_KEYS")

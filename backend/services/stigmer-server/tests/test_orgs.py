@@ -15,6 +15,7 @@ from ai.stigmer.agentic.agentexecution.v1.io_pb2 import (
     ListAgentExecutionsBySessionRequest,
     SubscribeAgentExecutionRequest,
 )
+from ai.stigmer.agentic.session.v1.io_pb2 import SessionId
 from ai.stigmer.agentic.skill.v1.io_pb2 import SkillId
 from ai.stigmer.commons.apiresource.enum_pb2 import ApiResourceKind
 from ai.stigmer.commons.apiresource.io_pb2 import ListRequest
@@ -187,3 +188,44 @@ async def test_two_orgs_take_turns_with_one_platform_agent(
         # The turn and its new session are the caller's, not the platform's.
         assert turn.metadata.org == org
         await member.call(member.executions.cancel, AgentExecutionId(value=turn.metadata.id))
+
+
+async def test_a_session_is_pinned_only_to_its_own_orgs_sandbox_and_thread(
+    server: StigmerServer, api: Api, make: Builders
+) -> None:
+    acme = await _key(api, Role.MEMBER, "acme")
+    globex = await _key(api, Role.MEMBER, "globex")
+    runner = await _key(api, Role.RUNNER, "")
+
+    async def session_of(member: Api) -> Any:
+        agent = await member.call(member.agents.create, make.agent())
+        instance = await member.call(member.instances.create, make.instance(agent.metadata.id))
+        return await member.call(member.sessions.create, make.session(instance.metadata.id))
+
+    ours, ours_too, theirs = (
+        await session_of(acme),
+        await session_of(acme),
+        await session_of(globex),
+    )
+    sandbox, thread = make.unique("sandbox-acme"), make.unique("thread-acme")
+    ours.spec.sandbox_id, ours.spec.thread_id = sandbox, thread
+    ours = await runner.call(runner.sessions.update, ours)
+    assert (ours.spec.sandbox_id, ours.spec.thread_id) == (sandbox, thread)
+
+    # Another org's session may not be pointed at acme's sandbox or conversation.
+    for field, value in (("sandbox_id", sandbox), ("thread_id", thread)):
+        attempt = type(theirs)()
+        attempt.CopyFrom(theirs)
+        setattr(attempt.spec, field, value)
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await runner.call(runner.sessions.update, attempt)
+        assert refused.value.code() == grpc.StatusCode.NOT_FOUND
+        assert f"spec.{field}" in (refused.value.details() or "")
+    stored = await globex.call(globex.sessions_q.get, SessionId(value=theirs.metadata.id))
+    assert (stored.spec.sandbox_id, stored.spec.thread_id) == ("", "")
+
+    # Its own new ids are fine, and so is sharing a sandbox within one org.
+    theirs.spec.sandbox_id = make.unique("sandbox-globex")
+    assert (await runner.call(runner.sessions.update, theirs)).spec.sandbox_id
+    ours_too.spec.sandbox_id = sandbox
+    assert (await runner.call(runner.sessions.update, ours_too)).spec.sandbox_id == sandbox

@@ -77,6 +77,14 @@ def _row(server: StigmerServer, resource_id: str) -> bytes:
         return bytes(found.fetchone()[0])
 
 
+def _opened(server: StigmerServer, env_id: str, key_file: Path) -> str:
+    """The stored TOKEN, opened with the key file's keys alone (reads never show it)."""
+    environment = Environment()
+    environment.ParseFromString(_row(server, env_id))
+    Sealer.from_file(key_file).open(environment, env_id)
+    return environment.spec.data["TOKEN"].value
+
+
 async def _get(server: StigmerServer, env_id: str) -> Environment:
     async with grpc.aio.insecure_channel(server.address) as channel:
         stub = env_query.EnvironmentQueryControllerStub(channel)
@@ -101,17 +109,20 @@ async def test_secrets_are_sealed_at_rest_and_keys_rotate(
                 _environment(CANARY), metadata=server.metadata, timeout=10
             )
         env_id = created.metadata.id
-        assert (await _get(server, env_id)).spec.data["TOKEN"].value == CANARY
+        # A read opens the value (a value no key opens fails the read) and masks it.
+        assert (await _get(server, env_id)).spec.data["TOKEN"].value == ""
     assert CANARY.encode() not in _database_bytes(server)
     assert b"sealed:v1:old:" in _row(server, env_id)
+    assert _opened(server, env_id, key_file) == CANARY
 
     # Rotation: the new key first, the old one still there; the restart re-seals.
     key_file.write_text(new + "\n" + old + "\n")
     async with start_stigmer_server(temporal_address, env=env, data_dir=data_dir) as server:
-        assert (await _get(server, env_id)).spec.data["TOKEN"].value == CANARY
+        assert (await _get(server, env_id)).spec.data["TOKEN"].is_secret
     assert b"sealed:v1:new:" in _row(server, env_id)
     # Then the old key goes, and every secret still opens.
     key_file.write_text(new + "\n")
     async with start_stigmer_server(temporal_address, env=env, data_dir=data_dir) as server:
-        assert (await _get(server, env_id)).spec.data["TOKEN"].value == CANARY
+        assert (await _get(server, env_id)).spec.data["TOKEN"].is_secret
     assert CANARY.encode() not in _database_bytes(server)
+    assert _opened(server, env_id, key_file) == CANARY

@@ -7,18 +7,14 @@ refuses an empty id before it calls anything.
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable
 from typing import Any, TypeVar
 
 import grpc
 from grpc import aio
 
 from agent_runner.errors import InvalidInputError
-from ai.stigmer.agentic.agent.v1.api_pb2 import Agent
-from ai.stigmer.agentic.agent.v1.io_pb2 import AgentId
-from ai.stigmer.agentic.agent.v1.query_pb2_grpc import AgentQueryControllerStub
 from ai.stigmer.agentic.agentexecution.v1.api_pb2 import AgentExecution
 from ai.stigmer.agentic.agentexecution.v1.command_pb2_grpc import (
     AgentExecutionCommandControllerStub,
@@ -31,20 +27,12 @@ from ai.stigmer.agentic.agentexecution.v1.io_pb2 import (
     AgentExecutionStatusUpdateResult,
 )
 from ai.stigmer.agentic.agentexecution.v1.query_pb2_grpc import AgentExecutionQueryControllerStub
-from ai.stigmer.agentic.agentinstance.v1.api_pb2 import AgentInstance
-from ai.stigmer.agentic.agentinstance.v1.io_pb2 import AgentInstanceId
-from ai.stigmer.agentic.agentinstance.v1.query_pb2_grpc import AgentInstanceQueryControllerStub
-from ai.stigmer.agentic.environment.v1.api_pb2 import Environment
-from ai.stigmer.agentic.environment.v1.query_pb2_grpc import EnvironmentQueryControllerStub
-from ai.stigmer.agentic.mcpserver.v1.api_pb2 import McpServer
-from ai.stigmer.agentic.mcpserver.v1.query_pb2_grpc import McpServerQueryControllerStub
+from ai.stigmer.agentic.runner.v1.io_pb2 import TurnContext, TurnContextRequest
+from ai.stigmer.agentic.runner.v1.query_pb2_grpc import RunnerQueryControllerStub
 from ai.stigmer.agentic.session.v1.api_pb2 import Session
 from ai.stigmer.agentic.session.v1.command_pb2_grpc import SessionCommandControllerStub
 from ai.stigmer.agentic.session.v1.io_pb2 import SessionId
 from ai.stigmer.agentic.session.v1.query_pb2_grpc import SessionQueryControllerStub
-from ai.stigmer.agentic.skill.v1.api_pb2 import Skill
-from ai.stigmer.agentic.skill.v1.query_pb2_grpc import SkillQueryControllerStub
-from ai.stigmer.commons.apiresource.reference_pb2 import ApiResourceReference
 
 API_VERSION = "agentic.stigmer.ai/v1"
 _T = TypeVar("_T")
@@ -157,13 +145,9 @@ class StigmerClients:
         self._timeout = timeout
         self._sessions = SessionQueryControllerStub(channel)
         self._session_commands = SessionCommandControllerStub(channel)
-        self._instances = AgentInstanceQueryControllerStub(channel)
-        self._agents = AgentQueryControllerStub(channel)
-        self._skills = SkillQueryControllerStub(channel)
-        self._environments = EnvironmentQueryControllerStub(channel)
-        self._mcp_servers = McpServerQueryControllerStub(channel)
         self._executions = AgentExecutionQueryControllerStub(channel)
         self._execution_commands = AgentExecutionCommandControllerStub(channel)
+        self._runner = RunnerQueryControllerStub(channel)
 
     @classmethod
     def connect(cls, endpoint: str, api_key: str) -> StigmerClients:
@@ -184,25 +168,11 @@ class StigmerClients:
         outgoing.kind = "Session"
         return await self._session_commands.update(outgoing, timeout=self._timeout)
 
-    async def get_agent_instance(self, instance_id: str) -> AgentInstance:
-        request = AgentInstanceId(value=require_id("agent_instance_id", instance_id))
-        return await self._instances.get(request, timeout=self._timeout)
-
-    async def get_agent(self, agent_id: str) -> Agent:
-        request = AgentId(value=require_id("agent_id", agent_id))
-        return await self._agents.get(request, timeout=self._timeout)
-
-    async def get_skills(self, refs: Sequence[ApiResourceReference]) -> list[Skill]:
-        """Fetched in parallel; the result keeps the references' order."""
-        return await self._by_reference(refs, "skill_refs", self._skills.getByReference)
-
-    async def get_environments(self, refs: Sequence[ApiResourceReference]) -> list[Environment]:
-        """Fetched in parallel; the result keeps the references' order (later layers win)."""
-        return await self._by_reference(refs, "environment_refs", self._environments.getByReference)
-
-    async def get_mcp_servers(self, refs: Sequence[ApiResourceReference]) -> list[McpServer]:
-        """Fetched in parallel; the result keeps the references' order."""
-        return await self._by_reference(refs, "mcp_server_refs", self._mcp_servers.getByReference)
+    async def get_turn_context(self, execution_id: str) -> TurnContext:
+        """The turn's execution, session, instance, agent, skills, environments and MCP
+        servers in one read: the only one whose secret values come back in clear."""
+        request = TurnContextRequest(execution_id=require_id("execution_id", execution_id))
+        return await self._runner.getTurnContext(request, timeout=self._timeout)
 
     async def get_execution(self, execution_id: str) -> AgentExecution:
         request = AgentExecutionId(value=require_id("execution_id", execution_id))
@@ -219,16 +189,3 @@ class StigmerClients:
     ) -> AgentExecutionPreviewResult:
         """One client stream of previews; it lasts as long as `previews` does."""
         return await self._execution_commands.streamPreviews(previews)
-
-    async def _by_reference(
-        self,
-        refs: Sequence[ApiResourceReference],
-        field: str,
-        call: Callable[..., Any],
-    ) -> list[_T]:
-        for index, ref in enumerate(refs):
-            require_id(f"{field}[{index}].slug", ref.slug)
-        results: list[_T] = await asyncio.gather(
-            *(call(ref, timeout=self._timeout) for ref in refs)
-        )
-        return results

@@ -48,6 +48,9 @@ class ProviderDefaults:
     openai_api_key: str = ""
     openai_base_url: str = ""
     ollama_base_url: str = ""
+    # `scripted:<path>` reads script files below this directory only (None: no file at all,
+    # only the shipped scripts), so a model string cannot make the runner read its host.
+    scripts_dir: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -311,4 +314,17 @@ def _provider_defaults(read: _EnvReader) -> ProviderDefaults:
         openai_api_key=read.optional(names.OPENAI_API_KEY, ""),
         openai_base_url=read.optional(names.OPENAI_BASE_URL, ""),
         ollama_base_url=read.optional(names.OLLAMA_BASE_URL, ""),
+        scripts_dir=_scripts_dir(read),
     )
+
+
+def _scripts_dir(read: _EnvReader) -> Path | None:
+    raw = read.optional(names.STIGMER_SCRIPTS_DIR, "")
+    if not raw:
+        return None
+    path = Path(raw).expanduser().resolve()
+    if not path.is_dir():
+        read.problems.append(
+            f"{names.STIGMER_SCRIPTS_DIR} must be an existing directory (got {raw!r})"
+        )
+    return path

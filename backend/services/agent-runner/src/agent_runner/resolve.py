@@ -1,8 +1,8 @@
-"""Step 2 of a turn: session -> agent instance -> agent -> skills, environments, MCP servers."""
+"""Step 2 of a turn: session -> agent instance -> agent -> skills, environments, MCP servers,
+read in one call (the server resolves them)."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -28,28 +28,8 @@ class Resolved:
     skills: Mapping[str, Skill]  # by slug: the agent's and every sub-agent's
     environments: list[Environment]
     mcp_servers: Mapping[str, McpServer]  # by slug: the agent's and every sub-agent's
-
-
-def _unique(refs: list[ApiResourceReference]) -> list[ApiResourceReference]:
-    unique: dict[tuple[int, str, str], ApiResourceReference] = {}
-    for ref in refs:
-        unique.setdefault((ref.scope, ref.org, ref.slug), ref)
-    return list(unique.values())
-
-
-def _skill_refs(agent: Agent) -> list[ApiResourceReference]:
-    return _unique(
-        [*agent.spec.skill_refs, *(r for sub in agent.spec.sub_agents for r in sub.skill_refs)]
-    )
-
-
-def _mcp_server_refs(agent: Agent) -> list[ApiResourceReference]:
-    return _unique(
-        [
-            *agent.spec.mcp_server_refs,
-            *(r for sub in agent.spec.sub_agents for r in sub.mcp_server_refs),
-        ]
-    )
+    # As the turn-context read returns it: its runtime_env's secrets in clear.
+    execution: AgentExecution
 
 
 def _by_slug(servers: list[McpServer]) -> dict[str, McpServer]:
@@ -67,32 +47,28 @@ def _by_slug(servers: list[McpServer]) -> dict[str, McpServer]:
 
 
 async def resolve(clients: StigmerClients, execution: AgentExecution) -> Resolved:
-    session = await clients.get_session(execution.spec.session_id)
-    instance = await clients.get_agent_instance(session.spec.agent_instance_id)
-    agent = await clients.get_agent(instance.spec.agent_id)
-    skills, environments, mcp_servers = await asyncio.gather(
-        clients.get_skills(_skill_refs(agent)),
-        clients.get_environments(list(instance.spec.environment_refs)),
-        clients.get_mcp_servers(_mcp_server_refs(agent)),
-    )
+    """The turn's context, resolved by the server in one runner-only read (the only read
+    whose secret values are in clear: every other one masks them)."""
+    context = await clients.get_turn_context(execution.metadata.id)
     return Resolved(
-        session=session,
-        instance=instance,
-        agent=agent,
-        skills={skill.metadata.slug: skill for skill in skills},
-        environments=environments,
-        mcp_servers=_by_slug(mcp_servers),
+        session=context.session,
+        instance=context.agent_instance,
+        agent=context.agent,
+        skills={skill.metadata.slug: skill for skill in context.skills},
+        environments=list(context.environments),
+        mcp_servers=_by_slug(list(context.mcp_servers)),
+        execution=context.execution,
     )
 
 
-def turn_environment(resolved: Resolved, execution: AgentExecution) -> MergedEnvironment:
+def turn_environment(resolved: Resolved) -> MergedEnvironment:
     layers: list[tuple[str, Mapping[str, EnvironmentValue]]] = [
         (f"agent {resolved.agent.metadata.slug!r} env_spec", resolved.agent.spec.env_spec.data)
     ]
     layers += [
         (f"environment {env.metadata.slug!r}", env.spec.data) for env in resolved.environments
     ]
-    layers.append(("execution runtime_env", execution.spec.runtime_env))
+    layers.append(("execution runtime_env", resolved.execution.spec.runtime_env))
     return merge_environment(layers)
 
 

@@ -179,7 +179,7 @@ class Turn:
         # One span per phase (no-ops unless tracing is on), under Temporal's RunActivity span.
         with _tracer.start_as_current_span("resolve"):
             resolved = await resolve(self._clients, execution)
-            merged = turn_environment(resolved, execution)
+            merged = turn_environment(resolved)
         self.agent_slug = resolved.agent.metadata.slug
         redact = merged.redactor()
         status.builder.set_redactor(redact)

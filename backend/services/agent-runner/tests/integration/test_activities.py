@@ -64,7 +64,10 @@ def runner_activities(
             )
         ),
         graphs=graphs
-        or AgentGraphs(models=DefaultModelFactory(ProviderDefaults()), checkpointer=checkpointer),
+        or AgentGraphs(
+            models=DefaultModelFactory(ProviderDefaults(scripts_dir=root)),
+            checkpointer=checkpointer,
+        ),
         settings=TurnSettings(default_model="scripted:demo", flush=FlushPolicy()),
     )
     ready: asyncio.Future[TurnDependencies] = asyncio.get_running_loop().create_future()
@@ -174,7 +177,8 @@ async def test_turns_of_one_agent_at_once_share_a_graph_and_keep_their_own_sandb
     second.spec.agent_instance_id = first.spec.agent_instance_id
     second = await world.call(world.sessions.create, second)
     async with open_checkpointer(data_dir=tmp_path, db_url="") as saver:
-        graphs = AgentGraphs(models=DefaultModelFactory(ProviderDefaults()), checkpointer=saver)
+        models = DefaultModelFactory(ProviderDefaults(scripts_dir=tmp_path))
+        graphs = AgentGraphs(models=models, checkpointer=saver)
         activities = runner_activities(stigmer_server, clients, tmp_path, saver, graphs)
 
         async def turn(session: Session) -> TurnOutcome:

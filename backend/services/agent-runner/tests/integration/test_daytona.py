@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from runner_world import World, running_commands, write_script
 
+from agent_runner.sandbox import LABEL_ORG
 from ai.stigmer.agentic.agentexecution.v1.enum_pb2 import ExecutionPhase, ToolCallStatus
 from ai.stigmer.agentic.agentexecution.v1.io_pb2 import AgentExecutionId
 from stigmer_testing import eventually_async
@@ -143,6 +144,23 @@ async def test_an_errored_sandbox_is_deleted_and_replaced(
     assert replacement.id != broken.id
     assert len(fake_daytona.requests_to("DELETE", f"/api/sandbox/{broken.id}")) == 1
     assert (await world.get_session(session.metadata.id)).spec.sandbox_id == replacement.id
+
+
+async def test_a_sandbox_of_another_org_is_never_reused(
+    world: World, runner: AgentRunnerProcess, fake_daytona: FakeDaytona, tmp_path: Path
+) -> None:
+    model = write_script(tmp_path, "echo", ECHO)
+    session = await world.session(model, sub_agents=False)
+    await turn(world, session, "one")
+    (theirs,) = fake_daytona.sandboxes()
+    fake_daytona.set_label(theirs.id, LABEL_ORG, "globex")
+    await turn(world, session, "two")
+    assert creates(fake_daytona) == 2
+    assert not fake_daytona.requests_to("DELETE", f"/api/sandbox/{theirs.id}")
+    ours = (await world.get_session(session.metadata.id)).spec.sandbox_id
+    assert ours != theirs.id
+    assert fake_daytona.sandbox(ours).labels.get(LABEL_ORG) is None  # a platform session's
+    assert "not of the session's org" in runner.log()
 
 
 ECHO = """

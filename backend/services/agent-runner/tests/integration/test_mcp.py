@@ -57,7 +57,8 @@ async def clients(stigmer_server: StigmerServer) -> AsyncIterator[StigmerClients
 @pytest.fixture
 async def graphs(tmp_path: Path) -> AsyncIterator[AgentGraphs]:
     async with open_checkpointer(data_dir=tmp_path, db_url="") as saver:
-        yield AgentGraphs(models=DefaultModelFactory(ProviderDefaults()), checkpointer=saver)
+        models = DefaultModelFactory(ProviderDefaults(scripts_dir=tmp_path))
+        yield AgentGraphs(models=models, checkpointer=saver)
 
 
 def _activities(

@@ -114,7 +114,7 @@ async def record(name: str, scenario: dict[str, Any], root: Path) -> None:
     graph = build_agent(
         agent=agent,
         plan=AgentPlan(model=scenario["model"], skills=[HELLO], subagent_skills={}),
-        models=DefaultModelFactory(ProviderDefaults()),
+        models=DefaultModelFactory(ProviderDefaults(scripts_dir=HERE)),
         env=scenario["env"],
         backend=sandbox.backend,
         checkpointer=InMemorySaver(),

@@ -10,7 +10,6 @@ import pytest
 from agent_runner.clients import StigmerClients
 from ai.stigmer.agentic.agentexecution.v1.io_pb2 import AgentExecutionStatusUpdate
 from ai.stigmer.agentic.session.v1.api_pb2 import Session
-from ai.stigmer.commons.apiresource.reference_pb2 import ApiResourceReference
 
 
 @pytest.fixture
@@ -23,16 +22,10 @@ async def clients() -> AsyncIterator[StigmerClients]:
 
 CASES: list[tuple[str, Callable[[StigmerClients], Awaitable[Any]]]] = [
     ("session_id", lambda c: c.get_session("")),
-    ("agent_instance_id", lambda c: c.get_agent_instance("")),
-    ("agent_id", lambda c: c.get_agent("")),
     ("execution_id", lambda c: c.get_execution("")),
     ("execution_id", lambda c: c.update_status(AgentExecutionStatusUpdate())),
     ("session.metadata.id", lambda c: c.update_session(Session())),
-    (
-        "skill_refs[1].slug",
-        lambda c: c.get_skills([ApiResourceReference(slug="a"), ApiResourceReference()]),
-    ),
-    ("environment_refs[0].slug", lambda c: c.get_environments([ApiResourceReference()])),
+    ("execution_id", lambda c: c.get_turn_context("")),
 ]
 
 
@@ -43,8 +36,3 @@ async def test_empty_id_is_refused_with_the_field_name(
     with pytest.raises(ValueError, match="cannot be empty") as caught:
         await call(clients)
     assert str(caught.value) == f"{field} cannot be empty"
-
-
-async def test_no_references_means_no_calls(clients: StigmerClients) -> None:
-    assert await clients.get_skills([]) == []
-    assert await clients.get_environments([]) == []

@@ -51,6 +51,15 @@ def test_defaults() -> None:
     assert config.sandbox.root == Path(REQUIRED["STIGMER_DATA_DIR"]) / "sandboxes"
     assert config.sandbox.network is False
     assert config.checkpoint_target.endswith("checkpoints.sqlite")
+    # No scripts directory: `scripted:<path>` reads no file, only shipped scripts play.
+    assert config.providers.scripts_dir is None
+
+
+def test_the_scripts_directory_must_exist(tmp_path: Path) -> None:
+    config = load_config({**REQUIRED, "STIGMER_SCRIPTS_DIR": str(tmp_path / "a" / "..")})
+    assert config.providers.scripts_dir == tmp_path
+    with pytest.raises(ConfigError, match="STIGMER_SCRIPTS_DIR must be an existing directory"):
+        load_config({**REQUIRED, "STIGMER_SCRIPTS_DIR": str(tmp_path / "missing")})
 
 
 def test_overrides_and_a_database_password_stays_out_of_the_log_target() -> None:

@@ -162,7 +162,39 @@ async def test_sub_agents_get_their_own_script_or_a_fixed_text() -> None:
 def test_script_files_load_by_path(tmp_path: Path) -> None:
     path = tmp_path / "turn.yaml"
     path.write_text(SCRIPT)
-    assert load_script(str(path)).replies[1].expect == "ls"
+    assert load_script(str(path), scripts_dir=tmp_path).replies[1].expect == "ls"
+    # A relative path is taken below the scripts directory.
+    assert load_script("turn.yaml", scripts_dir=tmp_path).name == "turn"
+
+
+def test_script_files_outside_the_scripts_directory_are_never_read(tmp_path: Path) -> None:
+    scripts = tmp_path / "scripts"
+    scripts.mkdir()
+    # A YAML file holding a secret, beside the scripts directory, reached in three ways.
+    outside = tmp_path / "host-secrets.yaml"
+    outside.write_text("replies: [{text: sk-ant-host-secret-value}]\n")
+    (scripts / "link.yaml").symlink_to(outside)
+    for ref in (str(outside), "../host-secrets.yaml", "link.yaml"):
+        with pytest.raises(ScriptError, match="outside the runner's scripts directory") as caught:
+            load_script(ref, scripts_dir=scripts)
+        assert "sk-ant-host-secret-value" not in str(caught.value)
+        assert "STIGMER_SCRIPTS_DIR" in str(caught.value)
+    # Without a scripts directory no file is read at all; shipped scripts still play.
+    with pytest.raises(ScriptError, match=r"reads none \(STIGMER_SCRIPTS_DIR is not set\)"):
+        load_script(str(outside))
+    assert load_script("demo").name == "demo"
+    factory = DefaultModelFactory(ProviderDefaults(scripts_dir=scripts))
+    with pytest.raises(ScriptError, match="outside"):
+        factory.chat_model(f"scripted:{outside}", env={})
+
+
+def test_a_script_that_is_not_yaml_is_reported_without_its_lines(tmp_path: Path) -> None:
+    path = tmp_path / "broken.yaml"
+    path.write_text("replies:\n  - text: fine\n  secret-line-0e44: [unclosed\n")
+    with pytest.raises(ScriptError, match=r"not valid YAML at line \d+, column \d+") as caught:
+        load_script(str(path), scripts_dir=tmp_path)
+    assert "secret-line-0e44" not in str(caught.value)
+    assert "unclosed" not in str(caught.value)
 
 
 @pytest.mark.parametrize(

@@ -66,7 +66,7 @@ async def test_a_summarized_turn_plays_its_script_to_the_end(tmp_path: Path) -> 
     graph = build_agent(
         agent=agent,
         plan=AgentPlan(model=model, skills=[], subagent_skills={}),
-        models=DefaultModelFactory(ProviderDefaults()),
+        models=DefaultModelFactory(ProviderDefaults(scripts_dir=tmp_path)),
         env={},
         backend=sandbox.backend,
         checkpointer=InMemorySaver(),

@@ -28,6 +28,10 @@ SECRETS_KEY_FILE: Final = "STIGMER_SECRETS_KEY_FILE"
 """Optional: the key file that seals secret values at rest (lines `<key id> <base64 key>`;
 the first seals, all open). Unset: secret values are stored as given."""
 
+SECRETS_KEYS: Final = "STIGMER_SECRETS_KEYS"
+"""Optional, instead of the file: its lines in one value (commas may separate them), for a
+deployment whose secret store hands values over as environment variables."""
+
 RUNNER_KEYS: Final = "STIGMER_RUNNER_KEYS"
 """Optional: comma-separated bootstrap keys of role `runner` (platform scope)."""
 

@@ -17,7 +17,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc  # type: ignore[i
 from grpc_reflection.v1alpha import reflection  # type: ignore[import-untyped]
 
 from stigmer_server import resources as kinds
-from stigmer_server._env import SECRETS_KEY_FILE
+from stigmer_server._env import SECRETS_KEY_FILE, SECRETS_KEYS
 from stigmer_server.api._controllers import registrations
 from stigmer_server.api._crud import ResourceService
 from stigmer_server.api._interceptors import ErrorInterceptor
@@ -30,6 +30,7 @@ from stigmer_server.api._rules import (
     SessionRules,
     SkillRules,
 )
+from stigmer_server.api._turn_context import register as register_turn_context
 from stigmer_server.config import ServerConfig
 from stigmer_server.execution import (
     ExecutionHub,
@@ -140,6 +141,7 @@ def grpc_server(config: ServerConfig, parts: Components) -> tuple[grpc.aio.Serve
         registration.add(registration.servicer, server)
         names.append(registration.service_name)
     names.extend(register_api_keys(parts.keys, server))
+    names.extend(register_turn_context(parts.store, server))
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     health_name = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
@@ -147,13 +149,23 @@ def grpc_server(config: ServerConfig, parts: Components) -> tuple[grpc.aio.Serve
     return server, health_servicer, names
 
 
+def _sealer(config: ServerConfig) -> Sealer | None:
+    if config.secrets_key_file is not None:
+        return Sealer.from_file(config.secrets_key_file)
+    if config.secrets_keys:
+        return Sealer.from_text(config.secrets_keys, source=SECRETS_KEYS)
+    return None
+
+
 async def serve(config: ServerConfig, stop: asyncio.Event, port_file: Path | None = None) -> None:
     """Run until `stop` is set: storage, gRPC API, health, reflection and the workers."""
     if config.db_url.startswith("sqlite"):
         config.data_dir.mkdir(parents=True, exist_ok=True)
-    sealer = Sealer.from_file(config.secrets_key_file) if config.secrets_key_file else None
+    sealer = _sealer(config)
     if sealer is None:
-        logger.info("no %s: secret values are stored unencrypted", SECRETS_KEY_FILE)
+        logger.info(
+            "no %s or %s: secret values are stored unencrypted", SECRETS_KEY_FILE, SECRETS_KEYS
+        )
     store = await Store.open(config.db_url, sealer)
     try:
         async with store.transaction() as tx:

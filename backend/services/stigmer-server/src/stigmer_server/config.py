@@ -67,12 +67,15 @@ class ServerConfig:
     # Bootstrap `runner` keys (local mode gives its runner one); empty by default.
     runner_keys: tuple[str, ...] = ()
     secrets_key_file: Path | None = None
+    # The key file's lines given as one value (STIGMER_SECRETS_KEYS); never in a repr.
+    secrets_keys: str = ""
 
     def __repr__(self) -> str:
         # API keys never reach a log line, even through a debug print of the config.
         return (
             f"ServerConfig(address={self.address!r}, db_url={_redact_url(self.db_url)!r}, "
             f"api_keys=<{len(self.api_keys)} keys>, runner_keys=<{len(self.runner_keys)} keys>, "
+            f"secrets_keys=<{'set' if self.secrets_keys else 'unset'}>, "
             f"temporal={self.temporal_host_port!r}/"
             f"{self.temporal_namespace!r}, queues=({self.execution_task_queue!r}, "
             f"{self.persistence_task_queue!r}), session_policy={self.session_policy.value!r})"
@@ -115,6 +118,11 @@ def load_config(environ: Mapping[str, str]) -> ServerConfig:
     key_file = environ.get(_env.SECRETS_KEY_FILE, "").strip()
     if key_file and not Path(key_file).expanduser().is_file():
         problems.append(f"{_env.SECRETS_KEY_FILE}={key_file!r}: no such file")
+    secrets_keys = environ.get(_env.SECRETS_KEYS, "").strip()
+    if key_file and secrets_keys:
+        problems.append(
+            f"{_env.SECRETS_KEY_FILE} and {_env.SECRETS_KEYS}: set one of them, not both"
+        )
     temporal = get(_env.TEMPORAL_HOST_PORT, _env.TEMPORAL_HOST_PORT_DEFAULT)
     if not _is_host_port(temporal):
         problems.append(f"{_env.TEMPORAL_HOST_PORT}={temporal!r}: expected host:port")
@@ -191,6 +199,7 @@ def load_config(environ: Mapping[str, str]) -> ServerConfig:
         log_format=log_format,
         runner_keys=runner_keys,
         secrets_key_file=Path(key_file).expanduser() if key_file else None,
+        secrets_keys=secrets_keys,
     )
 
 

@@ -34,9 +34,10 @@ def to_dict(resource: Message) -> dict[str, Any]:
 
 
 def _mask_secrets(node: Any) -> None:
-    """Any EnvironmentValue marked secret, wherever it sits, shows a mask instead of its value."""
+    """Any EnvironmentValue marked secret, wherever it sits, shows a mask instead of its value
+    (the server sends none: an empty value, which JSON leaves out, still shows the mask)."""
     if isinstance(node, dict):
-        if node.get("isSecret") is True and "value" in node:
+        if node.get("isSecret") is True:
             node["value"] = _MASK
         for child in node.values():
             _mask_secrets(child)

@@ -123,6 +123,9 @@ def build_specs(
                 # shell (with the DAYTONA_* variables passed through above).
                 _env.RUNNER_SANDBOX_TYPE: os.environ.get(_env.RUNNER_SANDBOX_TYPE) or "local",
                 _env.RUNNER_SHUTDOWN_GRACE: f"{RUNNER_DRAIN_SECONDS:g}",
+                # One person's own machine: `scripted:<path>` plays a script anywhere they
+                # can read, unless their shell narrows it (a shared runner sets none).
+                _env.RUNNER_SCRIPTS_DIR: os.environ.get(_env.RUNNER_SCRIPTS_DIR) or "/",
                 **_metrics(_env.RUNNER_METRICS_ADDRESS, settings.runner_metrics_port),
             },
             address=f"task queue on {settings.temporal_address}",

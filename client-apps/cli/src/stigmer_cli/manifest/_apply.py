@@ -73,7 +73,10 @@ def _apply_one(document: Document, resources: Resources) -> Outcome:
         meta.id = existing.metadata.id
         meta.version = existing.metadata.version
         stored = resources.update(document.kind, desired)
-        action = Action.UPDATED
+        # Reads show secret values masked, so a manifest with secrets never looks the same
+        # as what is stored: the server decides, keeping the version when nothing changed.
+        changed = stored.metadata.version != existing.metadata.version
+        action = Action.UPDATED if changed else Action.UNCHANGED
     return Outcome(document.kind.name, document.slug, stored.metadata.id, action)
 
 

@@ -87,6 +87,8 @@ def runner_env(
             "TEMPORAL_AGENT_EXECUTION_TASK_QUEUE": server.execution_task_queue,
             "STIGMER_DATA_DIR": str(data_dir),
             "STIGMER_DEFAULT_MODEL": "scripted:demo",
+            # Tests write their scripts below their tmp_path.
+            "STIGMER_SCRIPTS_DIR": tempfile.gettempdir(),
             "LOG_LEVEL": "DEBUG",
             "HEARTBEAT_INTERVAL_SECONDS": "1",
             "SHUTDOWN_GRACE_SECONDS": "5",

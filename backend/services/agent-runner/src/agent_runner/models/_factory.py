@@ -131,7 +131,7 @@ class DefaultModelFactory:
     def _scripted(self, ref: str, subagent: str | None) -> ScriptedChatModel:
         script = self._scripts.get(ref)
         if script is None:
-            script = load_script(ref)
+            script = load_script(ref, scripts_dir=self._defaults.scripts_dir)
             self._scripts[ref] = script
         if subagent is None:
             return ScriptedChatModel(script=script, speaker="main")

@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from agent_runner.env_names import STIGMER_SCRIPTS_DIR
 from agent_runner.errors import InvalidInputError
 
 
@@ -42,33 +43,65 @@ class Script:
     subagents: Mapping[str, Script] = field(default_factory=dict)
 
 
-def load_script(ref: str) -> Script:
-    """A shipped script by name (`demo`) or any YAML file by path (`./my-turn.yaml`)."""
+def load_script(ref: str, *, scripts_dir: Path | None = None) -> Script:
+    """A shipped script by name (`demo`), or a YAML file by path below `scripts_dir`.
+
+    A path outside `scripts_dir` (after resolving `..` and symbolic links), or any path
+    when there is none, is refused before the file is opened: the model string is a
+    user's, the file system the runner's. A relative path is taken below `scripts_dir`.
+    """
     if ref.endswith((".yaml", ".yml")) or "/" in ref:
-        path = Path(ref).expanduser()
+        path = _confined(ref, scripts_dir)
         if not path.is_file():
             raise ScriptError(f"scripted model: script file {str(path)!r} does not exist")
         return parse_script(path.read_text(encoding="utf-8"), name=path.stem)
     shipped = resources.files("agent_runner.scripts").joinpath(f"{ref}.yaml")
     if not shipped.is_file():
-        names = sorted(
-            entry.name.removesuffix(".yaml")
-            for entry in resources.files("agent_runner.scripts").iterdir()
-            if entry.name.endswith(".yaml")
-        )
         raise ScriptError(
-            f"scripted model: no shipped script named {ref!r}; expected one of {names} "
-            "or a path to a .yaml file"
+            f"scripted model: no shipped script named {ref!r}; expected one of "
+            f"{shipped_scripts()} or a path to a .yaml file"
         )
     return parse_script(shipped.read_text(encoding="utf-8"), name=ref)
+
+
+def shipped_scripts() -> list[str]:
+    return sorted(
+        entry.name.removesuffix(".yaml")
+        for entry in resources.files("agent_runner.scripts").iterdir()
+        if entry.name.endswith(".yaml")
+    )
+
+
+def _confined(ref: str, scripts_dir: Path | None) -> Path:
+    if scripts_dir is None:
+        raise ScriptError(
+            f"scripted model: {ref!r} is a script file, and this runner reads none "
+            f"({STIGMER_SCRIPTS_DIR} is not set); use a shipped script: {shipped_scripts()}"
+        )
+    path = (scripts_dir / Path(ref).expanduser()).resolve()
+    if not path.is_relative_to(scripts_dir):
+        raise ScriptError(
+            f"scripted model: script file {ref!r} is outside the runner's scripts "
+            f"directory ({STIGMER_SCRIPTS_DIR}={str(scripts_dir)!r}); only files below it "
+            "or the shipped scripts are played"
+        )
+    return path
 
 
 def parse_script(text: str, *, name: str) -> Script:
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ScriptError(f"script {name!r} is not valid YAML: {exc}") from exc
+        # The position and the parser's problem only: str(exc) quotes the offending lines.
+        raise ScriptError(f"script {name!r} is not valid YAML{_where(exc)}") from None
     return _script(document, name=name, where="")
+
+
+def _where(error: yaml.YAMLError) -> str:
+    mark = getattr(error, "problem_mark", None)
+    problem = getattr(error, "problem", None)
+    at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return f"{at}: {problem}" if problem else at
 
 
 def _script(document: object, *, name: str, where: str) -> Script:

@@ -77,17 +77,26 @@ class DaytonaSandboxProvider:
 
     def _acquire(self, request: SandboxRequest) -> DaytonaSdkSandbox:
         if request.sandbox_id:
-            existing = self._reusable(request.sandbox_id)
+            existing = self._reusable(request.sandbox_id, org=request.org)
             if existing is not None:
                 _warn_on_changed_env(existing, request)
                 return existing
         return self._create(request)
 
-    def _reusable(self, sandbox_id: str) -> DaytonaSdkSandbox | None:
+    def _reusable(self, sandbox_id: str, *, org: str) -> DaytonaSdkSandbox | None:
         try:
             sandbox = self._client.get(sandbox_id)
         except DaytonaNotFoundError:
             logger.info("sandbox %s is gone; creating a new one for the session", sandbox_id)
+            return None
+        if (sandbox.labels or {}).get(LABEL_ORG, "") != org:
+            # Its files and environment are another org's (the server refuses such a pin;
+            # this holds even for a sandbox it cannot know). Left alone, not deleted.
+            logger.warning(
+                "sandbox %s is not of the session's org %r; creating one of its own",
+                sandbox_id,
+                org,
+            )
             return None
         state = _state(sandbox)
         if state in _BROKEN_STATES:

@@ -99,6 +99,11 @@ class ResourceService:
                 # A status sent through `update` is ignored: it only comes from the system.
                 incoming.status.CopyFrom(stored.status)
             await self.rules.check_references(tx, incoming)
+            if _changes_nothing(stored, incoming):
+                # Secret values are write-only, so a client cannot tell whether its copy
+                # differs: it sends the update, and one that changes nothing stores nothing
+                # and keeps the version (`stigmer apply` reports it unchanged).
+                return stored
             await tx.replace(self.kind, incoming)
         logger.info(
             "updated %s %s to version %d", self.kind.name, resource_id, incoming.metadata.version
@@ -139,3 +144,12 @@ class ResourceService:
             return await tx.list_page(
                 self.kind, org=request.org, page_size=size, after_id=after, session_id=session_id
             )
+
+
+def _changes_nothing(stored: Any, incoming: Any) -> bool:
+    """Whether `incoming` equals `stored` but for the version and update time it was given."""
+    candidate: Any = type(incoming)()
+    candidate.CopyFrom(incoming)
+    candidate.metadata.version = stored.metadata.version
+    candidate.metadata.updated_at.CopyFrom(stored.metadata.updated_at)
+    return bool(candidate == stored)

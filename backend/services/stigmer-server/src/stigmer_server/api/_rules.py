@@ -9,7 +9,7 @@ from ai.stigmer.commons.apiresource.reference_pb2 import ApiResourceReference
 from stigmer_server import resources as kinds
 from stigmer_server.api._mcp_rules import check_mcp_server_spec
 from stigmer_server.errors import FailedPrecondition, InvalidArgument, NotFound
-from stigmer_server.iam import check_session_fields
+from stigmer_server.iam import RUNNER_FIELDS, check_session_fields
 from stigmer_server.principal import current_principal
 from stigmer_server.resources import Kind
 from stigmer_server.storage import Transaction
@@ -127,6 +127,7 @@ class SessionRules(Rules):
         await require(
             tx, kinds.AGENT_INSTANCE, resource.spec.agent_instance_id, "spec.agent_instance_id"
         )
+        await _check_pins(tx, resource)
 
     def check_create(self, resource: Any) -> None:
         check_session_fields(None, resource)
@@ -137,6 +138,21 @@ class SessionRules(Rules):
                 "spec.agent_instance_id", "a session's agent instance cannot change"
             )
         check_session_fields(stored, incoming)
+
+
+async def _check_pins(tx: Transaction, session: Any) -> None:
+    """A sandbox or thread newly pinned on a session must not be another org's: a session
+    pointed at another org's sandbox would run in its files and environment, one pointed
+    at its thread would read its conversation. Another org's is NOT_FOUND, as everywhere."""
+    stored: Any = await tx.get(kinds.SESSION, session.metadata.id) if session.metadata.id else None
+    org = session.metadata.org
+    for field in RUNNER_FIELDS:
+        value = getattr(session.spec, field)
+        if not value or (stored is not None and getattr(stored.spec, field) == value):
+            continue
+        if await tx.sessions_holding(field, value, outside_org=org):
+            what = field.removesuffix("_id")
+            raise NotFound(f"{what} of org {org!r}", value, field=f"spec.{field}")
 
 
 class SkillRules(Rules):

@@ -3,6 +3,10 @@
 PostgreSQL notifications carry text of at most 8000 bytes, so an event is sent as base64 of
 its protobuf when it fits and as a hint (its sequence alone) when it does not; a watcher
 that gets a hint reads the change from the execution log.
+
+A notice carries a status change or a preview, never a snapshot: a snapshot holds the
+turn's spec, whose runtime env may hold secrets, and notices travel in clear through the
+database connection. Statuses hold no environment values (a test walks their schema).
 """
 
 from __future__ import annotations
@@ -31,6 +35,11 @@ class Notice:
 
 
 def encode_notice(notice: Notice) -> str:
+    if notice.event.HasField("snapshot"):
+        raise ValueError(
+            f"execution notice for {notice.execution_id!r}: a snapshot is never broadcast "
+            "(it holds the turn's runtime env); send the change or a hint"
+        )
     body = base64.b64encode(notice.event.SerializeToString()).decode("ascii")
     if len(body) > MAX_EVENT_TEXT:
         body = base64.b64encode(

@@ -37,8 +37,9 @@ from stigmer_server.execution._temporal import TemporalGateway
 from stigmer_server.execution._turns import SessionTurns
 from stigmer_server.execution._watch import Watch
 from stigmer_server.execution._writer import StatusWriter
-from stigmer_server.iam import assign_org
+from stigmer_server.iam import assign_org, check_writable
 from stigmer_server.metrics import METRICS
+from stigmer_server.principal import current_principal
 from stigmer_server.resources import API_VERSION
 from stigmer_server.storage import Page, Transaction, typed
 from stigmer_server.validation import check_env_names, check_id, check_sizes, slugify
@@ -126,6 +127,7 @@ class ExecutionService:
     ) -> AgentExecutionStatusUpdateResult:
         if not update.HasField("status"):
             raise InvalidArgument("status", "required: the status change to merge")
+        await self._check_writer(update.execution_id)
         started = time.monotonic()
         result = await self._writer.apply(
             update.execution_id,
@@ -141,8 +143,12 @@ class ExecutionService:
         self, previews: AsyncIterator[AgentExecutionPreview]
     ) -> AgentExecutionPreviewResult:
         result = AgentExecutionPreviewResult()
+        checked: set[str] = set()
         async for message in previews:
             check_id(message.execution_id, "execution_id", kinds.AGENT_EXECUTION)
+            if message.execution_id not in checked:
+                await self._check_writer(message.execution_id)
+                checked.add(message.execution_id)
             if not message.attempt:
                 raise InvalidArgument("attempt", "required: the writer's attempt")
             check_sizes(message.preview, "preview")
@@ -155,6 +161,7 @@ class ExecutionService:
 
     async def cancel(self, execution_id: str) -> AgentExecution:
         execution: AgentExecution = await self._executions.get(execution_id)
+        check_writable(kinds.AGENT_EXECUTION.name, execution)
         if is_final(execution.status.phase):
             return execution
         running = await self._temporal.cancel(execution_id)
@@ -168,6 +175,18 @@ class ExecutionService:
             await self._turns.release(execution_id)
         result: AgentExecution = await self._executions.get(execution_id)
         return result
+
+    async def _check_writer(self, execution_id: str) -> None:
+        """An org's key (a runner of that org) writes its org's turns only: another org's is
+        NOT_FOUND, a platform-scope one's PERMISSION_DENIED. A platform key may write any,
+        so the usual runner's updates cost no extra read."""
+        if current_principal().platform:
+            return
+        check_id(execution_id, "execution_id", kinds.AGENT_EXECUTION)
+        execution = await self._store.get(kinds.AGENT_EXECUTION, execution_id)
+        if execution is None:
+            raise NotFound("AgentExecution", execution_id, field="execution_id")
+        check_writable(kinds.AGENT_EXECUTION.name, execution)
 
     async def list_by_session(self, request: ListAgentExecutionsBySessionRequest) -> Page:
         session_id = check_id(request.session_id, "session_id", kinds.SESSION)

@@ -3,7 +3,7 @@
 docs/architecture/security.md describes who may do what.
 """
 
-from stigmer_server.iam._fields import check_session_fields
+from stigmer_server.iam._fields import RUNNER_FIELDS, check_session_fields
 from stigmer_server.iam._gate import OPEN_PREFIXES, UNAUTHENTICATED_MESSAGE, AuthGate
 from stigmer_server.iam._keys import KeyRegistry
 from stigmer_server.iam._orgs import assign_org, check_writable
@@ -14,6 +14,7 @@ from stigmer_server.principal import SYSTEM, Principal, Role, current_principal
 __all__ = [
     "METHOD_ROLES",
     "OPEN_PREFIXES",
+    "RUNNER_FIELDS",
     "SYSTEM",
     "UNAUTHENTICATED_MESSAGE",
     "AuthGate",

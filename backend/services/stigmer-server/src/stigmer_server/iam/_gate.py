@@ -14,7 +14,7 @@ import grpc
 
 from stigmer_server.iam._keys import KeyRegistry
 from stigmer_server.iam._secrets import masked
-from stigmer_server.iam._table import allowed
+from stigmer_server.iam._table import TURN_CONTEXT, allowed
 from stigmer_server.principal import Principal, Role, set_principal
 
 logger = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ class AuthGate(grpc.aio.ServerInterceptor):
                 f"which may not call {method.rpartition('.')[2]}"
             )
             return _refused(handler, grpc.StatusCode.PERMISSION_DENIED, message)
-        return _as(principal, handler)
+        return _as(principal, handler, reveal=method == TURN_CONTEXT)
 
 
 def _bearer(metadata: Any) -> str | None:
@@ -73,20 +73,21 @@ def _bearer(metadata: Any) -> str | None:
 
 
 def _as(
-    principal: Principal, handler: grpc.RpcMethodHandler[Any, Any]
+    principal: Principal, handler: grpc.RpcMethodHandler[Any, Any], *, reveal: bool
 ) -> grpc.RpcMethodHandler[Any, Any]:
     """The handler, with `principal` current while its behaviour runs.
 
     Each RPC runs in a task of its own, so the value set there is that call's alone.
-    Responses reach a caller that is not the runner with their secret values masked.
+    Every response has its secret values masked, whoever calls, except with `reveal`: the
+    runner's turn-context read, the one path by which secrets leave the server.
     """
-    reveal: Callable[[Any], Any] = _same if principal.acts_as(Role.RUNNER) else masked
+    shown: Callable[[Any], Any] = _same if reveal else masked
     if handler.unary_unary is not None:
         unary = handler.unary_unary
 
         async def call(request: Any, context: Any) -> Any:
             set_principal(principal)
-            return reveal(await unary(request, context))
+            return shown(await unary(request, context))
 
         return grpc.unary_unary_rpc_method_handler(
             call,
@@ -99,7 +100,7 @@ def _as(
         async def stream(request: Any, context: Any) -> AsyncIterator[Any]:
             set_principal(principal)
             async for item in streaming(request, context):
-                yield reveal(item)
+                yield shown(item)
 
         return grpc.unary_stream_rpc_method_handler(
             stream,

@@ -27,6 +27,7 @@ VIEWERS: Final = frozenset({Role.VIEWER, Role.MEMBER, Role.ADMIN})
 MEMBERS: Final = frozenset({Role.MEMBER, Role.ADMIN})
 ADMINS: Final = frozenset({Role.ADMIN})
 RUNNER: Final = frozenset({Role.RUNNER})
+TURN_CONTEXT: Final = "/ai.stigmer.agentic.runner.v1.RunnerQueryController/getTurnContext"
 
 
 def _service(kind: str, side: str) -> str:
@@ -37,12 +38,15 @@ def _build() -> dict[str, frozenset[Role]]:
     table: dict[str, frozenset[Role]] = {}
     for kind in _KINDS:
         query, command = _service(kind, "Query"), _service(kind, "Command")
-        # The runner reads a turn's resources by id and by reference; it never lists.
-        table[query + "get"] = VIEWERS | RUNNER
-        table[query + "getByReference"] = VIEWERS | RUNNER
+        table[query + "get"] = VIEWERS
+        table[query + "getByReference"] = VIEWERS
         table[query + "list"] = VIEWERS
         for method in ("create", "update", "delete"):
             table[command + method] = MEMBERS
+    # The runner reads a turn's whole context in one call (TURN_CONTEXT, below); besides it
+    # only the session (its thread and sandbox) and the execution, by id.
+    table[_service("Session", "Query") + "get"] = VIEWERS | RUNNER
+    table[_service("AgentExecution", "Query") + "get"] = VIEWERS | RUNNER
     # The runner writes a session's sandbox_id and thread_id, and only those (iam._fields).
     table[_service("Session", "Command") + "update"] = MEMBERS | RUNNER
     executions = _service("AgentExecution", "Query")
@@ -57,6 +61,8 @@ def _build() -> dict[str, frozenset[Role]]:
         table[keys + method] = ADMINS
     for method in ("QueryController/get", "QueryController/list"):
         table[keys + method] = ADMINS
+    # The one read that returns secret values in clear (iam._gate leaves it unmasked).
+    table[TURN_CONTEXT] = RUNNER
     return table
 
 

@@ -36,8 +36,14 @@ class Sealer:
     @classmethod
     def from_file(cls, path: Path) -> Sealer:
         """Lines `<key id> <base64 of 32 bytes>`; the first seals, all open."""
+        return cls.from_text(path.read_text(encoding="utf-8"), source=str(path))
+
+    @classmethod
+    def from_text(cls, text: str, *, source: str) -> Sealer:
+        """The key file's lines (`source` names where they came from in errors); a value
+        from a secret store may separate them with commas instead of newlines."""
         keys = []
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        for number, line in enumerate(text.replace(",", "\n").splitlines(), 1):
             if not line.strip() or line.startswith("#"):
                 continue
             key_id, _, encoded = line.strip().partition(" ")
@@ -47,11 +53,11 @@ class Sealer:
                 key = b""
             if not _KEY_ID.match(key_id) or len(key) != 32:
                 raise SealingError(
-                    f"{path}:{number}: expected `<key id> <base64 of 32 random bytes>`"
+                    f"{source}:{number}: expected `<key id> <base64 of 32 random bytes>`"
                 )
             keys.append((key_id, key))
         if not keys:
-            raise SealingError(f"{path}: no key")
+            raise SealingError(f"{source}: no key")
         return cls(tuple(keys))
 
     @staticmethod

@@ -20,7 +20,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from ai.stigmer.agentic.agentexecution.v1.api_pb2 import AgentExecution
 from stigmer_server.errors import AlreadyExists
 from stigmer_server.principal import visible_orgs
-from stigmer_server.resources import AGENT_EXECUTION, Kind
+from stigmer_server.resources import AGENT_EXECUTION, SESSION, Kind
 from stigmer_server.storage._executions import ExecutionRows
 from stigmer_server.storage._keys import KeyRows
 from stigmer_server.storage._schema import execution_log, migrate, resources
@@ -146,6 +146,29 @@ class Transaction:
         rows = rows[:page_size]
         token = rows[-1].id if more and rows else ""
         return Page(await self._materialized(kind, [row.data for row in rows]), token)
+
+    async def sessions_holding(self, field: str, value: str, *, outside_org: str) -> list[str]:
+        """Ids of the sessions of other orgs than `outside_org` whose `spec.<field>` is
+        `value`: whether a sandbox or thread id is another org's.
+
+        Not scoped to the caller: the check is the server's. It decodes every other org's
+        session, which is affordable because a session's sandbox and thread are pinned
+        once, not on every turn.
+        """
+        rows = (
+            await self._c.execute(
+                select(resources.c.id, resources.c.data).where(
+                    resources.c.kind == SESSION.name, resources.c.org != outside_org
+                )
+            )
+        ).all()
+        held = []
+        for row in rows:
+            session = SESSION.new()
+            session.ParseFromString(row.data)
+            if getattr(cast(Any, session).spec, field) == value:
+                held.append(str(row.id))
+        return held
 
     async def reseal(self, kinds: tuple[Kind, ...]) -> int:
         """Re-write every resource whose secrets an older key sealed; returns how many.

@@ -107,6 +107,13 @@ class FakeDaytona(FakeHttpServer):
         with self._state_lock:
             sandbox.state = state
 
+    def set_label(self, sandbox_id: str, name: str, value: str) -> None:
+        """Change a label as if another client had (e.g. to make it another org's)."""
+        with self._state_lock:
+            sandbox = self._sandboxes[sandbox_id]
+            labels = {**sandbox.labels, name: value}
+            sandbox.request = {**sandbox.request, "labels": labels}
+
     def discard(self, sandbox_id: str) -> None:
         """The sandbox vanishes as if deleted elsewhere (auto-delete, the dashboard)."""
         with self._state_lock:
