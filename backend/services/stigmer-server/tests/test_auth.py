@@ -74,8 +74,8 @@ async def _call(
 
 async def test_every_rpc_rejects_missing_and_wrong_keys(server: StigmerServer) -> None:
     methods = await asyncio.to_thread(_methods, server.address)
-    # 7 kinds x 6 RPCs, plus 5 execution RPCs, plus the ApiKey API's 4.
-    assert len(methods) == 51, methods
+    # 7 kinds x 6 RPCs, plus 6 execution RPCs (decide among them), plus the ApiKey API's 4.
+    assert len(methods) == 52, methods
     execution = "/ai.stigmer.agentic.agentexecution.v1"
     assert (f"{execution}.AgentExecutionQueryController/subscribe", "server_streaming") in methods
     assert (
