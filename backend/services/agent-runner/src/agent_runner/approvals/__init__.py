@@ -1,0 +1,16 @@
+"""Tool-call approval in the runner (docs/guides/approvals.md): which calls deepagents stops
+at (`_rules`), what a stopped run reports (`_pending`) and how decisions resume it
+(`_resume`)."""
+
+from agent_runner.approvals._pending import find_pending, tool_schemas
+from agent_runner.approvals._resume import resume_command
+from agent_runner.approvals._rules import BUILTIN_TOOLS, interrupt_config, matching_rule
+
+__all__ = [
+    "BUILTIN_TOOLS",
+    "find_pending",
+    "interrupt_config",
+    "matching_rule",
+    "resume_command",
+    "tool_schemas",
+]

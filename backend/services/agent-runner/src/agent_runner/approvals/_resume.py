@@ -1,0 +1,72 @@
+"""The decisions a workflow hands back, as the `Command(resume=...)` deepagents expects.
+
+Always keyed by interrupt id: a plain resume value would answer whichever approval is
+pending, even a later one nobody has seen (docs/guides/approvals.md). Decisions are checked
+against the pending interrupts first, because langgraph saves a resume value before
+deepagents checks it, and a bad one would then poison the approval for good.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from langgraph.types import Command, Interrupt
+
+from agent_runner.errors import InvalidInputError
+from stigmer_contracts import ApprovalDecision
+
+_APPROVE, _EDIT, _REJECT = 1, 2, 3
+
+
+def resume_command(
+    interrupts: Sequence[Interrupt], decisions: Sequence[ApprovalDecision]
+) -> Command[Any] | None:
+    """The resume Command for `decisions`; None when none of them answers a pending
+    interrupt (a retried attempt whose decisions were already consumed)."""
+    pending = {interrupt.id: interrupt for interrupt in interrupts}
+    by_interrupt: dict[str, list[ApprovalDecision]] = {}
+    for decision in decisions:
+        if decision.interrupt_id in pending:
+            by_interrupt.setdefault(decision.interrupt_id, []).append(decision)
+    if not by_interrupt:
+        return None
+    resume: dict[str, Any] = {}
+    for interrupt_id, answers in by_interrupt.items():
+        requests = pending[interrupt_id].value["action_requests"]
+        configs = pending[interrupt_id].value["review_configs"]
+        ordered = sorted(answers, key=lambda d: d.position)
+        if [d.position for d in ordered] != list(range(len(requests))):
+            raise InvalidInputError(
+                f"decisions for approval {interrupt_id}: expected one for each of "
+                f"{len(requests)} call(s), got positions {[d.position for d in ordered]}"
+            )
+        resume[interrupt_id] = {
+            "decisions": [_decision(d, requests[d.position], configs[d.position]) for d in ordered]
+        }
+    return Command(resume=resume)
+
+
+def _decision(
+    decision: ApprovalDecision, request: dict[str, Any], config: dict[str, Any]
+) -> dict[str, Any]:
+    kind = {_APPROVE: "approve", _EDIT: "edit", _REJECT: "reject"}.get(decision.type)
+    if kind is None or kind not in config.get("allowed_decisions", ()):
+        raise InvalidInputError(
+            f"decisions[{decision.tool_call_id}].type: {decision.type} is not allowed for "
+            f"{request.get('name')}"
+        )
+    if kind == "approve":
+        return {"type": "approve"}
+    if kind == "reject":
+        return (
+            {"type": "reject", "message": decision.message}
+            if decision.message
+            else {"type": "reject"}
+        )
+    args = json.loads(decision.edited_args_json or "{}")
+    if not isinstance(args, dict):
+        raise InvalidInputError(f"decisions[{decision.tool_call_id}].args: expected an object")
+    # The same tool: an edit may change arguments, never which tool runs.
+    return {"type": "edit", "edited_action": {"name": request["name"], "args": args}}
