@@ -28,6 +28,9 @@ from ai.stigmer.agentic.agentexecution.v1.io_pb2 import (
     ToolCallDecisions,
 )
 from ai.stigmer.agentic.agentexecution.v1.status_pb2 import ToolCall
+from ai.stigmer.iam.apikey.v1.api_pb2 import ApiKey
+from ai.stigmer.iam.apikey.v1.command_pb2_grpc import ApiKeyCommandControllerStub
+from ai.stigmer.iam.apikey.v1.enum_pb2 import ApiKeyRole
 from stigmer_testing import eventually_async, free_port
 from stigmer_testing._runner import AgentRunnerProcess, start_agent_runner
 from stigmer_testing._server import StigmerServer, start_stigmer_server
@@ -105,6 +108,14 @@ async def decide(world: World, execution_id: str, *decisions: ToolCallDecision) 
     return result
 
 
+async def viewer_key(world: World) -> str:
+    key = ApiKey(api_version="iam.stigmer.ai/v1", kind="ApiKey")
+    key.metadata.name = "approvals-viewer"
+    key.spec.role = ApiKeyRole.ROLE_VIEWER
+    created = await world.call(ApiKeyCommandControllerStub(world.channel).create, key)
+    return str(created.key)
+
+
 def sandbox_of(runner: AgentRunnerProcess, session_id: str) -> Path:
     return runner.data_dir / "sandboxes" / f"local-{session_id}"
 
@@ -176,7 +187,32 @@ async def test_edit_runs_the_edited_args(
     )
     execution = await world.start(session, "Write a file.")
     eid = execution.metadata.id
-    await wait_for_calls(world, eid, {"main-call-0-0"})
+    before = await wait_for_calls(world, eid, {"main-call-0-0"})
+    # Edited args must fit the tool's schema (reported by the runner with the call).
+    misfit = Struct()
+    misfit.update({"command": 42})
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await decide(
+            world, eid, ToolCallDecision(tool_call_id="main-call-0-0", type=EDIT, args=misfit)
+        )
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "decisions[0].args.command" in (refused.value.details() or "")
+    with pytest.raises(grpc.aio.AioRpcError) as missing:
+        await decide(world, eid, ToolCallDecision(tool_call_id="main-call-0-0", type=EDIT))
+    assert "decisions[0].args: required" in (missing.value.details() or "")
+    # A viewer may watch the turn but not decide.
+    viewer = await viewer_key(world)
+    with pytest.raises(grpc.aio.AioRpcError) as denied:
+        await world.executions.decide(
+            ToolCallDecisions(
+                execution_id=eid,
+                decisions=[ToolCallDecision(tool_call_id="main-call-0-0", type=APPROVE)],
+            ),
+            metadata=(("authorization", f"Bearer {viewer}"),),
+            timeout=30,
+        )
+    assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert (await world.get(eid)).status == before.status
     args = Struct()
     args.update({"command": "echo person-wanted > edited.txt && cat edited.txt"})
     await decide(world, eid, ToolCallDecision(tool_call_id="main-call-0-0", type=EDIT, args=args))
@@ -210,6 +246,9 @@ async def test_reject_returns_the_message_to_the_model(
     execution = await world.start(session, "Do something risky.")
     eid = execution.metadata.id
     await wait_for_calls(world, eid, {"main-call-0-0"})
+    # The session's next turn waits behind the one waiting for a person.
+    behind = await world.start(session, "And then?")
+    assert (await world.get(behind.metadata.id)).status.phase == ExecutionPhase.EXECUTION_PENDING
     await decide(
         world,
         eid,
@@ -223,6 +262,9 @@ async def test_reject_returns_the_message_to_the_model(
     assert "not on production" in call.result
     assert call.approval.message == "not on production"
     assert final.status.messages[-1].content == "understood, I will not"
+    after = await world.wait_final(behind.metadata.id)
+    assert after.status.phase == ExecutionPhase.EXECUTION_COMPLETED, after.status.error
+    assert after.status.started_at.ToNanoseconds() >= final.status.completed_at.ToNanoseconds()
 
 
 TWO_AT_ONCE = """
@@ -342,6 +384,19 @@ async def test_a_timeout_rejects_and_cancel_while_waiting_cancels(
     assert call.status == ToolCallStatus.TOOL_CALL_REJECTED
     assert call.approval.decided_by == "system:timeout"
     assert call.approval.HasField("expires_at")
+    # on_timeout FAIL ends the turn FAILED, naming the call.
+    failing = ToolApprovalRule(
+        tool="execute",
+        timeout=Duration(seconds=1),
+        on_timeout=ApprovalTimeoutAction.APPROVAL_TIMEOUT_FAIL,
+    )
+    strict = await world.session(
+        write_script(tmp_path, "timeout-fail", REJECTED), tool_approvals=[failing]
+    )
+    failed_turn = await world.start(strict, "Try it strictly.")
+    failed = await world.wait_final(failed_turn.metadata.id)
+    assert failed.status.phase == ExecutionPhase.EXECUTION_FAILED
+    assert "main-call-0-0 (execute) waited more than 1 seconds" in failed.status.error
     # Cancel while waiting: the turn ends CANCELLED and the session serves the next turn.
     other = await world.session(
         write_script(tmp_path, "cancel", REJECTED), tool_approvals=[EXECUTE_RULE]
