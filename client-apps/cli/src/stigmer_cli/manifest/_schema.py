@@ -19,7 +19,12 @@ from stigmer_status import is_map
 _REFERENCE = ApiResourceReference.DESCRIPTOR.full_name
 _ENV_VALUE = EnvironmentValue.DESCRIPTOR.full_name
 # Well-known types whose JSON form is free-form or a string; ParseDict checks them.
-_OPAQUE = {"google.protobuf.Struct", "google.protobuf.Value", "google.protobuf.Timestamp"}
+_OPAQUE = {
+    "google.protobuf.Struct",
+    "google.protobuf.Value",
+    "google.protobuf.Timestamp",
+    "google.protobuf.Duration",
+}
 # Which kind a reference field points at, for references written as a bare slug.
 REFERENCE_KINDS = {
     "skill_refs": "API_RESOURCE_KIND_SKILL",
