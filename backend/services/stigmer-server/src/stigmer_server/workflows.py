@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Final
+from typing import Final, NoReturn
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -111,6 +111,9 @@ class InvokeAgentExecutionWorkflow:
         self._request: ExecutionWorkflowInput | None = None
         # Set while the turn waits for decisions on tool calls.
         self._round: ApprovalRound | None = None
+        # True while ExecuteGraphton runs: a decision may arrive between the runner storing
+        # "awaiting approval" and its outcome reaching the workflow.
+        self._running = False
 
     @workflow.signal(name=SESSION_TURN_RELEASED)
     def session_turn_released(self) -> None:
@@ -119,22 +122,24 @@ class InvokeAgentExecutionWorkflow:
     @workflow.update(name=DECIDE_TOOL_CALLS)
     async def decide_tool_calls(self, batch: DecisionBatch) -> int:
         """Accept decisions on waiting calls; answers how many calls still wait."""
+        if self._round is None:
+            # Accepted by the validator while the run that stops was still finishing: the
+            # run's outcome says what waits, and the decisions are checked against that.
+            await workflow.wait_condition(lambda: self._round is not None or not self._running)
         waiting = self._round
-        if waiting is None:  # the validator refuses this; a replayed history could not
-            raise ApplicationError("execution_id: the turn is not waiting for approval")
+        if waiting is None:
+            _not_waiting()
+        waiting.check(batch)
         waiting.accept(batch)
         await self._record(waiting, batch.decisions, batch.decided_by)
         return len(waiting.undecided())
 
     @decide_tool_calls.validator
     def _check_decisions(self, batch: DecisionBatch) -> None:
-        if self._round is None or self._request is None:
-            raise ApplicationError(
-                "execution_id: the turn is not waiting for approval",
-                type=ERROR_DECISION_REFUSED,
-                non_retryable=True,
-            )
-        self._round.check(batch)
+        if self._round is not None:
+            self._round.check(batch)
+        elif not self._running:
+            _not_waiting()
 
     @workflow.run
     async def run(self, request: ExecutionWorkflowInput) -> TurnOutcome:
@@ -167,16 +172,20 @@ class InvokeAgentExecutionWorkflow:
         round_ = 1
         decisions: tuple[ApprovalDecision, ...] = ()
         while True:
-            outcome = await execute_graphton(
-                TurnRequest(
-                    execution_id=request.execution_id,
-                    thread_id=thread_id,
-                    round=round_,
-                    decisions=decisions,
-                ),
-                task_queue=queue,
-                options=_graphton_options(request.options),
-            )
+            self._running = True
+            try:
+                outcome = await execute_graphton(
+                    TurnRequest(
+                        execution_id=request.execution_id,
+                        thread_id=thread_id,
+                        round=round_,
+                        decisions=decisions,
+                    ),
+                    task_queue=queue,
+                    options=_graphton_options(request.options),
+                )
+            finally:
+                self._running = False
             if outcome.phase != ExecutionPhase.EXECUTION_AWAITING_APPROVAL:
                 return outcome
             waiting = ApprovalRound(
@@ -279,6 +288,14 @@ class InvokeAgentExecutionWorkflow:
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=_SERVER_ACTIVITY_RETRY,
         )
+
+
+def _not_waiting() -> NoReturn:
+    raise ApplicationError(
+        "execution_id: the turn is not waiting for approval",
+        type=ERROR_DECISION_REFUSED,
+        non_retryable=True,
+    )
 
 
 def describe_failure(error: ActivityError) -> str:
