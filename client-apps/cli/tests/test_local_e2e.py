@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import pty
 import re
 import select
 import shutil
@@ -768,3 +769,67 @@ def _awaiting(home: Path) -> list[dict[str, Any]]:
 
 def _pending_count(home: Path) -> int:
     return len(_awaiting(home))
+
+
+def test_run_in_a_terminal_asks_approve_edit_or_reject(home: Path, applied: Result) -> None:
+    result = stigmer(home, "apply", "-f", str(EXAMPLES / "approvals"))
+    assert result.code == 0, result.out + result.err
+    primary, secondary = pty.openpty()
+    env = _env(home) | {
+        "EDITOR": "sed -i s/turn.one.was.here/edited.in.the.editor/",
+        "TERM": "xterm",
+    }
+    process = subprocess.Popen(
+        [*STIGMER, "run", "approval-demo", "Look around."],
+        env=env,
+        stdin=secondary,
+        stdout=secondary,
+        stderr=secondary,
+        cwd=REPO,
+        close_fds=True,
+    )
+    os.close(secondary)
+    seen = bytearray()
+
+    def read_until(text: str) -> None:
+        def found() -> bool:
+            while select.select([primary], [], [], 0)[0]:
+                try:
+                    chunk = os.read(primary, 65536)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                seen.extend(chunk)
+            return text.encode() in seen
+
+        eventually(
+            found, timeout=120, interval=0.1, message=lambda: f"{text!r} in {bytes(seen[-2000:])!r}"
+        )
+        del seen[: seen.index(text.encode()) + len(text)]
+
+    try:
+        # The main agent's command: edit it (the EDITOR rewrites the args file).
+        read_until("approve [a]/edit [e]/reject [r]?")
+        os.write(primary, b"e\n")
+        # The researcher's command: its rule allows approve or reject only.
+        read_until("approve [a]/reject [r]?")
+        os.write(primary, b"r\n")
+        read_until("why (the agent reads this)")
+        os.write(primary, b"read-only please\n")
+        code = process.wait(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        os.close(primary)
+    assert code == 0, bytes(seen[-3000:])
+    executions = json.loads(stigmer(home, "executions", "-o", "json").out)
+    items = executions if isinstance(executions, list) else [executions]
+    final = max(items, key=lambda e: e["metadata"]["id"])
+    main_call = next(c for c in final["status"]["toolCalls"] if c["id"] == "main-call-1-0")
+    assert main_call["approval"]["decision"] == "APPROVAL_DECISION_EDIT"
+    assert "edited.in.the.editor" in main_call["approval"]["editedArgs"]["command"]
+    [sub] = final["status"]["subAgentExecutions"]
+    rejected = next(c for c in sub["toolCalls"] if c["id"] == "researcher-call-0-0")
+    assert rejected["status"] == "TOOL_CALL_REJECTED"
+    assert rejected["approval"]["message"] == "read-only please"
