@@ -14,7 +14,6 @@ from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from google.protobuf.timestamp_pb2 import Timestamp
 from langchain_core.messages import BaseMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph.state import CompiledStateGraph
@@ -22,8 +21,8 @@ from langgraph.types import Command
 from opentelemetry import trace
 from temporalio.exceptions import ApplicationError
 
-from agent_runner.agent import GENERAL_PURPOSE, RECURSION_LIMIT, AgentPlan, TurnTools
-from agent_runner.approvals import find_pending, resume_command, tool_schemas
+from agent_runner.agent import RECURSION_LIMIT, AgentPlan, TurnTools
+from agent_runner.approvals import mark_waiting, resume_command, tool_schemas
 from agent_runner.clients import StigmerClients, require_id
 from agent_runner.config import TurnSettings
 from agent_runner.environment import Redactor
@@ -35,18 +34,15 @@ from agent_runner.observer import TurnObserver
 from agent_runner.resolve import Resolved, resolve, skills_for, turn_environment
 from agent_runner.sandbox import Sandbox, SandboxProvider, SandboxRequest, check_spec
 from agent_runner.skills import skill_entries, write_skills
-from agent_runner.status import MAIN, STREAM_MODES, Superseded, TurnStatus
+from agent_runner.status import STREAM_MODES, Superseded, TurnStatus
 from ai.stigmer.agentic.agent.v1.api_pb2 import Agent
-from ai.stigmer.agentic.agent.v1.spec_pb2 import ToolApprovalRule
+from ai.stigmer.agentic.agent.v1.spec_pb2 import ApprovalDecisionType
 from ai.stigmer.agentic.agentexecution.v1.api_pb2 import AgentExecution
 from ai.stigmer.agentic.agentexecution.v1.enum_pb2 import ExecutionPhase
-from ai.stigmer.agentic.agentexecution.v1.status_pb2 import ToolCallApproval
 from stigmer_contracts import ApprovalDecision, PendingApproval, TurnOutcome
 from stigmer_telemetry.tracing import tracing_enabled
 
 logger = logging.getLogger(__name__)
-# ApprovalDecisionType.APPROVAL_DECISION_REJECT
-_REJECT = 3
 _tracer = trace.get_tracer("agent_runner")
 
 
@@ -235,50 +231,16 @@ class Turn:
         state = await graph.aget_state({"configurable": {"thread_id": self._thread_id}})
         if not state.interrupts:
             return []
-        items = status.builder.items
-
-        def rules_of(scope: str) -> Sequence[ToolApprovalRule]:
-            name = items.subs[scope].name if scope in items.subs else ""
-            for sub in agent.spec.sub_agents:
-                if sub.name == name:
-                    return list(sub.tool_approvals)
-            # The main agent, and the general-purpose sub-agent that stands in for it.
-            return list(agent.spec.tool_approvals) if name in ("", GENERAL_PURPOSE) else []
-
-        calls = find_pending(
-            state.interrupts,
-            scopes=items.interrupt_scopes,
-            candidates=items.open_calls,
-            rules_of=rules_of,
-            main_scope=MAIN,
+        waiting = mark_waiting(
+            state.interrupts, agent=agent, items=status.builder.items, schemas=tool_schemas(graph)
         )
-        schemas = tool_schemas(graph)
-        requested = Timestamp()
-        requested.GetCurrentTime()
-        for call in calls:
-            approval = ToolCallApproval(
-                allowed_decisions=call.approval.allowed_decisions,  # type: ignore[arg-type]
-                requested_at=requested,
-                on_timeout=call.approval.on_timeout,  # type: ignore[arg-type]
-            )
-            if call.name in schemas:
-                approval.args_schema.CopyFrom(schemas[call.name])
-            if call.approval.timeout_seconds:
-                approval.expires_at.FromNanoseconds(
-                    requested.ToNanoseconds() + int(call.approval.timeout_seconds * 1e9)
-                )
-            items.awaiting(
-                call.scope,
-                {"id": call.tool_call_id, "name": call.name, "args": dict(call.args)},
-                approval,
-            )
         logger.info(
             "execution %s: %d call(s) wait for approval: %s",
             self._id,
-            len(calls),
-            [f"{call.name}:{call.tool_call_id}" for call in calls],
+            len(waiting),
+            [f"{call.tool_name}:{call.tool_call_id}" for call in waiting],
         )
-        return [call.approval for call in calls]
+        return waiting
 
     async def _sandbox(
         self, resolved: Resolved, env: Mapping[str, str], redact: Redactor
@@ -374,7 +336,9 @@ class Turn:
             )
             if command is not None:
                 status.builder.items.rejected.update(
-                    d.tool_call_id for d in self._decisions if d.type == _REJECT
+                    d.tool_call_id
+                    for d in self._decisions
+                    if d.type == ApprovalDecisionType.APPROVAL_DECISION_REJECT
                 )
             turn_input = command
         else:

@@ -14,6 +14,9 @@ from typing import Final, NoReturn
 
 from temporalio.exceptions import ApplicationError
 
+from ai.stigmer.agentic.agent.v1.spec_pb2 import ApprovalDecisionType, ApprovalTimeoutAction
+from stigmer_contracts import PendingApproval
+
 # The Update the server's `decide` sends to a turn's workflow, and the server activity that
 # records decisions on the tool calls.
 DECIDE_TOOL_CALLS: Final = "DecideToolCalls"
@@ -23,17 +26,8 @@ TIMEOUT_DECIDER: Final = "system:timeout"
 # ApplicationError type of a refused Update; the server maps it to FAILED_PRECONDITION.
 ERROR_DECISION_REFUSED: Final = "DecisionRefused"
 
-# ApprovalDecisionType and ApprovalTimeoutAction values, spelled here so this module needs
-# no protobuf import.
-APPROVE: Final = 1
-EDIT: Final = 2
-REJECT: Final = 3
-TIMEOUT_FAIL: Final = 2
-_NAMES: Final = {
-    APPROVE: "APPROVAL_DECISION_APPROVE",
-    EDIT: "APPROVAL_DECISION_EDIT",
-    REJECT: "APPROVAL_DECISION_REJECT",
-}
+REJECT: Final = ApprovalDecisionType.APPROVAL_DECISION_REJECT
+TIMEOUT_FAIL: Final = ApprovalTimeoutAction.APPROVAL_TIMEOUT_FAIL
 
 
 @dataclass(frozen=True)
@@ -65,23 +59,10 @@ class DecisionRecord:
     decided_at: float
 
 
-@dataclass(frozen=True)
-class Pending:
-    """A call waiting in the current round, as ExecuteGraphton reported it."""
-
-    tool_call_id: str
-    interrupt_id: str
-    position: int
-    tool_name: str
-    allowed_decisions: tuple[int, ...]
-    timeout_seconds: float
-    on_timeout: int
-
-
 class ApprovalRound:
     """One round of waiting: the calls the last run stopped at and the decisions so far."""
 
-    def __init__(self, pending: Iterable[Pending], started: datetime) -> None:
+    def __init__(self, pending: Iterable[PendingApproval], started: datetime) -> None:
         self.pending = {call.tool_call_id: call for call in pending}
         self.decided: dict[str, DecidedCall] = {}
         self._started = started
@@ -110,10 +91,10 @@ class ApprovalRound:
                 _refuse(f"{field}.tool_call_id: {decision.tool_call_id!r} is already decided")
             seen.add(decision.tool_call_id)
             if decision.type not in call.allowed_decisions:
-                allowed = ", ".join(_NAMES.get(t, str(t)) for t in call.allowed_decisions)
+                allowed = ", ".join(_name(t) for t in call.allowed_decisions)
                 _refuse(
-                    f"{field}.type: {_NAMES.get(decision.type, str(decision.type))} is not "
-                    f"allowed for {call.tool_name} (allowed: {allowed})"
+                    f"{field}.type: {_name(decision.type)} is not allowed for "
+                    f"{call.tool_name} (allowed: {allowed})"
                 )
 
     def accept(self, batch: DecisionBatch) -> None:
@@ -132,7 +113,7 @@ class ApprovalRound:
         ]
         return min(deadlines, default=None)
 
-    def expired(self, now: datetime) -> list[Pending]:
+    def expired(self, now: datetime) -> list[PendingApproval]:
         return [
             call
             for call_id, call in self.pending.items()
@@ -141,11 +122,11 @@ class ApprovalRound:
             and self._started + timedelta(seconds=call.timeout_seconds) <= now
         ]
 
-    def resume_order(self) -> Sequence[tuple[Pending, DecidedCall]]:
+    def resume_order(self) -> Sequence[tuple[PendingApproval, DecidedCall]]:
         return [(call, self.decided[call_id]) for call_id, call in self.pending.items()]
 
 
-def timeout_rejection(call: Pending) -> DecidedCall:
+def timeout_rejection(call: PendingApproval) -> DecidedCall:
     seconds = call.timeout_seconds
     return DecidedCall(
         tool_call_id=call.tool_call_id,
@@ -155,6 +136,13 @@ def timeout_rejection(call: Pending) -> DecidedCall:
             "was not run."
         ),
     )
+
+
+def _name(decision: int) -> str:
+    try:
+        return ApprovalDecisionType.Name(decision)  # type: ignore[arg-type]
+    except ValueError:
+        return str(decision)
 
 
 def _refuse(message: str) -> NoReturn:

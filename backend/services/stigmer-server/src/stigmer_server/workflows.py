@@ -51,7 +51,6 @@ with workflow.unsafe.imports_passed_through():
         DecidedCall,
         DecisionBatch,
         DecisionRecord,
-        Pending,
         timeout_rejection,
     )
     from stigmer_status import is_final
@@ -188,9 +187,7 @@ class InvokeAgentExecutionWorkflow:
                 self._running = False
             if outcome.phase != ExecutionPhase.EXECUTION_AWAITING_APPROVAL:
                 return outcome
-            waiting = ApprovalRound(
-                (Pending(**vars(call)) for call in outcome.approvals), workflow.now()
-            )
+            waiting = ApprovalRound(outcome.approvals, workflow.now())
             failure = await self._wait_for_decisions(waiting)
             if failure:
                 return TurnOutcome(phase=ExecutionPhase.EXECUTION_FAILED, error=failure)

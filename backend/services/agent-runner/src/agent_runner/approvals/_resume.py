@@ -15,9 +15,14 @@ from typing import Any
 from langgraph.types import Command, Interrupt
 
 from agent_runner.errors import InvalidInputError
+from ai.stigmer.agentic.agent.v1.spec_pb2 import ApprovalDecisionType
 from stigmer_contracts import ApprovalDecision
 
-_APPROVE, _EDIT, _REJECT = 1, 2, 3
+_KINDS = {
+    ApprovalDecisionType.APPROVAL_DECISION_APPROVE: "approve",
+    ApprovalDecisionType.APPROVAL_DECISION_EDIT: "edit",
+    ApprovalDecisionType.APPROVAL_DECISION_REJECT: "reject",
+}
 
 
 def resume_command(
@@ -51,7 +56,7 @@ def resume_command(
 def _decision(
     decision: ApprovalDecision, request: dict[str, Any], config: dict[str, Any]
 ) -> dict[str, Any]:
-    kind = {_APPROVE: "approve", _EDIT: "edit", _REJECT: "reject"}.get(decision.type)
+    kind = _KINDS.get(decision.type)  # type: ignore[call-overload]
     if kind is None or kind not in config.get("allowed_decisions", ()):
         raise InvalidInputError(
             f"decisions[{decision.tool_call_id}].type: {decision.type} is not allowed for "
