@@ -333,3 +333,11 @@ async def test_a_decision_that_arrives_before_the_runs_outcome_waits_for_it(
         await api.call(api.executions.decide, decision)
     assert late.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert "execution_id" in (late.value.details() or "")
+    # The history (two rounds, an Update, its recording) replays through today's code.
+    await handle.result()
+    replayer = Replayer(
+        workflows=[InvokeAgentExecutionWorkflow],
+        workflow_runner=workflow_sandbox(),
+        data_converter=data_converter(),
+    )
+    await replayer.replay_workflow(await handle.fetch_history())
