@@ -99,6 +99,15 @@ def build_agent(
     return graph
 
 
+def gated_tools(agent: Agent, tools: TurnTools | None = None) -> frozenset[str]:
+    """Every tool name that needs approval in the main agent or any of its sub-agents."""
+    tools = tools or TurnTools()
+    names = set(_gates(agent.spec.tool_approvals, tools.main))
+    for sub in agent.spec.sub_agents:
+        names |= set(_gates(sub.tool_approvals, tools.subagents.get(sub.name, ())))
+    return frozenset(names)
+
+
 def _gates(rules: Sequence[ToolApprovalRule], tools: Sequence[BaseTool]) -> dict[str, Any]:
     """deepagents' `interrupt_on` for an agent with these rules and these turn tools."""
     return interrupt_config(rules, [*BUILTIN_TOOLS, *(tool.name for tool in tools)])

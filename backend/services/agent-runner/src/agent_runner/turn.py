@@ -21,8 +21,13 @@ from langgraph.types import Command
 from opentelemetry import trace
 from temporalio.exceptions import ApplicationError
 
-from agent_runner.agent import RECURSION_LIMIT, AgentPlan, TurnTools
-from agent_runner.approvals import mark_waiting, resume_command, tool_schemas
+from agent_runner.agent import RECURSION_LIMIT, AgentPlan, TurnTools, gated_tools
+from agent_runner.approvals import (
+    check_decided_calls_answered,
+    mark_waiting,
+    resume_command,
+    tool_schemas,
+)
 from agent_runner.clients import StigmerClients, require_id
 from agent_runner.config import TurnSettings
 from agent_runner.environment import Redactor
@@ -218,7 +223,9 @@ class Turn:
                         tools=tools,
                     )
                 with _tracer.start_as_current_span("stream"):
-                    await self._stream(graph, execution, status)
+                    await self._stream(
+                        graph, execution, status, gated=gated_tools(resolved.agent, tools)
+                    )
                 return await self._waiting(graph, resolved.agent, status)
 
     async def _waiting(
@@ -302,6 +309,8 @@ class Turn:
         graph: CompiledStateGraph[Any, Any, Any, Any],
         execution: AgentExecution,
         status: TurnStatus,
+        *,
+        gated: frozenset[str],
     ) -> None:
         observer = TurnObserver(tracing=tracing_enabled())
         config: RunnableConfig = {
@@ -322,12 +331,15 @@ class Turn:
             # step finished before its successor was saved has an empty `next` but still has
             # tasks. Only no tasks at all means the turn ended.
             if not state.tasks:
+                # Decided calls that never got a result: the graph has no approval step
+                # left to resume (the agent's rules changed while the turn waited).
+                check_decided_calls_answered(state.values.get("messages", []), self._decisions)
                 logger.info(
                     "execution %s: the checkpoint holds the finished turn; not re-running it",
                     self._id,
                 )
                 return
-            command = resume_command(state.interrupts, self._decisions)
+            command = resume_command(state.interrupts, self._decisions, gated=gated)
             logger.info(
                 "execution %s: resuming from the checkpoint before %s%s",
                 self._id,

@@ -15,6 +15,8 @@ from google.protobuf.json_format import MessageToDict
 from google.protobuf.struct_pb2 import Struct
 from runner_world import World, write_script
 
+from ai.stigmer.agentic.agent.v1.io_pb2 import AgentId
+from ai.stigmer.agentic.agent.v1.query_pb2_grpc import AgentQueryControllerStub
 from ai.stigmer.agentic.agent.v1.spec_pb2 import (
     ApprovalDecisionType,
     ApprovalTimeoutAction,
@@ -28,6 +30,8 @@ from ai.stigmer.agentic.agentexecution.v1.io_pb2 import (
     ToolCallDecisions,
 )
 from ai.stigmer.agentic.agentexecution.v1.status_pb2 import ToolCall
+from ai.stigmer.agentic.agentinstance.v1.io_pb2 import AgentInstanceId
+from ai.stigmer.agentic.agentinstance.v1.query_pb2_grpc import AgentInstanceQueryControllerStub
 from ai.stigmer.iam.apikey.v1.api_pb2 import ApiKey
 from ai.stigmer.iam.apikey.v1.command_pb2_grpc import ApiKeyCommandControllerStub
 from ai.stigmer.iam.apikey.v1.enum_pb2 import ApiKeyRole
@@ -407,6 +411,30 @@ async def test_a_timeout_rejects_and_cancel_while_waiting_cancels(
     cancelled = await world.wait_final(waiting_turn.metadata.id)
     assert cancelled.status.phase == ExecutionPhase.EXECUTION_CANCELLED
     assert not (sandbox_of(runner, other.metadata.id) / "rejected.txt").exists()
+
+
+async def test_a_rule_removed_while_a_call_waits_fails_the_turn_instead_of_skipping_it(
+    world: World, runner: AgentRunnerProcess, tmp_path: Path
+) -> None:
+    session = await world.session(
+        write_script(tmp_path, "removed", REJECTED), tool_approvals=[EXECUTE_RULE]
+    )
+    execution = await world.start(session, "Wait for me.")
+    eid = execution.metadata.id
+    await wait_for_calls(world, eid, {"main-call-0-0"})
+    instance = await world.call(
+        AgentInstanceQueryControllerStub(world.channel).get,
+        AgentInstanceId(value=session.spec.agent_instance_id),
+    )
+    agents = AgentQueryControllerStub(world.channel)
+    agent = await world.call(agents.get, AgentId(value=instance.spec.agent_id))
+    del agent.spec.tool_approvals[:]
+    await world.call(world.agents.update, agent)
+    await decide(world, eid, ToolCallDecision(tool_call_id="main-call-0-0", type=APPROVE))
+    final = await world.wait_final(eid)
+    assert final.status.phase == ExecutionPhase.EXECUTION_FAILED
+    assert "main-call-0-0, which the agent's rules no longer gate" in final.status.error
+    assert not (sandbox_of(runner, session.metadata.id) / "rejected.txt").exists()
 
 
 RESTARTS = """

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from langchain_core.messages import AIMessage, ToolMessage
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Interrupt
 
 from agent_runner.agent import AgentPlan
-from agent_runner.approvals import BUILTIN_TOOLS, interrupt_config, resume_command, tool_schemas
+from agent_runner.approvals import (
+    BUILTIN_TOOLS,
+    check_decided_calls_answered,
+    interrupt_config,
+    resume_command,
+    tool_schemas,
+)
 from agent_runner.config import ProviderDefaults
 from agent_runner.environment import Redactor
 from agent_runner.errors import InvalidInputError
@@ -78,6 +86,7 @@ def test_the_builtin_list_is_every_tool_a_compiled_agent_has(tmp_path: Path) -> 
     assert tool_schemas(graph)["execute"]["required"] == ["command"]
 
 
+GATED = frozenset({"execute", "write_file"})
 INTERRUPT = Interrupt(
     value={
         "action_requests": [
@@ -106,6 +115,7 @@ def test_decisions_resume_keyed_by_interrupt_in_position_order() -> None:
             decision(1, REJECT, message="no"),
             decision(0, 2, edited_args_json='{"command": "pwd"}'),
         ],
+        gated=GATED,
     )
     assert command is not None
     assert command.resume == {
@@ -119,7 +129,13 @@ def test_decisions_resume_keyed_by_interrupt_in_position_order() -> None:
 
 
 def test_decisions_for_no_pending_interrupt_resume_nothing() -> None:
-    assert resume_command([], [decision(0, APPROVE)]) is None
+    assert resume_command([], [decision(0, APPROVE)], gated=GATED) is None
+
+
+def test_a_call_whose_rule_was_removed_while_it_waited_does_not_resume_silently() -> None:
+    decisions = [decision(0, APPROVE), decision(1, APPROVE)]
+    with pytest.raises(InvalidInputError, match="write_file, which the agent's rules no longer"):
+        resume_command([INTERRUPT], decisions, gated={"execute"})
 
 
 @pytest.mark.parametrize(
@@ -133,4 +149,16 @@ def test_decisions_that_would_poison_the_approval_are_refused(
     decisions: list[ApprovalDecision],
 ) -> None:
     with pytest.raises(InvalidInputError):
-        resume_command([INTERRUPT], decisions)
+        resume_command([INTERRUPT], decisions, gated=GATED)
+
+
+def test_a_finished_checkpoint_must_hold_a_result_for_each_decided_call() -> None:
+    asked = AIMessage(content="", tool_calls=[{"id": "c0", "name": "execute", "args": {}}])
+    answered = ToolMessage(content="ok", tool_call_id="c0")
+    check_decided_calls_answered(
+        [asked, answered], [replace(decision(0, APPROVE), tool_call_id="c0")]
+    )
+    # A sub-agent's call is not in the main agent's messages: nothing to check there.
+    check_decided_calls_answered([asked], [replace(decision(0, APPROVE), tool_call_id="sub-c")])
+    with pytest.raises(InvalidInputError, match="waited on c0"):
+        check_decided_calls_answered([asked], [replace(decision(0, APPROVE), tool_call_id="c0")])

@@ -3,12 +3,13 @@ at (`_rules`), what a stopped run reports (`_pending`, `_waiting`) and how decis
 it (`_resume`)."""
 
 from agent_runner.approvals._pending import find_pending, tool_schemas
-from agent_runner.approvals._resume import resume_command
+from agent_runner.approvals._resume import check_decided_calls_answered, resume_command
 from agent_runner.approvals._rules import BUILTIN_TOOLS, interrupt_config, matching_rule
 from agent_runner.approvals._waiting import mark_waiting
 
 __all__ = [
     "BUILTIN_TOOLS",
+    "check_decided_calls_answered",
     "find_pending",
     "interrupt_config",
     "mark_waiting",

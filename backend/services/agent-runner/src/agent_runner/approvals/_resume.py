@@ -9,9 +9,10 @@ deepagents checks it, and a bad one would then poison the approval for good.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
+from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 from langgraph.types import Command, Interrupt
 
 from agent_runner.errors import InvalidInputError
@@ -26,10 +27,17 @@ _KINDS = {
 
 
 def resume_command(
-    interrupts: Sequence[Interrupt], decisions: Sequence[ApprovalDecision]
+    interrupts: Sequence[Interrupt],
+    decisions: Sequence[ApprovalDecision],
+    *,
+    gated: Collection[str],
 ) -> Command[Any] | None:
     """The resume Command for `decisions`; None when none of them answers a pending
-    interrupt (a retried attempt whose decisions were already consumed)."""
+    interrupt (a retried attempt whose decisions were already consumed).
+
+    `gated`: the tools the agent's rules gate now. A waiting call whose tool is no longer
+    gated (its rule was removed while the turn waited) cannot resume: deepagents would find
+    no approval step to resume and end the turn without running the call."""
     pending = {interrupt.id: interrupt for interrupt in interrupts}
     by_interrupt: dict[str, list[ApprovalDecision]] = {}
     for decision in decisions:
@@ -41,6 +49,13 @@ def resume_command(
     for interrupt_id, answers in by_interrupt.items():
         requests = pending[interrupt_id].value["action_requests"]
         configs = pending[interrupt_id].value["review_configs"]
+        ungated = sorted({str(r.get("name")) for r in requests} - set(gated))
+        if ungated:
+            raise InvalidInputError(
+                f"tool_approvals: the turn waits on {', '.join(ungated)}, which the agent's "
+                "rules no longer gate (they changed while it waited); restore the rule to "
+                "resume it, or cancel the turn"
+            )
         ordered = sorted(answers, key=lambda d: d.position)
         if [d.position for d in ordered] != list(range(len(requests))):
             raise InvalidInputError(
@@ -75,3 +90,25 @@ def _decision(
         raise InvalidInputError(f"decisions[{decision.tool_call_id}].args: expected an object")
     # The same tool: an edit may change arguments, never which tool runs.
     return {"type": "edit", "edited_action": {"name": request["name"], "args": args}}
+
+
+def check_decided_calls_answered(
+    messages: Sequence[BaseMessage], decisions: Sequence[ApprovalDecision]
+) -> None:
+    """In a checkpoint that holds a finished turn, every decided call of the main agent has
+    a result; one without means deepagents found no approval step to resume (the agent's
+    rules changed while the turn waited) and skipped the call: fail, do not call it done."""
+    asked = {
+        str(call["id"])
+        for message in messages
+        if isinstance(message, AIMessage)
+        for call in message.tool_calls
+    }
+    answered = {m.tool_call_id for m in messages if isinstance(m, ToolMessage)}
+    skipped = sorted(d.tool_call_id for d in decisions if d.tool_call_id in asked - answered)
+    if skipped:
+        raise InvalidInputError(
+            f"tool_approvals: the turn waited on {', '.join(skipped)}, which the agent's "
+            "rules no longer gate (they changed while it waited), so the call could not "
+            "resume; run the turn again"
+        )
