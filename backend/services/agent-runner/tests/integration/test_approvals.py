@@ -4,6 +4,7 @@ processes, the local sandbox and scripted models (docs/guides/approvals.md)."""
 from __future__ import annotations
 
 import contextlib
+import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -48,10 +49,25 @@ AWAITING = ExecutionPhase.EXECUTION_AWAITING_APPROVAL
 EXECUTE_RULE = ToolApprovalRule(tool="execute")
 
 
+METRICS_PORT = free_port()
+
+
 @pytest.fixture(scope="module")
 async def server(temporal_address: str) -> AsyncIterator[StigmerServer]:
-    async with start_stigmer_server(temporal_address) as running:
+    env = {"STIGMER_METRICS_ADDRESS": f"127.0.0.1:{METRICS_PORT}"}
+    async with start_stigmer_server(temporal_address, env=env) as running:
         yield running
+
+
+def decisions_counted(decision: str, by: str) -> float:
+    """The server's approval-decision counter, scraped from its metrics endpoint."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{METRICS_PORT}/metrics", timeout=10) as page:
+        text = page.read().decode()
+    wanted = f'stigmer_server_approval_decisions_total{{by="{by}",decision="{decision}"}}'
+    for line in text.splitlines():
+        if line.startswith(wanted):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
 
 
 @pytest.fixture(scope="module")
@@ -388,6 +404,7 @@ async def test_a_timeout_rejects_and_cancel_while_waiting_cancels(
     assert call.status == ToolCallStatus.TOOL_CALL_REJECTED
     assert call.approval.decided_by == "system:timeout"
     assert call.approval.HasField("expires_at")
+    assert decisions_counted("reject", "timeout") >= 1
     # on_timeout FAIL ends the turn FAILED, naming the call.
     failing = ToolApprovalRule(
         tool="execute",

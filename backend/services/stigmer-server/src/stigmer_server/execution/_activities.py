@@ -7,12 +7,17 @@ import logging
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from ai.stigmer.agentic.agent.v1.spec_pb2 import ApprovalDecisionType
 from ai.stigmer.agentic.agentexecution.v1.api_pb2 import AgentExecution
 from ai.stigmer.agentic.agentexecution.v1.enum_pb2 import ExecutionPhase
 from ai.stigmer.agentic.agentexecution.v1.status_pb2 import AgentExecutionStatus
 from stigmer_contracts import ERROR_INVALID_INPUT, ERROR_NOT_FOUND
 from stigmer_server import resources as kinds
-from stigmer_server.approval_waits import RECORD_APPROVAL_DECISIONS, DecisionRecord
+from stigmer_server.approval_waits import (
+    RECORD_APPROVAL_DECISIONS,
+    TIMEOUT_DECIDER,
+    DecisionRecord,
+)
 from stigmer_server.errors import InvalidArgument, NotFound
 from stigmer_server.execution._approvals import decision_delta
 from stigmer_server.execution._turns import SessionTurns
@@ -45,6 +50,10 @@ class PersistenceActivities:
         delta = decision_delta(stored.status, record)
         if delta.tool_calls or delta.sub_agent_executions:
             await self._writer.apply(record.execution_id, delta)
+        by = "timeout" if record.decided_by == TIMEOUT_DECIDER else "person"
+        for decision in record.decisions:
+            name = ApprovalDecisionType.Name(decision.type).removeprefix("APPROVAL_DECISION_")  # type: ignore[arg-type]
+            METRICS.approval_decisions.labels(name.lower(), by).inc()
         activity.logger.info(
             "execution %s: %d decision(s) by %s recorded",
             record.execution_id,
