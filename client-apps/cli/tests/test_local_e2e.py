@@ -833,3 +833,44 @@ def test_run_in_a_terminal_asks_approve_edit_or_reject(home: Path, applied: Resu
     rejected = next(c for c in sub["toolCalls"] if c["id"] == "researcher-call-0-0")
     assert rejected["status"] == "TOOL_CALL_REJECTED"
     assert rejected["approval"]["message"] == "read-only please"
+
+
+def test_a_waiting_turn_survives_runner_and_server_crashes_and_resumes_on_approve(
+    home: Path, applied: Result
+) -> None:
+    assert stigmer(home, "apply", "-f", str(EXAMPLES / "approvals")).code == 0
+    stopped = stigmer(home, "run", "approval-demo", "Survive.", "--no-wait")
+    assert stopped.code == 3, stopped.out + stopped.err
+    found = re.search(r"execution (aex-\S+) waits for approval of:", stopped.err)
+    assert found, stopped.err
+    execution_id = found.group(1)
+    state_file = home / "local-state.json"
+    before = json.loads(state_file.read_text(encoding="utf-8"))["components"]
+    for name in ("agent-runner", "stigmer-server"):
+        os.kill(before[name]["pid"], signal.SIGKILL)
+
+    def restarted() -> bool:
+        now = json.loads(state_file.read_text(encoding="utf-8"))["components"]
+        moved = all(now[n]["pid"] != before[n]["pid"] for n in ("agent-runner", "stigmer-server"))
+        return moved and stigmer(home, "local", "status").code == 0
+
+    eventually(restarted, timeout=120, interval=1, message="the runner and server restarted")
+    assert _waits_on(home, execution_id, "main-call-1-0")
+    assert stigmer(home, "approve", execution_id).code == 0
+    eventually(
+        lambda: _waits_on(home, execution_id, "researcher-call-0-0"),
+        timeout=120,
+        interval=0.5,
+        message="the researcher's call to wait after the resume",
+    )
+    assert stigmer(home, "approve", execution_id).code == 0
+
+    def completed() -> dict[str, Any] | None:
+        shown = _execution(home, execution_id)
+        return shown if shown["status"]["phase"] == "EXECUTION_COMPLETED" else None
+
+    final = eventually(completed, timeout=120, interval=0.5, message="the turn to complete")
+    main_call = next(c for c in final["status"]["toolCalls"] if c["id"] == "main-call-1-0")
+    assert main_call["status"] == "TOOL_CALL_COMPLETED"
+    assert main_call["approval"]["decision"] == "APPROVAL_DECISION_APPROVE"
+    assert main_call["approval"]["decidedBy"]
