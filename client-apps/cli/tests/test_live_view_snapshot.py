@@ -23,7 +23,7 @@ from stigmer_cli.live import render_execution
 from stigmer_status import apply_event
 
 DATA = Path(__file__).parent / "data"
-SCENARIOS = ("demo_turn", "failing_tool_turn", "failed_turn", "cancelled_turn")
+SCENARIOS = ("demo_turn", "failing_tool_turn", "failed_turn", "cancelled_turn", "approval_turn")
 
 
 def _events(scenario: str) -> list[AgentExecutionEvent]:
@@ -86,6 +86,25 @@ def test_failures_and_cancellation_are_shown() -> None:
     view = _render(cancelled)
     assert "- execute sleep 30  (did not finish)" in view  # no spinner once the turn ended
     assert "cancelled (in " in view
+
+
+def test_a_turn_waiting_for_approval_shows_what_waits_and_what_was_decided() -> None:
+    frames = []
+    current: AgentExecution | None = None
+    for event in _events("approval_turn"):
+        current = apply_event(current, event)
+        frames.append((current.status.phase, _render(current)))
+    waiting = [
+        view for phase, view in frames if phase == ExecutionPhase.EXECUTION_AWAITING_APPROVAL
+    ]
+    assert waiting
+    assert "? execute echo cleaned  (waiting for approval: main-call-0-0)" in waiting[0]
+    assert "? execute rm -rf /important  (waiting for approval: main-call-0-1)" in waiting[0]
+    assert "waiting for approval (stigmer approve / stigmer reject)" in waiting[0]
+    phase, final = frames[-1]
+    assert phase == ExecutionPhase.EXECUTION_COMPLETED
+    assert "✓ execute echo cleaned" in final
+    assert "⊘ execute rm -rf /important  never in /important" in final
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)

@@ -31,17 +31,26 @@ from temporalio.worker import Worker
 from ai.stigmer.agentic.agent.v1 import command_pb2_grpc as agent_cmd
 from ai.stigmer.agentic.agent.v1 import query_pb2_grpc as agent_query
 from ai.stigmer.agentic.agent.v1.api_pb2 import Agent
-from ai.stigmer.agentic.agent.v1.spec_pb2 import AgentSpec
+from ai.stigmer.agentic.agent.v1.spec_pb2 import AgentSpec, ApprovalDecisionType
 from ai.stigmer.agentic.agentexecution.v1 import command_pb2_grpc as execution_cmd
 from ai.stigmer.agentic.agentexecution.v1 import query_pb2_grpc as execution_query
 from ai.stigmer.agentic.agentexecution.v1.api_pb2 import AgentExecution
-from ai.stigmer.agentic.agentexecution.v1.enum_pb2 import ExecutionPhase, MessageType
+from ai.stigmer.agentic.agentexecution.v1.enum_pb2 import (
+    ExecutionPhase,
+    MessageType,
+    ToolCallStatus,
+)
 from ai.stigmer.agentic.agentexecution.v1.io_pb2 import (
     AgentExecutionId,
     AgentExecutionStatusUpdate,
 )
 from ai.stigmer.agentic.agentexecution.v1.spec_pb2 import AgentExecutionSpec
-from ai.stigmer.agentic.agentexecution.v1.status_pb2 import AgentExecutionStatus, AgentMessage
+from ai.stigmer.agentic.agentexecution.v1.status_pb2 import (
+    AgentExecutionStatus,
+    AgentMessage,
+    ToolCall,
+    ToolCallApproval,
+)
 from ai.stigmer.agentic.agentinstance.v1 import command_pb2_grpc as instance_cmd
 from ai.stigmer.agentic.agentinstance.v1 import query_pb2_grpc as instance_query
 from ai.stigmer.agentic.agentinstance.v1.api_pb2 import AgentInstance
@@ -67,6 +76,8 @@ from ai.stigmer.commons.apiresource.metadata_pb2 import ApiResourceMetadata
 from ai.stigmer.commons.apiresource.reference_pb2 import ApiResourceReference
 from stigmer_contracts import (
     ERROR_INVALID_INPUT,
+    ApprovalDecision,
+    PendingApproval,
     TurnOutcome,
     TurnRequest,
     attempt_token,
@@ -76,6 +87,8 @@ from stigmer_contracts import (
 from stigmer_testing._server import StigmerServer, start_stigmer_server
 
 V1 = "agentic.stigmer.ai/v1"
+APPROVE = ApprovalDecisionType.APPROVAL_DECISION_APPROVE
+REJECT = ApprovalDecisionType.APPROVAL_DECISION_REJECT
 
 
 @dataclass
@@ -213,12 +226,17 @@ class RunnerDouble:
     The turn's message (read from the server, as the runner does) picks the behaviour:
     "ok ..." reports progress through updateStatus, then completes; "silent ..." completes
     without any updateStatus; "fail ..." raises a non-retryable error; "block ..."
-    heartbeats until cancelled; "gate ..." waits for `release` before completing.
+    heartbeats until cancelled; "gate ..." waits for `release` before completing;
+    "approve ..." first stores one tool call awaiting approval, waits for
+    `approval_release` and ends AWAITING_APPROVAL, then completes in the next round with
+    the decisions it was given kept in `decisions`.
     """
 
     def __init__(self, api: Api) -> None:
         self.api = api
         self.release = asyncio.Event()
+        self.approval_release = asyncio.Event()
+        self.decisions: dict[str, tuple[ApprovalDecision, ...]] = {}
         self.timeline: list[tuple[str, str]] = []  # ("start" | "end" | "cancelled", id)
 
     @ensure_thread_defn
@@ -251,6 +269,10 @@ class RunnerDouble:
                 while not self.release.is_set():
                     activity.heartbeat()
                     await asyncio.sleep(0.1)
+            if word == "approve" and request.round == 1:
+                return await self._stop_for_approval(request)
+            if word == "approve":
+                self.decisions[execution_id] = request.decisions
             if word == "ok":
                 answer = AgentMessage(
                     id=f"{execution_id}-ai", type=MessageType.MESSAGE_AI, content="done"
@@ -272,6 +294,42 @@ class RunnerDouble:
             raise
         finally:
             self.timeline.append(("end", execution_id))
+
+    async def _stop_for_approval(self, request: TurnRequest) -> TurnOutcome:
+        call = ToolCall(
+            id="call-1",
+            name="execute",
+            status=ToolCallStatus.TOOL_CALL_AWAITING_APPROVAL,
+            approval=ToolCallApproval(allowed_decisions=[APPROVE, REJECT]),
+        )
+        call.args.update({"command": "rm -rf build"})
+        await self.api.call(
+            self.api.executions.updateStatus,
+            AgentExecutionStatusUpdate(
+                execution_id=request.execution_id,
+                attempt=attempt_token(request.round, activity.info().attempt),
+                attempt_sequence=1,
+                status=AgentExecutionStatus(
+                    phase=ExecutionPhase.EXECUTION_AWAITING_APPROVAL, tool_calls=[call]
+                ),
+            ),
+        )
+        # Held open: a decision may reach the workflow before this outcome does.
+        while not self.approval_release.is_set():
+            activity.heartbeat()
+            await asyncio.sleep(0.1)
+        return TurnOutcome(
+            phase=ExecutionPhase.EXECUTION_AWAITING_APPROVAL,
+            approvals=(
+                PendingApproval(
+                    tool_call_id="call-1",
+                    interrupt_id="i" * 32,
+                    position=0,
+                    tool_name="execute",
+                    allowed_decisions=(APPROVE, REJECT),
+                ),
+            ),
+        )
 
     def saw(self, what: str, execution_id: str) -> bool:
         return (what, execution_id) in self.timeline

@@ -47,8 +47,8 @@ async def test_every_rpc_rejects_missing_and_wrong_keys(
     server: StigmerServer, served_methods: list[tuple[str, str]]
 ) -> None:
     methods = served_methods
-    # 7 kinds x 6 RPCs, plus 5 execution RPCs, the ApiKey API's 4 and the runner's read.
-    assert len(methods) == 52, methods
+    # 7 kinds x 6 RPCs, 6 execution RPCs (decide among them), the ApiKey API's 4, the runner's read.
+    assert len(methods) == 53, methods
     execution = "/ai.stigmer.agentic.agentexecution.v1"
     assert (f"{execution}.AgentExecutionQueryController/subscribe", "server_streaming") in methods
     assert (

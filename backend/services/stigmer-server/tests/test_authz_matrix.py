@@ -20,6 +20,7 @@ import pytest
 from google.protobuf.message import Message
 
 from ai.stigmer.agentic.agent.v1.io_pb2 import AgentId, AgentList
+from ai.stigmer.agentic.agent.v1.spec_pb2 import ApprovalDecisionType
 from ai.stigmer.agentic.agentexecution.v1.enum_pb2 import ExecutionPhase
 from ai.stigmer.agentic.agentexecution.v1.io_pb2 import (
     AgentExecutionId,
@@ -30,6 +31,8 @@ from ai.stigmer.agentic.agentexecution.v1.io_pb2 import (
     StatusPreview,
     SubscribeAgentExecutionRequest,
     TextPreview,
+    ToolCallDecision,
+    ToolCallDecisions,
 )
 from ai.stigmer.agentic.agentexecution.v1.status_pb2 import AgentExecutionStatus
 from ai.stigmer.agentic.agentinstance.v1.io_pb2 import AgentInstanceId, AgentInstanceList
@@ -55,6 +58,7 @@ pytestmark = pytest.mark.integration
 
 Code = grpc.StatusCode
 OK, DENIED, ABSENT = Code.OK, Code.PERMISSION_DENIED, Code.NOT_FOUND
+NOT_WAITING = Code.FAILED_PRECONDITION
 ACME, GLOBEX = "acme", "globex"
 # Targets: the caller's org, another org, the platform scope.
 OWN, OTHER, PLATFORM = "own", "other", "platform"
@@ -418,7 +422,29 @@ def _execution_cases(world: World) -> list[Case]:
                 platform_code,
             )
         )
+    # The turns wait for no approval: an allowed caller gets as far as that check.
+    for target, (org_code, platform_code) in _org_codes(ABSENT).items():
+        cases.append(
+            Case(
+                command + "decide",
+                target,
+                _decisions(turns[target]),
+                NOT_WAITING if org_code == OK else org_code,
+                NOT_WAITING if platform_code == OK else platform_code,
+            )
+        )
     return cases
+
+
+def _decisions(execution_id: str) -> ToolCallDecisions:
+    return ToolCallDecisions(
+        execution_id=execution_id,
+        decisions=[
+            ToolCallDecision(
+                tool_call_id="call-1", type=ApprovalDecisionType.APPROVAL_DECISION_APPROVE
+            )
+        ],
+    )
 
 
 def _turn_context_cases(world: World) -> list[Case]:

@@ -13,15 +13,24 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 import pytest
+from google.protobuf.duration_pb2 import Duration
 
 from ai.stigmer.agentic.agent.v1.io_pb2 import AgentId
-from ai.stigmer.agentic.agent.v1.spec_pb2 import SandboxSpec, SubAgent
+from ai.stigmer.agentic.agent.v1.spec_pb2 import (
+    ApprovalDecisionType,
+    ApprovalTimeoutAction,
+    SandboxSpec,
+    SubAgent,
+    ToolApprovalRule,
+)
 from ai.stigmer.agentic.agentexecution.v1.enum_pb2 import ExecutionPhase
 from ai.stigmer.agentic.agentexecution.v1.io_pb2 import (
     AgentExecutionId,
     AgentExecutionStatusUpdate,
     ListAgentExecutionsBySessionRequest,
     SubscribeAgentExecutionRequest,
+    ToolCallDecision,
+    ToolCallDecisions,
 )
 from ai.stigmer.agentic.agentexecution.v1.status_pb2 import AgentExecutionStatus, AgentMessage
 from ai.stigmer.agentic.environment.v1.spec_pb2 import EnvironmentSpec
@@ -44,6 +53,7 @@ ABORTED = grpc.StatusCode.ABORTED
 PRECONDITION = grpc.StatusCode.FAILED_PRECONDITION
 MISSING_ID = "aex-01aaaaaaaaaaaaaaaaaaaaaaaa"
 BIG = "x" * (1_048_576 + 1)
+APPROVE = ApprovalDecisionType.APPROVAL_DECISION_APPROVE
 
 
 @dataclass
@@ -131,6 +141,13 @@ def _cases() -> list[Any]:
         ("agent-sub-agent-no-name", lambda a, w: (a.agents.create, w.make.agent(sub_agents=[SubAgent(description="d")])), INVALID, "spec.sub_agents[0].name"),
         ("agent-sub-agent-duplicate", lambda a, w: (a.agents.create, w.make.agent(sub_agents=[SubAgent(name="r"), SubAgent(name="r")])), INVALID, "spec.sub_agents[1].name"),
         ("agent-sub-agent-unknown-skill", lambda a, w: (a.agents.create, w.make.agent(sub_agents=[SubAgent(name="r", skill_refs=[ApiResourceReference(slug="nope")])])), NOT_FOUND, "spec.sub_agents[0].skill_refs[0].slug"),
+        ("approval-empty-tool", lambda a, w: (a.agents.create, w.make.agent(tool_approvals=[ToolApprovalRule()])), INVALID, "spec.tool_approvals[0].tool: required"),
+        ("approval-bad-glob", lambda a, w: (a.agents.create, w.make.agent(tool_approvals=[ToolApprovalRule(tool="exec[ute")])), INVALID, "spec.tool_approvals[0].tool"),
+        ("approval-bad-mcp", lambda a, w: (a.agents.create, w.make.agent(tool_approvals=[ToolApprovalRule(tool="execute"), ToolApprovalRule(tool="mcp:github")])), INVALID, "spec.tool_approvals[1].tool: expected mcp:"),
+        ("approval-bad-decision", lambda a, w: (a.agents.create, w.make.agent(tool_approvals=[ToolApprovalRule(tool="execute", allowed_decisions=[ApprovalDecisionType.APPROVAL_DECISION_TYPE_UNSPECIFIED])])), INVALID, "spec.tool_approvals[0].allowed_decisions[0]"),
+        ("approval-zero-timeout", lambda a, w: (a.agents.create, w.make.agent(tool_approvals=[ToolApprovalRule(tool="execute", timeout=Duration())])), INVALID, "spec.tool_approvals[0].timeout"),
+        ("approval-on-timeout-alone", lambda a, w: (a.agents.create, w.make.agent(tool_approvals=[ToolApprovalRule(tool="execute", on_timeout=ApprovalTimeoutAction.APPROVAL_TIMEOUT_FAIL)])), INVALID, "spec.tool_approvals[0].on_timeout"),
+        ("approval-sub-agent-bad-rule", lambda a, w: (a.agents.create, w.make.agent(sub_agents=[SubAgent(name="r", tool_approvals=[ToolApprovalRule(tool="has space")])])), INVALID, "spec.sub_agents[0].tool_approvals[0].tool"),
         # update
         ("agent-update-no-id", lambda a, w: (a.agents.update, _copy(w.agent, lambda m: m.metadata.ClearField("id"))), INVALID, "metadata.id"),
         ("agent-update-unknown-id", lambda a, w: (a.agents.update, _copy(w.agent, lambda m: setattr(m.metadata, "id", "agt-01aaaaaaaaaaaaaaaaaaaaaaaa"))), NOT_FOUND, "metadata.id"),
@@ -183,6 +200,9 @@ def _cases() -> list[Any]:
         ("update-status-message-without-id", lambda a, w: (a.executions.updateStatus, AgentExecutionStatusUpdate(execution_id=w.execution.metadata.id, status=AgentExecutionStatus(messages=[AgentMessage(content="x")]))), INVALID, "status.messages[0].id"),
         ("update-status-negative-sequence", lambda a, w: (a.executions.updateStatus, AgentExecutionStatusUpdate(execution_id=w.execution.metadata.id, status=AgentExecutionStatus(sequence=-1))), INVALID, "status.sequence"),
         ("update-status-oversized", lambda a, w: (a.executions.updateStatus, AgentExecutionStatusUpdate(execution_id=w.execution.metadata.id, status=AgentExecutionStatus(messages=[AgentMessage(id="m", content=BIG)]))), INVALID, "status.messages[0].content"),
+        ("decide-no-execution", lambda a, w: (a.executions.decide, ToolCallDecisions()), INVALID, "execution_id: required"),
+        ("decide-unknown-execution", lambda a, w: (a.executions.decide, ToolCallDecisions(execution_id=MISSING_ID)), NOT_FOUND, MISSING_ID),
+        ("decide-not-waiting", lambda a, w: (a.executions.decide, ToolCallDecisions(execution_id=w.execution.metadata.id, decisions=[ToolCallDecision(tool_call_id="c1", type=APPROVE)])), PRECONDITION, "execution_id: execution"),
         ("cancel-unknown", lambda a, w: (a.executions.cancel, AgentExecutionId(value=MISSING_ID)), NOT_FOUND, MISSING_ID),
         ("list-by-session-empty", lambda a, w: (a.executions_q.listBySession, ListAgentExecutionsBySessionRequest()), INVALID, "session_id"),
         ("list-by-session-unknown", lambda a, w: (a.executions_q.listBySession, ListAgentExecutionsBySessionRequest(session_id="ses-01aaaaaaaaaaaaaaaaaaaaaaaa")), NOT_FOUND, "session_id"),

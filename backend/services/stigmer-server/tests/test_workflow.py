@@ -9,17 +9,22 @@ from typing import TYPE_CHECKING
 
 import grpc
 import pytest
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
 from temporalio.worker import Replayer
 
+from ai.stigmer.agentic.agent.v1.spec_pb2 import ApprovalDecisionType
 from ai.stigmer.agentic.agentexecution.v1.enum_pb2 import ExecutionPhase
 from ai.stigmer.agentic.agentexecution.v1.io_pb2 import (
     AgentExecutionId,
     ListAgentExecutionsBySessionRequest,
+    ToolCallDecision,
+    ToolCallDecisions,
 )
 from stigmer_contracts import TurnOutcome, data_converter
 from stigmer_server.execution import workflow_sandbox
 from stigmer_server.workflows import InvokeAgentExecutionWorkflow
+from stigmer_testing import eventually_async
 
 if TYPE_CHECKING:
     from contextlib import AbstractAsyncContextManager
@@ -274,3 +279,65 @@ async def test_recorded_histories_replay_without_nondeterminism(
         )
         history = await handle.fetch_history()
         await replayer.replay_workflow(history)
+
+
+async def test_a_decision_that_arrives_before_the_runs_outcome_waits_for_it(
+    api: Api, make: Builders, runner: RunnerDouble, temporal_client: Client
+) -> None:
+    _, session_id = await api.new_session(make)
+    created = await api.call(
+        api.executions.create, make.execution("approve this", session_id=session_id)
+    )
+    execution_id = created.metadata.id
+    await api.wait_phase(execution_id, P.EXECUTION_AWAITING_APPROVAL)
+    # The status says "waiting" while ExecuteGraphton has not returned yet: the decision is
+    # accepted and applied once the run's outcome says what waits.
+    decision = ToolCallDecisions(
+        execution_id=execution_id,
+        decisions=[
+            ToolCallDecision(
+                tool_call_id="call-1",
+                type=ApprovalDecisionType.APPROVAL_DECISION_REJECT,
+                message="not today",
+            )
+        ],
+    )
+    deciding = asyncio.create_task(api.call(api.executions.decide, decision))
+    handle = temporal_client.get_workflow_handle(execution_id)
+    accepted = EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED
+
+    async def update_accepted() -> bool:
+        history = await handle.fetch_history()
+        return any(event.event_type == accepted for event in history.events)
+
+    await eventually_async(
+        update_accepted, timeout=30, message="the Update to be accepted while the run is open"
+    )
+    assert not runner.saw("end", execution_id), "the run ended before the decision arrived"
+    runner.approval_release.set()
+    decided = await asyncio.wait_for(deciding, timeout=60)
+    [call] = decided.status.tool_calls
+    assert call.approval.decision == ApprovalDecisionType.APPROVAL_DECISION_REJECT
+    assert call.approval.message == "not today"
+    assert call.approval.decided_by
+    final = await api.wait_phase(execution_id, P.EXECUTION_COMPLETED)
+    assert final.status.tool_calls[0].approval.decided_at == call.approval.decided_at
+    [resumed] = runner.decisions[execution_id]
+    assert (resumed.tool_call_id, resumed.interrupt_id, resumed.position) == ("call-1", "i" * 32, 0)
+    assert (resumed.type, resumed.message) == (
+        ApprovalDecisionType.APPROVAL_DECISION_REJECT,
+        "not today",
+    )
+    # The turn ended: a late decision is refused, naming the execution.
+    with pytest.raises(grpc.aio.AioRpcError) as late:
+        await api.call(api.executions.decide, decision)
+    assert late.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "execution_id" in (late.value.details() or "")
+    # The history (two rounds, an Update, its recording) replays through today's code.
+    await handle.result()
+    replayer = Replayer(
+        workflows=[InvokeAgentExecutionWorkflow],
+        workflow_runner=workflow_sandbox(),
+        data_converter=data_converter(),
+    )
+    await replayer.replay_workflow(await handle.fetch_history())

@@ -6,6 +6,7 @@ import pytest
 from temporalio.converter import DataConverter
 
 import stigmer_contracts as contracts
+from ai.stigmer.agentic.agentexecution.v1.enum_pb2 import ExecutionPhase
 from ai.stigmer.agentic.agentexecution.v1.status_pb2 import AgentExecutionStatus
 
 
@@ -76,6 +77,8 @@ def test_public_exports_are_pinned() -> None:
         or name
         in {
             "ActivityOptions",
+            "ApprovalDecision",
+            "PendingApproval",
             "ProtoFirstPayloadConverter",
             "TurnOutcome",
             "TurnRequest",
@@ -89,3 +92,42 @@ def test_public_exports_are_pinned() -> None:
             "execute_graphton_defn",
         }
     )
+
+
+def test_approvals_cross_the_wire_whole() -> None:
+    """What a run stopped at and the decisions that resume it survive the data converter."""
+    converter = contracts.data_converter()
+    outcome = contracts.TurnOutcome(
+        phase=ExecutionPhase.EXECUTION_AWAITING_APPROVAL,
+        approvals=(
+            contracts.PendingApproval(
+                tool_call_id="main-call-1-0",
+                interrupt_id="a" * 32,
+                position=0,
+                tool_name="execute",
+                allowed_decisions=(1, 3),
+                timeout_seconds=2.5,
+                on_timeout=2,
+            ),
+        ),
+    )
+    request = contracts.TurnRequest(
+        execution_id="aex-1",
+        thread_id="thread-1",
+        round=2,
+        decisions=(
+            contracts.ApprovalDecision(
+                tool_call_id="main-call-1-0",
+                interrupt_id="a" * 32,
+                position=0,
+                type=2,
+                edited_args_json='{"command": "ls"}',
+                message="narrower",
+            ),
+        ),
+    )
+    payloads = converter.payload_converter.to_payloads([outcome, request])
+    back = converter.payload_converter.from_payloads(
+        payloads, [contracts.TurnOutcome, contracts.TurnRequest]
+    )
+    assert back == [outcome, request]

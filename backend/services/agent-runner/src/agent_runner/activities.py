@@ -139,6 +139,7 @@ class RunnerActivities:
                 final_attempt=maximum > 0 and info.attempt >= maximum,
                 cancel_requested=_cancel_requested,
             ),
+            decisions=request.decisions,
         )
         try:
             return await _measured(turn)

@@ -14,9 +14,11 @@ from langchain_core.tools import BaseTool
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Checkpointer
 
+from agent_runner.approvals import BUILTIN_TOOLS, interrupt_config
 from agent_runner.models import ModelFactory
 from agent_runner.skills import SkillEntry, skills_prompt
 from ai.stigmer.agentic.agent.v1.api_pb2 import Agent
+from ai.stigmer.agentic.agent.v1.spec_pb2 import ToolApprovalRule
 
 RECURSION_LIMIT = 1000
 GENERAL_PURPOSE = str(GENERAL_PURPOSE_SUBAGENT["name"])
@@ -65,8 +67,11 @@ def build_agent(
                 "model": models.chat_model(sub.model or plan.model, env=env, subagent=sub.name),
                 # Always set: without it deepagents hands a sub-agent the main agent's tools.
                 "tools": list(tools.subagents.get(sub.name, ())),
+                # Always set: without it a sub-agent inherits the main agent's rules.
+                "interrupt_on": _gates(sub.tool_approvals, tools.subagents.get(sub.name, ())),
             }
         )
+    main_gates = _gates(agent.spec.tool_approvals, tools.main)
     if all(sub["name"] != GENERAL_PURPOSE for sub in subagents):
         # deepagents' default general-purpose sub-agent would reuse the main model object;
         # giving it its own keeps a scripted main model from replaying its script in there.
@@ -76,6 +81,7 @@ def build_agent(
                 **GENERAL_PURPOSE_SUBAGENT,
                 "model": models.chat_model(plan.model, env=env, subagent=GENERAL_PURPOSE),
                 "tools": list(tools.main),
+                "interrupt_on": main_gates,
             }
         )
     graph: CompiledStateGraph[Any, Any, Any, Any] = create_deep_agent(
@@ -87,5 +93,21 @@ def build_agent(
         backend=backend,
         checkpointer=checkpointer,
         name=agent.metadata.slug or None,
+        # None, not {}: an agent without rules keeps the graph it always had.
+        interrupt_on=main_gates or None,
     )
     return graph
+
+
+def gated_tools(agent: Agent, tools: TurnTools | None = None) -> frozenset[str]:
+    """Every tool name that needs approval in the main agent or any of its sub-agents."""
+    tools = tools or TurnTools()
+    names = set(_gates(agent.spec.tool_approvals, tools.main))
+    for sub in agent.spec.sub_agents:
+        names |= set(_gates(sub.tool_approvals, tools.subagents.get(sub.name, ())))
+    return frozenset(names)
+
+
+def _gates(rules: Sequence[ToolApprovalRule], tools: Sequence[BaseTool]) -> dict[str, Any]:
+    """deepagents' `interrupt_on` for an agent with these rules and these turn tools."""
+    return interrupt_config(rules, [*BUILTIN_TOOLS, *(tool.name for tool in tools)])

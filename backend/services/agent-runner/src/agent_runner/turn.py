@@ -10,17 +10,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncGenerator, Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from langchain_core.messages import BaseMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import Command
 from opentelemetry import trace
 from temporalio.exceptions import ApplicationError
 
-from agent_runner.agent import RECURSION_LIMIT, AgentPlan, TurnTools
+from agent_runner.agent import RECURSION_LIMIT, AgentPlan, TurnTools, gated_tools
+from agent_runner.approvals import (
+    check_decided_calls_answered,
+    mark_waiting,
+    resume_command,
+    tool_schemas,
+)
 from agent_runner.clients import StigmerClients, require_id
 from agent_runner.config import TurnSettings
 from agent_runner.environment import Redactor
@@ -33,9 +40,11 @@ from agent_runner.resolve import Resolved, resolve, skills_for, turn_environment
 from agent_runner.sandbox import Sandbox, SandboxProvider, SandboxRequest, check_spec
 from agent_runner.skills import skill_entries, write_skills
 from agent_runner.status import STREAM_MODES, Superseded, TurnStatus
+from ai.stigmer.agentic.agent.v1.api_pb2 import Agent
+from ai.stigmer.agentic.agent.v1.spec_pb2 import ApprovalDecisionType
 from ai.stigmer.agentic.agentexecution.v1.api_pb2 import AgentExecution
 from ai.stigmer.agentic.agentexecution.v1.enum_pb2 import ExecutionPhase
-from stigmer_contracts import TurnOutcome
+from stigmer_contracts import ApprovalDecision, PendingApproval, TurnOutcome
 from stigmer_telemetry.tracing import tracing_enabled
 
 logger = logging.getLogger(__name__)
@@ -70,6 +79,7 @@ class Turn:
         execution_id: str,
         thread_id: str,
         context: AttemptContext,
+        decisions: Sequence[ApprovalDecision] = (),
     ) -> None:
         self._clients = clients
         self._sandboxes = sandboxes
@@ -78,6 +88,8 @@ class Turn:
         self._id = execution_id
         self._thread_id = thread_id
         self._context = context
+        # Decisions on the calls the previous run of this turn stopped at.
+        self._decisions = decisions
         # Known once the turn has resolved its agent: the label of the turn's metrics.
         self.agent_slug = ""
 
@@ -108,7 +120,7 @@ class Turn:
         status.builder.seed_usage(execution.status)
         async with status.publishing():
             try:
-                await self._turn(execution, status)
+                waiting = await self._turn(execution, status)
             except asyncio.CancelledError:
                 await self._cancelled(status)
                 raise
@@ -122,6 +134,11 @@ class Turn:
                 raise ApplicationError(str(superseded), type=ERROR_TURN) from None
             except Exception as exc:
                 raise await self._failed(exc, status) from None
+            if waiting:
+                await status.awaiting_approval()
+                return TurnOutcome(
+                    phase=ExecutionPhase.EXECUTION_AWAITING_APPROVAL, approvals=tuple(waiting)
+                )
             await status.completed()
         return TurnOutcome(phase=ExecutionPhase.EXECUTION_COMPLETED)
 
@@ -175,7 +192,8 @@ class Turn:
             next_retry_delay=error.next_retry_delay,
         )
 
-    async def _turn(self, execution: AgentExecution, status: TurnStatus) -> None:
+    async def _turn(self, execution: AgentExecution, status: TurnStatus) -> list[PendingApproval]:
+        """Run the turn; the calls it stopped at for approval (empty when it ended)."""
         # One span per phase (no-ops unless tracing is on), under Temporal's RunActivity span.
         with _tracer.start_as_current_span("resolve"):
             resolved = await resolve(self._clients, execution)
@@ -205,7 +223,31 @@ class Turn:
                         tools=tools,
                     )
                 with _tracer.start_as_current_span("stream"):
-                    await self._stream(graph, execution, status)
+                    await self._stream(
+                        graph, execution, status, gated=gated_tools(resolved.agent, tools)
+                    )
+                return await self._waiting(graph, resolved.agent, status)
+
+    async def _waiting(
+        self,
+        graph: CompiledStateGraph[Any, Any, Any, Any],
+        agent: Agent,
+        status: TurnStatus,
+    ) -> list[PendingApproval]:
+        """The calls the graph stopped at, marked on the status as waiting for approval."""
+        state = await graph.aget_state({"configurable": {"thread_id": self._thread_id}})
+        if not state.interrupts:
+            return []
+        waiting = mark_waiting(
+            state.interrupts, agent=agent, items=status.builder.items, schemas=tool_schemas(graph)
+        )
+        logger.info(
+            "execution %s: %d call(s) wait for approval: %s",
+            self._id,
+            len(waiting),
+            [f"{call.tool_name}:{call.tool_call_id}" for call in waiting],
+        )
+        return waiting
 
     async def _sandbox(
         self, resolved: Resolved, env: Mapping[str, str], redact: Redactor
@@ -267,6 +309,8 @@ class Turn:
         graph: CompiledStateGraph[Any, Any, Any, Any],
         execution: AgentExecution,
         status: TurnStatus,
+        *,
+        gated: frozenset[str],
     ) -> None:
         observer = TurnObserver(tracing=tracing_enabled())
         config: RunnableConfig = {
@@ -277,7 +321,7 @@ class Turn:
         }
         state = await graph.aget_state({"configurable": {"thread_id": self._thread_id}})
         same_turn = (state.metadata or {}).get("execution_id") == self._id
-        turn_input: dict[str, Any] | None
+        turn_input: dict[str, Any] | Command[Any] | None
         if same_turn:
             status.builder.seed(
                 _this_turn(state.values.get("messages", []), self._id),
@@ -287,17 +331,28 @@ class Turn:
             # step finished before its successor was saved has an empty `next` but still has
             # tasks. Only no tasks at all means the turn ended.
             if not state.tasks:
+                # Decided calls that never got a result: the graph has no approval step
+                # left to resume (the agent's rules changed while the turn waited).
+                check_decided_calls_answered(state.values.get("messages", []), self._decisions)
                 logger.info(
                     "execution %s: the checkpoint holds the finished turn; not re-running it",
                     self._id,
                 )
                 return
+            command = resume_command(state.interrupts, self._decisions, gated=gated)
             logger.info(
-                "execution %s: resuming from the checkpoint before %s",
+                "execution %s: resuming from the checkpoint before %s%s",
                 self._id,
                 [task.name for task in state.tasks],
+                f" with {len(self._decisions)} decision(s)" if command is not None else "",
             )
-            turn_input = None
+            if command is not None:
+                status.builder.items.rejected.update(
+                    d.tool_call_id
+                    for d in self._decisions
+                    if d.type == ApprovalDecisionType.APPROVAL_DECISION_REJECT
+                )
+            turn_input = command
         else:
             message = HumanMessage(content=execution.spec.message, id=human_message_id(self._id))
             turn_input = {"messages": [message]}

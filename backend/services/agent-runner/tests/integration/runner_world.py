@@ -18,6 +18,7 @@ from agent_runner.config import DaytonaSettings
 from agent_runner.sandbox.daytona_provider import DaytonaSandboxProvider
 from ai.stigmer.agentic.agent.v1.api_pb2 import Agent
 from ai.stigmer.agentic.agent.v1.command_pb2_grpc import AgentCommandControllerStub
+from ai.stigmer.agentic.agent.v1.spec_pb2 import ToolApprovalRule
 from ai.stigmer.agentic.agentexecution.v1.api_pb2 import AgentExecution
 from ai.stigmer.agentic.agentexecution.v1.command_pb2_grpc import (
     AgentExecutionCommandControllerStub,
@@ -82,6 +83,8 @@ class World:
         sub_agents: bool = True,
         mcp_servers: Sequence[str] = (),
         researcher_mcp_servers: Sequence[str] = (),
+        tool_approvals: Sequence[ToolApprovalRule] = (),
+        researcher_tool_approvals: Sequence[ToolApprovalRule] = (),
     ) -> Session:
         """A skill, an environment, an agent using `model`, an instance and a session."""
         suffix = secrets.token_hex(3)
@@ -114,11 +117,13 @@ class World:
             )
         )
         agent.spec.mcp_server_refs.extend(_mcp_refs(mcp_servers))
+        agent.spec.tool_approvals.extend(tool_approvals)
         if sub_agents:
             researcher = agent.spec.sub_agents.add(
                 name="researcher", description="Researches the sandbox."
             )
             researcher.mcp_server_refs.extend(_mcp_refs(researcher_mcp_servers))
+            researcher.tool_approvals.extend(researcher_tool_approvals)
         agent = await self.call(self.agents.create, agent)
         instance = AgentInstance(api_version=V1, kind="AgentInstance")
         instance.metadata.name = f"instance-{suffix}"
@@ -151,6 +156,27 @@ class World:
             self.executions_q.get, AgentExecutionId(value=execution_id)
         )
         return result
+
+    async def wait_phase(
+        self, execution_id: str, phase: int, within: float = 120
+    ) -> AgentExecution:
+        """The execution once its phase is `phase` (failing early if it ends otherwise)."""
+        last = AgentExecution()
+
+        async def reached() -> AgentExecution | None:
+            nonlocal last
+            last = await self.get(execution_id)
+            if last.status.phase != phase and is_final(last.status.phase):
+                raise AssertionError(f"{execution_id} ended instead: {last.status}")
+            return last if last.status.phase == phase else None
+
+        found: AgentExecution = await eventually_async(
+            reached,
+            timeout=within,
+            interval=0.2,
+            message=lambda: f"{execution_id} to reach phase {phase}; last status: {last.status}",
+        )
+        return found
 
     async def watch(self, execution_id: str) -> list[AgentExecutionEvent]:
         """Every `subscribe` event until the stream ends at a final phase."""

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from google.protobuf import json_format
 from mcp_world import SlowTool, example_stdio_server, http_mcp_server, http_server, serving
 from runner_world import running_commands, write_script
 from temporalio.activity import ActivityCancellationDetails
@@ -31,11 +32,12 @@ from agent_runner.errors import ERROR_MCP_SERVER
 from agent_runner.graphs import AgentGraphs
 from agent_runner.models import DefaultModelFactory, ProviderDefaults
 from agent_runner.sandbox import LocalSandboxProvider, LocalSandboxSettings
+from ai.stigmer.agentic.agent.v1.spec_pb2 import ApprovalDecisionType, ToolApprovalRule
 from ai.stigmer.agentic.agentexecution.v1.api_pb2 import AgentExecution
 from ai.stigmer.agentic.agentexecution.v1.enum_pb2 import ExecutionPhase, ToolCallStatus
 from ai.stigmer.agentic.agentexecution.v1.status_pb2 import AgentExecutionStatus, ToolCall
 from ai.stigmer.agentic.mcpserver.v1.api_pb2 import McpServer
-from stigmer_contracts import ERROR_INVALID_INPUT, TurnRequest
+from stigmer_contracts import ERROR_INVALID_INPUT, ApprovalDecision, TurnRequest
 from stigmer_telemetry.logs import QUIET
 from stigmer_testing import eventually_async
 from stigmer_testing._server import StigmerServer
@@ -450,3 +452,66 @@ replies:
     assert call.status == ToolCallStatus.TOOL_CALL_FAILED
     assert f"MCP server {slug!r}, tool 'slow' failed" in call.result
     assert status.messages[-1].content == "carried on"
+
+
+GATED = """
+replies:
+  - tool_calls:
+      - {name: mcp_%(server)s_add_note, args: {text: from the model}}
+      - {name: mcp_%(server)s_echo, args: {text: hi}}
+  - text: done
+"""
+
+
+async def test_an_mcp_rule_gates_only_its_tools_and_an_edit_reaches_the_server(
+    activities: RunnerActivities, world: Any, tmp_path: Path
+) -> None:
+    suffix = secrets.token_hex(3)
+    notes = await _create(world, example_stdio_server(f"notes-{suffix}"))
+    session = await world.session(
+        write_script(tmp_path, "gated", GATED % {"server": notes}),
+        mcp_servers=[notes],
+        tool_approvals=[ToolApprovalRule(tool="mcp:notes-*/add_*")],
+    )
+    execution = await world.start(session, "Keep a note.")
+    env = ActivityEnvironment()
+    thread = await env.run(activities.ensure_thread, session.metadata.id, "")
+    first = await env.run(
+        activities.execute_graphton,
+        TurnRequest(execution_id=execution.metadata.id, thread_id=thread),
+    )
+    assert first.phase == ExecutionPhase.EXECUTION_AWAITING_APPROVAL
+    [pending] = first.approvals
+    assert (pending.tool_call_id, pending.tool_name) == ("main-call-0-0", f"mcp_{notes}_add_note")
+    stored = await world.get(execution.metadata.id)
+    assert stored.status.phase == ExecutionPhase.EXECUTION_AWAITING_APPROVAL
+    calls = _calls(stored.status)
+    gated = calls[f"/mcp_{notes}_add_note"]
+    assert gated.status == ToolCallStatus.TOOL_CALL_AWAITING_APPROVAL
+    assert json_format.MessageToDict(gated.approval.args_schema)["required"] == ["text"]
+    # The ungated sibling of the same step waits too: nothing of the step runs before.
+    assert calls[f"/mcp_{notes}_echo"].status == ToolCallStatus.TOOL_CALL_PENDING
+    second = await env.run(
+        activities.execute_graphton,
+        TurnRequest(
+            execution_id=execution.metadata.id,
+            thread_id=thread,
+            round=2,
+            decisions=(
+                ApprovalDecision(
+                    tool_call_id=pending.tool_call_id,
+                    interrupt_id=pending.interrupt_id,
+                    position=pending.position,
+                    type=ApprovalDecisionType.APPROVAL_DECISION_EDIT,
+                    edited_args_json='{"text": "from the person"}',
+                ),
+            ),
+        ),
+    )
+    assert second.phase == ExecutionPhase.EXECUTION_COMPLETED
+    final = (await world.get(execution.metadata.id)).status
+    calls = _calls(final)
+    assert calls[f"/mcp_{notes}_add_note"].status == ToolCallStatus.TOOL_CALL_COMPLETED
+    assert calls[f"/mcp_{notes}_echo"].result == "[stdio] hi"
+    written = tmp_path / "sandboxes" / f"local-{session.metadata.id}" / "mcp-notes.txt"
+    assert written.read_text() == "from the person\n"

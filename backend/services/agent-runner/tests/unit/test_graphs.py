@@ -104,3 +104,20 @@ async def _default_of(shared: TurnBackend) -> object:
 def test_a_cached_graph_used_outside_a_binding_says_so() -> None:
     with pytest.raises(RuntimeError, match="bound_backend"):
         _ = TurnBackend().default
+
+
+def test_approval_rules_are_part_of_the_shape(graphs: AgentGraphs, tmp_path: Path) -> None:
+    sandbox = backend(tmp_path)
+    gated = agent()
+    gated.spec.tool_approvals.add(tool="execute")
+    sub_gated = agent()
+    sub_gated.spec.sub_agents[0].tool_approvals.add(tool="execute")
+    with bound_backend(sandbox):
+        plain = graphs.graph(agent=agent(), plan=PLAN, env={}, backend=sandbox)
+        main = graphs.graph(agent=gated, plan=PLAN, env={}, backend=sandbox)
+        sub = graphs.graph(agent=sub_gated, plan=PLAN, env={}, backend=sandbox)
+    assert len({id(plain), id(main), id(sub)}) == 3
+    # Only the agent whose own rules gate a tool stops after the model in the main graph.
+    assert "HumanInTheLoopMiddleware.after_model" in main.nodes
+    assert "HumanInTheLoopMiddleware.after_model" not in plain.nodes
+    assert "HumanInTheLoopMiddleware.after_model" not in sub.nodes

@@ -105,7 +105,7 @@ def build(config: ServerConfig, store: Store) -> Components:
         turns,
         config.session_policy,
     )
-    activities = PersistenceActivities(writer, turns)
+    activities = PersistenceActivities(writer, turns, store)
     reconciler = Reconciler(store, writer, turns, gateway, config.reconcile)
     keys = KeyRegistry(store, ids, admin_keys=config.api_keys, runner_keys=config.runner_keys)
     return Components(

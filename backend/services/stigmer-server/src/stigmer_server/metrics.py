@@ -39,6 +39,13 @@ class ServerMetrics:
             "Turns waiting for an earlier turn of their session (as this replica last saw)",
             registry=r,
         )
+        self.approval_decisions = Counter(
+            "stigmer_server_approval_decisions",
+            "Decisions recorded on tool calls waiting for approval, by decision and by who "
+            "made them (a person, or a rule's timeout)",
+            ["decision", "by"],
+            registry=r,
+        )
         self.status_updates = Counter(
             "stigmer_server_status_updates",
             "Status updates from runners, by whether they were applied",

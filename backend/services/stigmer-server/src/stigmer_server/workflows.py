@@ -8,7 +8,10 @@ workflow's modules for every workflow run, and everything it imports is either p
 The steps (docs/architecture/workflow.md):
   1. when an earlier turn of the session still holds it: SessionTurnReady, re-checked on the
      SessionTurnReleased signal (or every few minutes, should a signal be lost);
-  2. EnsureThread, then ExecuteGraphton (the runner writes the status as it goes);
+  2. EnsureThread, then ExecuteGraphton (the runner writes the status as it goes); when the
+     run stops at tool calls that need approval, the workflow waits (no activity running) for
+     the DecideToolCalls Update, records the decisions (RecordApprovalDecisions) and runs
+     ExecuteGraphton again with them, as many rounds as the turn needs;
   3. SettleExecution: the outcome (phase, error) recorded, the session released for the next
      turn. It runs on success, failure and cancellation alike.
 """
@@ -18,7 +21,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Final
+from typing import Final, NoReturn
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -32,10 +35,23 @@ with workflow.unsafe.imports_passed_through():
         INVOKE_AGENT_EXECUTION_WORKFLOW,
         NON_RETRYABLE_ERROR_TYPES,
         ActivityOptions,
+        ApprovalDecision,
         TurnOutcome,
         TurnRequest,
         execute_ensure_thread,
         execute_graphton,
+    )
+    from stigmer_server.approval_waits import (
+        DECIDE_TOOL_CALLS,
+        ERROR_DECISION_REFUSED,
+        RECORD_APPROVAL_DECISIONS,
+        TIMEOUT_DECIDER,
+        TIMEOUT_FAIL,
+        ApprovalRound,
+        DecidedCall,
+        DecisionBatch,
+        DecisionRecord,
+        timeout_rejection,
     )
     from stigmer_status import is_final
 
@@ -47,6 +63,8 @@ SESSION_TURN_RELEASED: Final = "SessionTurnReleased"
 # A waiting turn re-checks this often even without a signal (a signal to a workflow that was
 # not started yet is lost; the check after start covers that, this covers the rest).
 _RECHECK: Final = timedelta(minutes=5)
+# The shortest wait for a timeout already due (a timer of 0 would not be a timer).
+_TICK: Final = timedelta(milliseconds=10)
 _SERVER_ACTIVITY_RETRY: Final = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     maximum_interval=timedelta(seconds=10),
@@ -89,25 +107,46 @@ class Settlement:
 class InvokeAgentExecutionWorkflow:
     def __init__(self) -> None:
         self._released = False
+        self._request: ExecutionWorkflowInput | None = None
+        # Set while the turn waits for decisions on tool calls.
+        self._round: ApprovalRound | None = None
+        # True while ExecuteGraphton runs: a decision may arrive between the runner storing
+        # "awaiting approval" and its outcome reaching the workflow.
+        self._running = False
 
     @workflow.signal(name=SESSION_TURN_RELEASED)
     def session_turn_released(self) -> None:
         self._released = True
 
+    @workflow.update(name=DECIDE_TOOL_CALLS)
+    async def decide_tool_calls(self, batch: DecisionBatch) -> int:
+        """Accept decisions on waiting calls; answers how many calls still wait."""
+        if self._round is None:
+            # Accepted by the validator while the run that stops was still finishing: the
+            # run's outcome says what waits, and the decisions are checked against that.
+            await workflow.wait_condition(lambda: self._round is not None or not self._running)
+        waiting = self._round
+        if waiting is None:
+            _not_waiting()
+        waiting.check(batch)
+        waiting.accept(batch)
+        await self._record(waiting, batch.decisions, batch.decided_by)
+        return len(waiting.undecided())
+
+    @decide_tool_calls.validator
+    def _check_decisions(self, batch: DecisionBatch) -> None:
+        if self._round is not None:
+            self._round.check(batch)
+        elif not self._running:
+            _not_waiting()
+
     @workflow.run
     async def run(self, request: ExecutionWorkflowInput) -> TurnOutcome:
-        queue = workflow.info().task_queue
+        self._request = request
         try:
             if request.wait_for_session:
                 await self._wait_for_session(request)
-            thread_id = await execute_ensure_thread(
-                request.session_id, request.agent_id, task_queue=queue
-            )
-            outcome = await execute_graphton(
-                TurnRequest(execution_id=request.execution_id, thread_id=thread_id),
-                task_queue=queue,
-                options=_graphton_options(request.options),
-            )
+            outcome = await self._rounds(request)
         except asyncio.CancelledError:
             await self._settle(request, ExecutionPhase.EXECUTION_CANCELLED)
             raise
@@ -122,6 +161,100 @@ class InvokeAgentExecutionWorkflow:
         phase = reported if is_final(reported) else ExecutionPhase.EXECUTION_COMPLETED
         await self._settle(request, phase, outcome.error)
         return TurnOutcome(phase=phase, error=outcome.error)
+
+    async def _rounds(self, request: ExecutionWorkflowInput) -> TurnOutcome:
+        """ExecuteGraphton, and again after each wait for approval, until the turn ends."""
+        queue = workflow.info().task_queue
+        thread_id = await execute_ensure_thread(
+            request.session_id, request.agent_id, task_queue=queue
+        )
+        round_ = 1
+        decisions: tuple[ApprovalDecision, ...] = ()
+        while True:
+            self._running = True
+            try:
+                outcome = await execute_graphton(
+                    TurnRequest(
+                        execution_id=request.execution_id,
+                        thread_id=thread_id,
+                        round=round_,
+                        decisions=decisions,
+                    ),
+                    task_queue=queue,
+                    options=_graphton_options(request.options),
+                )
+            finally:
+                self._running = False
+            if outcome.phase != ExecutionPhase.EXECUTION_AWAITING_APPROVAL:
+                return outcome
+            waiting = ApprovalRound(outcome.approvals, workflow.now())
+            failure = await self._wait_for_decisions(waiting)
+            if failure:
+                return TurnOutcome(phase=ExecutionPhase.EXECUTION_FAILED, error=failure)
+            decisions = tuple(
+                ApprovalDecision(
+                    tool_call_id=call.tool_call_id,
+                    interrupt_id=call.interrupt_id,
+                    position=call.position,
+                    type=decided.type,
+                    edited_args_json=decided.edited_args_json,
+                    message=decided.message,
+                )
+                for call, decided in waiting.resume_order()
+            )
+            round_ += 1
+
+    async def _wait_for_decisions(self, waiting: ApprovalRound) -> str:
+        """Wait until every call is decided (or timed out); an error when a timeout fails it."""
+        self._round = waiting
+        try:
+            while not waiting.complete:
+                deadline = waiting.next_deadline()
+                timeout = None if deadline is None else max(deadline - workflow.now(), _TICK)
+                try:
+                    await workflow.wait_condition(lambda: waiting.complete, timeout=timeout)
+                except TimeoutError:
+                    failure = await self._time_out(waiting)
+                    if failure:
+                        return failure
+        finally:
+            self._round = None
+        return ""
+
+    async def _time_out(self, waiting: ApprovalRound) -> str:
+        expired = waiting.expired(workflow.now())
+        for call in expired:
+            if call.on_timeout == TIMEOUT_FAIL:
+                return (
+                    f"tool call {call.tool_call_id} ({call.tool_name}) waited more than "
+                    f"{call.timeout_seconds:g} seconds for approval"
+                )
+        rejections = tuple(timeout_rejection(call) for call in expired)
+        if rejections:
+            waiting.accept(DecisionBatch(decisions=rejections, decided_by=TIMEOUT_DECIDER))
+            await self._record(waiting, rejections, TIMEOUT_DECIDER)
+        return ""
+
+    async def _record(
+        self, waiting: ApprovalRound, decisions: tuple[DecidedCall, ...], decided_by: str
+    ) -> None:
+        assert self._request is not None
+        waiting.recording += 1
+        try:
+            await workflow.execute_activity(
+                RECORD_APPROVAL_DECISIONS,
+                DecisionRecord(
+                    execution_id=self._request.execution_id,
+                    decisions=decisions,
+                    decided_by=decided_by,
+                    decided_at=workflow.now().timestamp(),
+                ),
+                task_queue=self._request.options.persistence_task_queue,
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=_SERVER_ACTIVITY_RETRY,
+            )
+        finally:
+            waiting.recording -= 1
 
     async def _wait_for_session(self, request: ExecutionWorkflowInput) -> None:
         while True:
@@ -152,6 +285,14 @@ class InvokeAgentExecutionWorkflow:
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=_SERVER_ACTIVITY_RETRY,
         )
+
+
+def _not_waiting() -> NoReturn:
+    raise ApplicationError(
+        "execution_id: the turn is not waiting for approval",
+        type=ERROR_DECISION_REFUSED,
+        non_retryable=True,
+    )
 
 
 def describe_failure(error: ActivityError) -> str:

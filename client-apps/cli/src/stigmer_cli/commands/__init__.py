@@ -9,6 +9,7 @@ import typer
 
 from stigmer_cli import _env
 from stigmer_cli._context import GlobalOptions
+from stigmer_cli.commands._approvals import approve_command, pending_command, reject_command
 from stigmer_cli.commands._keys import app as keys_app
 from stigmer_cli.commands._resources import (
     apply_command,
@@ -60,6 +61,9 @@ def register(root: typer.Typer) -> None:
     root.command("delete")(delete_command)
     root.command("run")(run_command)
     root.command("cancel")(cancel_command)
+    root.command("approve")(approve_command)
+    root.command("reject")(reject_command)
+    root.command("pending")(pending_command)
     root.command("sessions")(sessions_command)
     root.command("executions")(executions_command)
     root.add_typer(keys_app, name="keys")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import os
 import shlex
-from collections.abc import Mapping
+import sys
+from collections.abc import Callable, Mapping
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -24,8 +25,17 @@ from stigmer_cli._client import Resources
 from stigmer_cli._context import options
 from stigmer_cli._errors import CliError
 from stigmer_cli._kinds import AGENT, AGENT_INSTANCE, API_VERSION, EXECUTION, SESSION
+from stigmer_cli.commands._approvals import (
+    ask,
+    decide,
+    decide_hint,
+    edit_in_editor,
+    terminal_prompt,
+    waiting_calls,
+)
 from stigmer_cli.commands._output import phase_name, to_dict
 from stigmer_cli.live import LiveDisplay, Watcher
+from stigmer_status import is_final
 
 
 class RunOutput(StrEnum):
@@ -34,6 +44,8 @@ class RunOutput(StrEnum):
 
 
 EXIT_FAILED = 1
+# --no-wait, and the turn waits for approval.
+EXIT_AWAITING_APPROVAL = 3
 EXIT_CANCELLED = 130
 _EXIT_CODES = {
     ExecutionPhase.EXECUTION_COMPLETED: 0,
@@ -67,8 +79,17 @@ def run_command(
         Path | None,
         typer.Option("--write-session-id", help="Write the session id to this file (scripts)."),
     ] = None,
+    no_wait: Annotated[
+        bool,
+        typer.Option(
+            "--no-wait",
+            help="When a tool call needs approval, print how to decide it and exit 3.",
+        ),
+    ] = False,
 ) -> None:
-    """Send a turn and show it live; exit 0 completed, 1 failed, 130 cancelled."""
+    """Send a turn and show it live; exit 0 completed, 1 failed, 3 waiting for approval
+    (--no-wait), 130 cancelled. In a terminal, tool calls that need approval are asked
+    about; otherwise the commands that decide them are printed and the run waits."""
     runtime_env = _parse_env(env or [], secret=False, environ=os.environ) | _parse_env(
         secret_env or [], secret=True, environ=os.environ
     )
@@ -82,7 +103,14 @@ def run_command(
     if write_session_id is not None:
         write_session_id.write_text(created.spec.session_id + "\n", encoding="utf-8")
     console = Console()
-    final = _watch(resources, created.metadata.id, console, live=output == RunOutput.TEXT)
+    interactive = output == RunOutput.TEXT and console.is_terminal and sys.stdin.isatty()
+    final = _watch(
+        resources,
+        created.metadata.id,
+        console,
+        live=output == RunOutput.TEXT,
+        approvals=_Approvals(interactive=interactive and not no_wait, no_wait=no_wait),
+    )
     if output == RunOutput.JSON:
         console.out(json.dumps(to_dict(final), indent=2))  # secrets masked, as in `get`
     else:
@@ -143,10 +171,44 @@ def _check_session_target(
     )
 
 
+class _Approvals:
+    """How `run` treats tool calls waiting for approval: ask, or print how to decide."""
+
+    def __init__(self, *, interactive: bool, no_wait: bool) -> None:
+        self.interactive = interactive
+        self.no_wait = no_wait
+        self.seen: set[str] = set()
+
+    def new_calls(self, execution: AgentExecution) -> bool:
+        return any(call.id not in self.seen for call in waiting_calls(execution))
+
+    def handle(self, resources: Resources, execution: AgentExecution, console: Console) -> None:
+        calls = [call for call in waiting_calls(execution) if call.id not in self.seen]
+        self.seen.update(call.id for call in calls)
+        if self.interactive:
+            decisions = ask(console, calls, prompt=terminal_prompt, edit=edit_in_editor)
+            decide(resources, execution.metadata.id, decisions)
+            return
+        err = Console(stderr=True)
+        err.print(f"execution {execution.metadata.id} waits for approval of:")
+        for call in calls:
+            err.print(f"  {escape(call.id)}  {escape(call.name)} {escape(call.display_name)}")
+        err.print("decide with:")
+        for line in decide_hint(execution.metadata.id, calls):
+            err.print("  " + escape(line), soft_wrap=True)
+        if self.no_wait:
+            raise typer.Exit(EXIT_AWAITING_APPROVAL)
+
+
 def _watch(
-    resources: Resources, execution_id: str, console: Console, *, live: bool
+    resources: Resources,
+    execution_id: str,
+    console: Console,
+    *,
+    live: bool,
+    approvals: _Approvals,
 ) -> AgentExecution:
-    """Follow to the end; the first Ctrl-C cancels on the server and keeps watching."""
+    """Follow to the end, stopping to ask about (or show) calls that wait for approval."""
     display = LiveDisplay(console) if live else None
 
     def show(execution: AgentExecution) -> None:
@@ -154,11 +216,27 @@ def _watch(
             display.show(execution)
 
     watcher = Watcher(resources.channel, resources.address, execution_id, show)
+    while True:
+        current = _follow(resources, watcher, display, approvals.new_calls)
+        if is_final(current.status.phase):
+            return current
+        approvals.handle(resources, current, console)
+
+
+def _follow(
+    resources: Resources,
+    watcher: Watcher,
+    display: LiveDisplay | None,
+    until: Callable[[AgentExecution], bool],
+) -> AgentExecution:
+    """Follow until the end or `until`; the first Ctrl-C cancels on the server and keeps
+    watching."""
+    execution_id = watcher.execution_id
     if display is not None:
         display.start()
     try:
         try:
-            return watcher.follow()
+            return watcher.follow(until)
         except KeyboardInterrupt:
             # stderr, so `-o json` output stays a single JSON document.
             Console(stderr=True).print(

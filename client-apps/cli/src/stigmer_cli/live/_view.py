@@ -15,6 +15,7 @@ from rich.spinner import Spinner
 from rich.table import Table
 from rich.text import Text
 
+from ai.stigmer.agentic.agent.v1.spec_pb2 import ApprovalDecisionType
 from ai.stigmer.agentic.agentexecution.v1.api_pb2 import AgentExecution
 from ai.stigmer.agentic.agentexecution.v1.enum_pb2 import (
     ExecutionPhase,
@@ -39,6 +40,11 @@ _TODO_MARKS = {
     TodoStatus.TODO_CANCELLED: ("[-]", "dim strike"),
 }
 _RESULT_PREVIEW = 160
+_DECIDED = {
+    ApprovalDecisionType.APPROVAL_DECISION_APPROVE: "approved",
+    ApprovalDecisionType.APPROVAL_DECISION_EDIT: "edited",
+    ApprovalDecisionType.APPROVAL_DECISION_REJECT: "rejected",
+}
 
 
 @dataclass(frozen=True)
@@ -96,6 +102,19 @@ def _tool_call(call: ToolCall, scope: _Scope) -> list[RenderableType]:
         if sub is not None:
             return [_sub_agent(sub, call, scope)]
     label = _label(call)
+    if call.status == ToolCallStatus.TOOL_CALL_AWAITING_APPROVAL:
+        if call.approval.decision:
+            verdict = _DECIDED.get(call.approval.decision, "decided")
+            return [Text.assemble(("? ", "bold cyan"), label, (f"  ({verdict})", "cyan"))]
+        note = (
+            "  (did not get a decision)" if scope.ended else f"  (waiting for approval: {call.id})"
+        )
+        return [Text.assemble(("? ", "bold cyan"), label, (note, "bold cyan"))]
+    if call.status == ToolCallStatus.TOOL_CALL_REJECTED:
+        reason = call.approval.message or "rejected"
+        return [
+            Text.assemble(("⊘ ", "bold magenta"), label, (f"  {_first_line(reason)}", "magenta"))
+        ]
     if call.status in (ToolCallStatus.TOOL_CALL_PENDING, ToolCallStatus.TOOL_CALL_RUNNING):
         if scope.ended:
             # The turn ended (cancelled, failed) while the call ran: it never finished.
@@ -160,6 +179,8 @@ def _outcome(status: AgentExecutionStatus) -> RenderableType:
         return Text.assemble(("failed", "bold red"), facts, (f"\n{status.error}", "red"))
     if phase == ExecutionPhase.EXECUTION_CANCELLED:
         return Text.assemble(("cancelled", "bold yellow"), facts)
+    if phase == ExecutionPhase.EXECUTION_AWAITING_APPROVAL:
+        return Text("waiting for approval (stigmer approve / stigmer reject)", style="bold cyan")
     word = "waiting for a runner" if phase == ExecutionPhase.EXECUTION_PENDING else "working"
     return Spinner("dots", text=Text(word, style="dim"))
 

@@ -43,6 +43,7 @@ class Watcher:
         self._stub = AgentExecutionQueryControllerStub(channel)
         self._address = address
         self._execution_id = execution_id
+        self.execution_id = execution_id
         self._on_change = on_change
         self._live = LiveExecution()
 
@@ -51,14 +52,17 @@ class Watcher:
         """The stored copy (previews not included)."""
         return self._live.execution
 
-    def follow(self) -> AgentExecution:
-        """Apply events until the execution reaches a final phase; reconnect after drops."""
+    def follow(self, until: Callable[[AgentExecution], bool] | None = None) -> AgentExecution:
+        """Apply events until the execution reaches a final phase, or `until` holds for it;
+        reconnect after drops. Call again to go on from where it stopped."""
         failing_since: float | None = None
         while True:
-            if self.current is not None and is_final(self.current.status.phase):
+            if self.current is not None and (
+                is_final(self.current.status.phase) or (until is not None and until(self.current))
+            ):
                 return self.current
             try:
-                self._stream_once()
+                self._stream_once(until)
             except SequenceGapError as gap:
                 logger.debug("resubscribing from a snapshot: %s", gap)
                 self._live.reset()
@@ -78,7 +82,7 @@ class Watcher:
                 # The stream ended without a final phase: read the stored execution once.
                 self._refresh()
 
-    def _stream_once(self) -> None:
+    def _stream_once(self, until: Callable[[AgentExecution], bool] | None = None) -> None:
         after = self.current.status.sequence if self.current is not None else 0
         request = SubscribeAgentExecutionRequest(
             execution_id=self._execution_id, after_sequence=after
@@ -90,6 +94,9 @@ class Watcher:
                 view = self._live.view()
                 if view is not None:
                     self._on_change(view)
+                stored = self.current
+                if until is not None and stored is not None and until(stored):
+                    return
         finally:
             stream.cancel()  # also on Ctrl-C, so the server drops the watcher at once
 

@@ -2,6 +2,8 @@
 
 from stigmer_contracts._activities import (
     ATTEMPTS_PER_ROUND,
+    ApprovalDecision,
+    PendingApproval,
     TurnOutcome,
     TurnRequest,
     attempt_token,
@@ -52,6 +54,8 @@ __all__ = [
     "INVOKE_AGENT_EXECUTION_WORKFLOW",
     "NON_RETRYABLE_ERROR_TYPES",
     "ActivityOptions",
+    "ApprovalDecision",
+    "PendingApproval",
     "ProtoFirstPayloadConverter",
     "TurnOutcome",
     "TurnRequest",

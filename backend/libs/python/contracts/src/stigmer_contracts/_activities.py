@@ -32,6 +32,39 @@ ATTEMPTS_PER_ROUND: Final = 1000
 
 
 @dataclass(frozen=True)
+class PendingApproval:
+    """A tool call the graph stopped at, waiting for a person (docs/guides/approvals.md).
+
+    `interrupt_id` and `position` say where the call's decision goes when the graph resumes:
+    LangGraph's interrupt (one per model reply) lists the gated calls in order."""
+
+    tool_call_id: str
+    interrupt_id: str
+    position: int
+    tool_name: str
+    # ApprovalDecisionType values the call's rule allows (never empty).
+    allowed_decisions: tuple[int, ...]
+    # 0: no timeout.
+    timeout_seconds: float = 0.0
+    # An ApprovalTimeoutAction value.
+    on_timeout: int = 0
+
+
+@dataclass(frozen=True)
+class ApprovalDecision:
+    """A decision on one PendingApproval, as the resumed run applies it."""
+
+    tool_call_id: str
+    interrupt_id: str
+    position: int
+    # An ApprovalDecisionType value.
+    type: int
+    # EDIT: the arguments the call runs with, as a JSON object.
+    edited_args_json: str = ""
+    message: str = ""
+
+
+@dataclass(frozen=True)
 class TurnRequest:
     """ExecuteGraphton's input."""
 
@@ -39,6 +72,8 @@ class TurnRequest:
     thread_id: str
     # 1 for the turn's first run; the workflow counts up for each later run of the same turn.
     round: int = 1
+    # Decisions on every call the previous run stopped at (empty for a turn's first run).
+    decisions: tuple[ApprovalDecision, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -49,6 +84,8 @@ class TurnOutcome:
     phase: int
     # Already redacted: the runner never returns a secret.
     error: str = ""
+    # EXECUTION_AWAITING_APPROVAL: the calls the graph stopped at, in no particular order.
+    approvals: tuple[PendingApproval, ...] = ()
 
 
 def attempt_token(round_: int, attempt: int) -> int:

@@ -18,6 +18,8 @@ _RANK: Final[dict[ExecutionPhase.ValueType, int]] = {
     ExecutionPhase.EXECUTION_PHASE_UNSPECIFIED: 0,
     ExecutionPhase.EXECUTION_PENDING: 1,
     ExecutionPhase.EXECUTION_IN_PROGRESS: 2,
+    # The same rank: a turn goes from running to waiting for a person and back.
+    ExecutionPhase.EXECUTION_AWAITING_APPROVAL: 2,
     ExecutionPhase.EXECUTION_COMPLETED: 3,
     ExecutionPhase.EXECUTION_FAILED: 3,
     ExecutionPhase.EXECUTION_CANCELLED: 3,
@@ -30,7 +32,7 @@ def is_final(phase: ExecutionPhase.ValueType) -> bool:
 
 
 def phase_rank(phase: ExecutionPhase.ValueType) -> int:
-    """0 unspecified, 1 pending, 2 in progress, 3 any final phase."""
+    """0 unspecified, 1 pending, 2 in progress or awaiting approval, 3 any final phase."""
     return _RANK.get(phase, 0)
 
 

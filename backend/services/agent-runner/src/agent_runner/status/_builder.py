@@ -98,6 +98,18 @@ class StatusBuilder:
         Model calls the stored status or the checkpoint already hold are not counted again."""
         self._items.seed_usage(stored)
 
+    # -- approval ---------------------------------------------------------------------------
+
+    @property
+    def items(self) -> StatusItems:
+        """The status as items: where interrupts surfaced, which calls wait (approvals)."""
+        return self._items
+
+    def awaiting_approval(self) -> None:
+        """Every gated call is marked; the turn waits for a person, its phase says so."""
+        self._texts.finish_streaming()
+        self._items.set_phase(ExecutionPhase.EXECUTION_AWAITING_APPROVAL)
+
     # -- the stream -----------------------------------------------------------------------
 
     def handle(self, namespace: Sequence[str], mode: str, payload: Any) -> bool:

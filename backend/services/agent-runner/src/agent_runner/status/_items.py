@@ -39,6 +39,7 @@ from ai.stigmer.agentic.agentexecution.v1.status_pb2 import (
     SubAgentExecution,
     Todo,
     ToolCall,
+    ToolCallApproval,
     Usage,
 )
 from stigmer_status import todo_key
@@ -63,6 +64,9 @@ class StatusItems:
         self._task_calls: dict[str, list[tuple[str, str]]] = {}  # pregel task -> its calls
         self._task_scope: dict[str, str] = {}  # pregel task of a `task` call -> sub-agent id
         self._usage = UsageLedger()
+        # Approval: where each interrupt surfaced first, and the calls a person rejected.
+        self.interrupt_scopes: dict[str, str] = {}
+        self.rejected: set[str] = set()
 
     # -- the turn's own fields ------------------------------------------------------------
 
@@ -175,7 +179,12 @@ class StatusItems:
         text = bounded(self._texts.redact(message.text))
         tool = self._tool(scope, {"id": call_id, "name": message.name or "", "args": {}})
         tool.result = text
-        if _failed(tool, message, text):
+        if call_id in self.rejected:
+            # Not a failure: the call never ran because a person (or a timeout) said no.
+            tool.status = ToolCallStatus.TOOL_CALL_REJECTED
+            tool.completed_at.CopyFrom(self._clock())
+            self.mark("tool", scope, call_id)
+        elif _failed(tool, message, text):
             self._fail(scope, tool, text)
         else:
             tool.status = ToolCallStatus.TOOL_CALL_COMPLETED
@@ -187,6 +196,22 @@ class StatusItems:
         target.tool_call_id = call_id
         self._texts.set(("msg", scope, result_id), target, text, final=True, redacted=True)
         return True
+
+    def open_calls(self, scope: str) -> list[tuple[str, str]]:
+        """(id, name) of the agent's calls that have not started, oldest first."""
+        waiting = (ToolCallStatus.TOOL_CALL_PENDING, ToolCallStatus.TOOL_CALL_AWAITING_APPROVAL)
+        return [
+            (tool.id, tool.name)
+            for (tool_scope, _), tool in self.tools.items()
+            if tool_scope == scope and tool.status in waiting
+        ]
+
+    def awaiting(self, scope: str, call: Mapping[str, Any], approval: ToolCallApproval) -> None:
+        """The call waits for a person's decision."""
+        tool = self._tool(scope, call)
+        tool.status = ToolCallStatus.TOOL_CALL_AWAITING_APPROVAL
+        tool.approval.CopyFrom(approval)
+        self.mark("tool", scope, tool.id)
 
     def _call_request(self, scope: str, call: Mapping[str, Any]) -> ToolCall:
         args = call.get("args") or {}

@@ -77,6 +77,12 @@ class StreamRouter:
             return False
         immediate = False
         for node, update in payload.items():
+            if node == "__interrupt__":
+                # A sub-agent's interrupt surfaces in its own namespace first, then again
+                # at the top: the first one says whose call waits.
+                for interrupt in update or ():
+                    self._items.interrupt_scopes.setdefault(str(interrupt.id), scope)
+                continue
             if not isinstance(update, Mapping):
                 continue
             for message in update.get("messages") or ():

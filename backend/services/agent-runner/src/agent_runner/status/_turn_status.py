@@ -83,6 +83,13 @@ class TurnStatus:
             self._publisher.bytes_sent,
         )
 
+    async def awaiting_approval(self) -> None:
+        """The run stopped at calls that need a decision: the status must say so before the
+        activity ends, or the workflow would wait on calls nobody can see."""
+        self.builder.awaiting_approval()
+        await self._publisher.close()
+        logger.info("execution %s: waiting for approval", self._id)
+
     async def cancelled(self) -> None:
         self.builder.finish(ExecutionPhase.EXECUTION_CANCELLED, "the turn was cancelled")
         await _shielded(self._close_trying())

@@ -147,6 +147,9 @@ class AgentExecutionCommands(_Commands, execution_cmd_grpc.AgentExecutionCommand
     async def cancel(self, request: Any, context: Context) -> Any:
         return await self._executions.cancel(request.value)
 
+    async def decide(self, request: Any, context: Context) -> Any:
+        return await self._executions.decide(request)
+
 
 class AgentExecutionQueries(_Queries, execution_query_grpc.AgentExecutionQueryControllerServicer):
     list_type = execution_io.AgentExecutionList

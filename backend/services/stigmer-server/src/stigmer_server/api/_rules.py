@@ -7,6 +7,7 @@ from typing import Any
 from ai.stigmer.commons.apiresource.enum_pb2 import ApiResourceOwnerScope
 from ai.stigmer.commons.apiresource.reference_pb2 import ApiResourceReference
 from stigmer_server import resources as kinds
+from stigmer_server.api._approval_rules import check_tool_approvals
 from stigmer_server.api._mcp_rules import check_mcp_server_spec
 from stigmer_server.errors import FailedPrecondition, InvalidArgument, NotFound
 from stigmer_server.iam import RUNNER_FIELDS, check_session_fields
@@ -96,6 +97,8 @@ class AgentRules(Rules):
             if sub.name in seen:
                 raise InvalidArgument(field, f"duplicate sub-agent name {sub.name!r}")
             seen.add(sub.name)
+            check_tool_approvals(sub.tool_approvals, f"spec.sub_agents[{index}].tool_approvals")
+        check_tool_approvals(spec.tool_approvals, "spec.tool_approvals")
 
     async def check_references(self, tx: Transaction, resource: Any) -> None:
         spec = resource.spec

@@ -19,6 +19,7 @@ from ai.stigmer.agentic.agentexecution.v1.io_pb2 import (
     AgentExecutionStatusUpdateResult,
     ListAgentExecutionsBySessionRequest,
     SubscribeAgentExecutionRequest,
+    ToolCallDecisions,
 )
 from ai.stigmer.agentic.agentexecution.v1.status_pb2 import AgentExecutionStatus
 from ai.stigmer.agentic.agentinstance.v1.api_pb2 import AgentInstance
@@ -32,6 +33,7 @@ from stigmer_server.api._crud import ResourceService
 from stigmer_server.api._rules import require
 from stigmer_server.config import SessionPolicy
 from stigmer_server.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
+from stigmer_server.execution._approvals import check_decisions
 from stigmer_server.execution._hub import ExecutionHub
 from stigmer_server.execution._temporal import TemporalGateway
 from stigmer_server.execution._turns import SessionTurns
@@ -187,6 +189,25 @@ class ExecutionService:
         if execution is None:
             raise NotFound("AgentExecution", execution_id, field="execution_id")
         check_writable(kinds.AGENT_EXECUTION.name, execution)
+
+    async def decide(self, request: ToolCallDecisions) -> AgentExecution:
+        """Decisions on calls waiting for approval: checked, then sent to the workflow, which
+        records them (with who and when) before this answers."""
+        execution_id = check_id(request.execution_id, "execution_id", kinds.AGENT_EXECUTION)
+        execution: AgentExecution = await self._executions.get(execution_id)
+        check_writable(kinds.AGENT_EXECUTION.name, execution)
+        principal = current_principal()
+        batch = check_decisions(execution, request, principal.key_id)
+        waiting = await self._temporal.decide(execution_id, batch)
+        logger.info(
+            "execution %s: %d decision(s) by %s; %d call(s) still waiting",
+            execution_id,
+            len(batch.decisions),
+            principal.key_id,
+            waiting,
+        )
+        result: AgentExecution = await self._executions.get(execution_id)
+        return result
 
     async def list_by_session(self, request: ListAgentExecutionsBySessionRequest) -> Page:
         session_id = check_id(request.session_id, "session_id", kinds.SESSION)

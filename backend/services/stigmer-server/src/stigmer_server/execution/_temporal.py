@@ -6,12 +6,19 @@ import asyncio
 import logging
 from datetime import timedelta
 
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
+from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from stigmer_contracts import INVOKE_AGENT_EXECUTION_WORKFLOW, data_converter
+from stigmer_server.approval_waits import DECIDE_TOOL_CALLS, DecisionBatch
 from stigmer_server.config import ServerConfig
-from stigmer_server.errors import Unavailable
+from stigmer_server.errors import FailedPrecondition, Unavailable
 from stigmer_server.workflows import ExecutionWorkflowInput, TurnRunOptions
 from stigmer_telemetry.tracing import temporal_interceptors
 
@@ -19,6 +26,8 @@ logger = logging.getLogger(__name__)
 
 _CONNECT_TIMEOUT = timedelta(seconds=5)
 _RPC_TIMEOUT = timedelta(seconds=10)
+# An accepted decision is written on the status before the Update answers.
+_UPDATE_TIMEOUT = timedelta(seconds=60)
 
 
 class TemporalGateway:
@@ -108,3 +117,24 @@ class TemporalGateway:
                 f"Temporal refused to cancel the workflow: {error.message}"
             ) from error
         return True
+
+    async def decide(self, execution_id: str, batch: DecisionBatch) -> int:
+        """Send decisions to the turn's workflow; how many calls still wait. The workflow's
+        refusal (not waiting, a call already decided) is FailedPrecondition."""
+        client = await self.client()
+        handle: WorkflowHandle[object, object] = client.get_workflow_handle(execution_id)
+        try:
+            waiting: int = await handle.execute_update(
+                DECIDE_TOOL_CALLS, batch, result_type=int, rpc_timeout=_UPDATE_TIMEOUT
+            )
+        except WorkflowUpdateFailedError as error:
+            cause = error.cause
+            message = cause.message if isinstance(cause, ApplicationError) else str(cause)
+            raise FailedPrecondition(message) from None
+        except RPCError as error:
+            if error.status == RPCStatusCode.NOT_FOUND:
+                raise FailedPrecondition(
+                    f"execution_id: the turn {execution_id!r} is not running"
+                ) from None
+            raise Unavailable(f"Temporal refused the decision: {error.message}") from error
+        return waiting

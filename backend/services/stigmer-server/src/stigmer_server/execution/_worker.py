@@ -63,7 +63,11 @@ async def run_workers(
             Worker(
                 client,
                 task_queue=config.persistence_task_queue,
-                activities=[activities.settle_execution, activities.session_turn_ready],
+                activities=[
+                    activities.settle_execution,
+                    activities.session_turn_ready,
+                    activities.record_approval_decisions,
+                ],
             ),
         ]
         logger.info(

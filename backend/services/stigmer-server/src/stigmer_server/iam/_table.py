@@ -54,6 +54,7 @@ def _build() -> dict[str, frozenset[Role]]:
     table[executions + "subscribe"] = VIEWERS
     commands = _service("AgentExecution", "Command")
     table[commands + "cancel"] = MEMBERS
+    table[commands + "decide"] = MEMBERS
     table[commands + "updateStatus"] = RUNNER
     table[commands + "streamPreviews"] = RUNNER
     keys = "/ai.stigmer.iam.apikey.v1.ApiKey"

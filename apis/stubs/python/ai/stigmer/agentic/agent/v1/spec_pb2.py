@@ -24,19 +24,26 @@ _sym_db = _symbol_database.Default()
 
 from ai.stigmer.agentic.environment.v1 import spec_pb2 as ai_dot_stigmer_dot_agentic_dot_environment_dot_v1_dot_spec__pb2
 from ai.stigmer.commons.apiresource import reference_pb2 as ai_dot_stigmer_dot_commons_dot_apiresource_dot_reference__pb2
+from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&ai/stigmer/agentic/agent/v1/spec.proto\x12\x1b\x61i.stigmer.agentic.agent.v1\x1a,ai/stigmer/agentic/environment/v1/spec.proto\x1a.ai/stigmer/commons/apiresource/reference.proto\"\xf3\x03\n\tAgentSpec\x12 \n\x0b\x64\x65scription\x18\x01 \x01(\tR\x0b\x64\x65scription\x12\x14\n\x05model\x18\x02 \x01(\tR\x05model\x12\"\n\x0cinstructions\x18\x03 \x01(\tR\x0cinstructions\x12S\n\nskill_refs\x18\x04 \x03(\x0b\x32\x34.ai.stigmer.commons.apiresource.ApiResourceReferenceR\tskillRefs\x12M\n\x08\x65nv_spec\x18\x05 \x01(\x0b\x32\x32.ai.stigmer.agentic.environment.v1.EnvironmentSpecR\x07\x65nvSpec\x12\x44\n\nsub_agents\x18\x06 \x03(\x0b\x32%.ai.stigmer.agentic.agent.v1.SubAgentR\tsubAgents\x12\x42\n\x07sandbox\x18\x07 \x01(\x0b\x32(.ai.stigmer.agentic.agent.v1.SandboxSpecR\x07sandbox\x12\\\n\x0fmcp_server_refs\x18\x08 \x03(\x0b\x32\x34.ai.stigmer.commons.apiresource.ApiResourceReferenceR\rmcpServerRefs\"\xad\x02\n\x08SubAgent\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12 \n\x0b\x64\x65scription\x18\x02 \x01(\tR\x0b\x64\x65scription\x12\"\n\x0cinstructions\x18\x03 \x01(\tR\x0cinstructions\x12S\n\nskill_refs\x18\x04 \x03(\x0b\x32\x34.ai.stigmer.commons.apiresource.ApiResourceReferenceR\tskillRefs\x12\x14\n\x05model\x18\x05 \x01(\tR\x05model\x12\\\n\x0fmcp_server_refs\x18\x06 \x03(\x0b\x32\x34.ai.stigmer.commons.apiresource.ApiResourceReferenceR\rmcpServerRefs\"S\n\x0bSandboxSpec\x12\x12\n\x04type\x18\x01 \x01(\tR\x04type\x12\x14\n\x05image\x18\x02 \x01(\tR\x05image\x12\x1a\n\x08snapshot\x18\x03 \x01(\tR\x08snapshotb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&ai/stigmer/agentic/agent/v1/spec.proto\x12\x1b\x61i.stigmer.agentic.agent.v1\x1a,ai/stigmer/agentic/environment/v1/spec.proto\x1a.ai/stigmer/commons/apiresource/reference.proto\x1a\x1egoogle/protobuf/duration.proto\"\xc9\x04\n\tAgentSpec\x12 \n\x0b\x64\x65scription\x18\x01 \x01(\tR\x0b\x64\x65scription\x12\x14\n\x05model\x18\x02 \x01(\tR\x05model\x12\"\n\x0cinstructions\x18\x03 \x01(\tR\x0cinstructions\x12S\n\nskill_refs\x18\x04 \x03(\x0b\x32\x34.ai.stigmer.commons.apiresource.ApiResourceReferenceR\tskillRefs\x12M\n\x08\x65nv_spec\x18\x05 \x01(\x0b\x32\x32.ai.stigmer.agentic.environment.v1.EnvironmentSpecR\x07\x65nvSpec\x12\x44\n\nsub_agents\x18\x06 \x03(\x0b\x32%.ai.stigmer.agentic.agent.v1.SubAgentR\tsubAgents\x12\x42\n\x07sandbox\x18\x07 \x01(\x0b\x32(.ai.stigmer.agentic.agent.v1.SandboxSpecR\x07sandbox\x12\\\n\x0fmcp_server_refs\x18\x08 \x03(\x0b\x32\x34.ai.stigmer.commons.apiresource.ApiResourceReferenceR\rmcpServerRefs\x12T\n\x0etool_approvals\x18\t \x03(\x0b\x32-.ai.stigmer.agentic.agent.v1.ToolApprovalRuleR\rtoolApprovals\"\x83\x03\n\x08SubAgent\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12 \n\x0b\x64\x65scription\x18\x02 \x01(\tR\x0b\x64\x65scription\x12\"\n\x0cinstructions\x18\x03 \x01(\tR\x0cinstructions\x12S\n\nskill_refs\x18\x04 \x03(\x0b\x32\x34.ai.stigmer.commons.apiresource.ApiResourceReferenceR\tskillRefs\x12\x14\n\x05model\x18\x05 \x01(\tR\x05model\x12\\\n\x0fmcp_server_refs\x18\x06 \x03(\x0b\x32\x34.ai.stigmer.commons.apiresource.ApiResourceReferenceR\rmcpServerRefs\x12T\n\x0etool_approvals\x18\x07 \x03(\x0b\x32-.ai.stigmer.agentic.agent.v1.ToolApprovalRuleR\rtoolApprovals\"\x8e\x02\n\x10ToolApprovalRule\x12\x12\n\x04tool\x18\x01 \x01(\tR\x04tool\x12^\n\x11\x61llowed_decisions\x18\x02 \x03(\x0e\x32\x31.ai.stigmer.agentic.agent.v1.ApprovalDecisionTypeR\x10\x61llowedDecisions\x12\x33\n\x07timeout\x18\x03 \x01(\x0b\x32\x19.google.protobuf.DurationR\x07timeout\x12Q\n\non_timeout\x18\x04 \x01(\x0e\x32\x32.ai.stigmer.agentic.agent.v1.ApprovalTimeoutActionR\tonTimeout\"S\n\x0bSandboxSpec\x12\x12\n\x04type\x18\x01 \x01(\tR\x04type\x12\x14\n\x05image\x18\x02 \x01(\tR\x05image\x12\x1a\n\x08snapshot\x18\x03 \x01(\tR\x08snapshot*\x97\x01\n\x14\x41pprovalDecisionType\x12&\n\"APPROVAL_DECISION_TYPE_UNSPECIFIED\x10\x00\x12\x1d\n\x19\x41PPROVAL_DECISION_APPROVE\x10\x01\x12\x1a\n\x16\x41PPROVAL_DECISION_EDIT\x10\x02\x12\x1c\n\x18\x41PPROVAL_DECISION_REJECT\x10\x03*x\n\x15\x41pprovalTimeoutAction\x12\'\n#APPROVAL_TIMEOUT_ACTION_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x41PPROVAL_TIMEOUT_REJECT\x10\x01\x12\x19\n\x15\x41PPROVAL_TIMEOUT_FAIL\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'ai.stigmer.agentic.agent.v1.spec_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_AGENTSPEC']._serialized_start=166
-  _globals['_AGENTSPEC']._serialized_end=665
-  _globals['_SUBAGENT']._serialized_start=668
-  _globals['_SUBAGENT']._serialized_end=969
-  _globals['_SANDBOXSPEC']._serialized_start=971
-  _globals['_SANDBOXSPEC']._serialized_end=1054
+  _globals['_APPROVALDECISIONTYPE']._serialized_start=1534
+  _globals['_APPROVALDECISIONTYPE']._serialized_end=1685
+  _globals['_APPROVALTIMEOUTACTION']._serialized_start=1687
+  _globals['_APPROVALTIMEOUTACTION']._serialized_end=1807
+  _globals['_AGENTSPEC']._serialized_start=198
+  _globals['_AGENTSPEC']._serialized_end=783
+  _globals['_SUBAGENT']._serialized_start=786
+  _globals['_SUBAGENT']._serialized_end=1173
+  _globals['_TOOLAPPROVALRULE']._serialized_start=1176
+  _globals['_TOOLAPPROVALRULE']._serialized_end=1446
+  _globals['_SANDBOXSPEC']._serialized_start=1448
+  _globals['_SANDBOXSPEC']._serialized_end=1531
 # @@protoc_insertion_point(module_scope)

@@ -7,8 +7,10 @@ from ai.stigmer.agentic.environment.v1 import spec_pb2 as _spec_pb2
 from ai.stigmer.commons.apiresource import reference_pb2 as _reference_pb2
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
+from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import message as _message
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -19,6 +21,54 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class _ApprovalDecisionType:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ApprovalDecisionTypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ApprovalDecisionType.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    APPROVAL_DECISION_TYPE_UNSPECIFIED: _ApprovalDecisionType.ValueType  # 0
+    APPROVAL_DECISION_APPROVE: _ApprovalDecisionType.ValueType  # 1
+    """The call runs as the model made it."""
+    APPROVAL_DECISION_EDIT: _ApprovalDecisionType.ValueType  # 2
+    """The call runs with the arguments the person gave instead."""
+    APPROVAL_DECISION_REJECT: _ApprovalDecisionType.ValueType  # 3
+    """The call does not run; the person's message goes back to the model as the tool's result."""
+
+class ApprovalDecisionType(_ApprovalDecisionType, metaclass=_ApprovalDecisionTypeEnumTypeWrapper):
+    """A person's decision on a tool call waiting for approval."""
+
+APPROVAL_DECISION_TYPE_UNSPECIFIED: ApprovalDecisionType.ValueType  # 0
+APPROVAL_DECISION_APPROVE: ApprovalDecisionType.ValueType  # 1
+"""The call runs as the model made it."""
+APPROVAL_DECISION_EDIT: ApprovalDecisionType.ValueType  # 2
+"""The call runs with the arguments the person gave instead."""
+APPROVAL_DECISION_REJECT: ApprovalDecisionType.ValueType  # 3
+"""The call does not run; the person's message goes back to the model as the tool's result."""
+Global___ApprovalDecisionType: _TypeAlias = ApprovalDecisionType  # noqa: Y015
+
+class _ApprovalTimeoutAction:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ApprovalTimeoutActionEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ApprovalTimeoutAction.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    APPROVAL_TIMEOUT_ACTION_UNSPECIFIED: _ApprovalTimeoutAction.ValueType  # 0
+    APPROVAL_TIMEOUT_REJECT: _ApprovalTimeoutAction.ValueType  # 1
+    """The call is rejected and the turn goes on (the model is told it timed out)."""
+    APPROVAL_TIMEOUT_FAIL: _ApprovalTimeoutAction.ValueType  # 2
+    """The turn ends EXECUTION_FAILED."""
+
+class ApprovalTimeoutAction(_ApprovalTimeoutAction, metaclass=_ApprovalTimeoutActionEnumTypeWrapper):
+    """What a call waiting past its rule's timeout becomes."""
+
+APPROVAL_TIMEOUT_ACTION_UNSPECIFIED: ApprovalTimeoutAction.ValueType  # 0
+APPROVAL_TIMEOUT_REJECT: ApprovalTimeoutAction.ValueType  # 1
+"""The call is rejected and the turn goes on (the model is told it timed out)."""
+APPROVAL_TIMEOUT_FAIL: ApprovalTimeoutAction.ValueType  # 2
+"""The turn ends EXECUTION_FAILED."""
+Global___ApprovalTimeoutAction: _TypeAlias = ApprovalTimeoutAction  # noqa: Y015
 
 @_typing.final
 class AgentSpec(_message.Message):
@@ -34,6 +84,7 @@ class AgentSpec(_message.Message):
     SUB_AGENTS_FIELD_NUMBER: _builtins.int
     SANDBOX_FIELD_NUMBER: _builtins.int
     MCP_SERVER_REFS_FIELD_NUMBER: _builtins.int
+    TOOL_APPROVALS_FIELD_NUMBER: _builtins.int
     description: _builtins.str
     model: _builtins.str
     """A provider string: "anthropic:claude-sonnet-4.5", "openai:gpt-4.1",
@@ -55,6 +106,12 @@ class AgentSpec(_message.Message):
     def mcp_server_refs(self) -> _containers.RepeatedCompositeFieldContainer[_reference_pb2.ApiResourceReference]:
         """MCP servers (kind McpServer) whose tools the main agent may use."""
 
+    @_builtins.property
+    def tool_approvals(self) -> _containers.RepeatedCompositeFieldContainer[Global___ToolApprovalRule]:
+        """Tool calls of the main agent that wait for a person's decision before they run
+        (docs/guides/approvals.md). The first rule whose `tool` matches a call applies.
+        """
+
     def __init__(
         self,
         *,
@@ -66,10 +123,11 @@ class AgentSpec(_message.Message):
         sub_agents: _abc.Iterable[Global___SubAgent] | None = ...,
         sandbox: Global___SandboxSpec | None = ...,
         mcp_server_refs: _abc.Iterable[_reference_pb2.ApiResourceReference] | None = ...,
+        tool_approvals: _abc.Iterable[Global___ToolApprovalRule] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["env_spec", b"env_spec", "sandbox", b"sandbox"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["description", b"description", "env_spec", b"env_spec", "instructions", b"instructions", "mcp_server_refs", b"mcp_server_refs", "model", b"model", "sandbox", b"sandbox", "skill_refs", b"skill_refs", "sub_agents", b"sub_agents"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["description", b"description", "env_spec", b"env_spec", "instructions", b"instructions", "mcp_server_refs", b"mcp_server_refs", "model", b"model", "sandbox", b"sandbox", "skill_refs", b"skill_refs", "sub_agents", b"sub_agents", "tool_approvals", b"tool_approvals"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -87,6 +145,7 @@ class SubAgent(_message.Message):
     SKILL_REFS_FIELD_NUMBER: _builtins.int
     MODEL_FIELD_NUMBER: _builtins.int
     MCP_SERVER_REFS_FIELD_NUMBER: _builtins.int
+    TOOL_APPROVALS_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Unique within the agent; the name the main agent uses in `task`."""
     description: _builtins.str
@@ -99,6 +158,10 @@ class SubAgent(_message.Message):
     def mcp_server_refs(self) -> _containers.RepeatedCompositeFieldContainer[_reference_pb2.ApiResourceReference]:
         """MCP servers (kind McpServer) whose tools this sub-agent may use; the parent's are not inherited."""
 
+    @_builtins.property
+    def tool_approvals(self) -> _containers.RepeatedCompositeFieldContainer[Global___ToolApprovalRule]:
+        """This sub-agent's own approval rules; the parent's are not inherited."""
+
     def __init__(
         self,
         *,
@@ -108,14 +171,55 @@ class SubAgent(_message.Message):
         skill_refs: _abc.Iterable[_reference_pb2.ApiResourceReference] | None = ...,
         model: _builtins.str = ...,
         mcp_server_refs: _abc.Iterable[_reference_pb2.ApiResourceReference] | None = ...,
+        tool_approvals: _abc.Iterable[Global___ToolApprovalRule] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["description", b"description", "instructions", b"instructions", "mcp_server_refs", b"mcp_server_refs", "model", b"model", "name", b"name", "skill_refs", b"skill_refs"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["description", b"description", "instructions", b"instructions", "mcp_server_refs", b"mcp_server_refs", "model", b"model", "name", b"name", "skill_refs", b"skill_refs", "tool_approvals", b"tool_approvals"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___SubAgent: _TypeAlias = SubAgent  # noqa: Y015
+
+@_typing.final
+class ToolApprovalRule(_message.Message):
+    """Which tool calls need a person's decision, and which decisions that person may make."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TOOL_FIELD_NUMBER: _builtins.int
+    ALLOWED_DECISIONS_FIELD_NUMBER: _builtins.int
+    TIMEOUT_FIELD_NUMBER: _builtins.int
+    ON_TIMEOUT_FIELD_NUMBER: _builtins.int
+    tool: _builtins.str
+    """A tool name or a glob over tool names (`execute`, `write_*`, `*`); MCP tools as
+    `mcp:<server>/<tool or glob>` (`mcp:github/*`), <server> being the McpServer's slug.
+    """
+    on_timeout: Global___ApprovalTimeoutAction.ValueType
+    """What happens when `timeout` passes without a decision; unspecified rejects the call."""
+    @_builtins.property
+    def allowed_decisions(self) -> _containers.RepeatedScalarFieldContainer[Global___ApprovalDecisionType.ValueType]:
+        """The decisions allowed; empty allows all of them."""
+
+    @_builtins.property
+    def timeout(self) -> _duration_pb2.Duration:
+        """How long a call may wait for a decision; unset waits without limit."""
+
+    def __init__(
+        self,
+        *,
+        tool: _builtins.str = ...,
+        allowed_decisions: _abc.Iterable[Global___ApprovalDecisionType.ValueType] | None = ...,
+        timeout: _duration_pb2.Duration | None = ...,
+        on_timeout: Global___ApprovalTimeoutAction.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["timeout", b"timeout"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["allowed_decisions", b"allowed_decisions", "on_timeout", b"on_timeout", "timeout", b"timeout", "tool", b"tool"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ToolApprovalRule: _TypeAlias = ToolApprovalRule  # noqa: Y015
 
 @_typing.final
 class SandboxSpec(_message.Message):

@@ -47,6 +47,12 @@ class AgentExecutionCommandControllerStub:
     """
     cancel: _grpc.UnaryUnaryMultiCallable[_io_pb2.AgentExecutionId, _api_pb2.AgentExecution]
     """Cancels the turn's workflow; the execution ends EXECUTION_CANCELLED."""
+    decide: _grpc.UnaryUnaryMultiCallable[_io_pb2.ToolCallDecisions, _api_pb2.AgentExecution]
+    """Decides tool calls waiting for approval; the turn goes on once every waiting call of
+    its step is decided. Bad input (an unknown or already decided call, a decision the rule
+    does not allow, edited args that do not fit the tool's schema, an execution not
+    waiting) is refused and changes nothing.
+    """
 
 @_typing.type_check_only
 class AgentExecutionCommandControllerAsyncStub(AgentExecutionCommandControllerStub):
@@ -66,6 +72,12 @@ class AgentExecutionCommandControllerAsyncStub(AgentExecutionCommandControllerSt
     """
     cancel: _aio.UnaryUnaryMultiCallable[_io_pb2.AgentExecutionId, _api_pb2.AgentExecution]  # type: ignore[assignment]
     """Cancels the turn's workflow; the execution ends EXECUTION_CANCELLED."""
+    decide: _aio.UnaryUnaryMultiCallable[_io_pb2.ToolCallDecisions, _api_pb2.AgentExecution]  # type: ignore[assignment]
+    """Decides tool calls waiting for approval; the turn goes on once every waiting call of
+    its step is decided. Bad input (an unknown or already decided call, a decision the rule
+    does not allow, edited args that do not fit the tool's schema, an execution not
+    waiting) is refused and changes nothing.
+    """
 
 class AgentExecutionCommandControllerServicer(metaclass=_abc_1.ABCMeta):
     """Writes AgentExecutions. RPC names are lowerCamel by convention (see apis/README.md)."""
@@ -118,5 +130,17 @@ class AgentExecutionCommandControllerServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_api_pb2.AgentExecution, _abc.Awaitable[_api_pb2.AgentExecution]]:
         """Cancels the turn's workflow; the execution ends EXECUTION_CANCELLED."""
+
+    @_abc_1.abstractmethod
+    def decide(
+        self,
+        request: _io_pb2.ToolCallDecisions,
+        context: _ServicerContext,
+    ) -> _typing.Union[_api_pb2.AgentExecution, _abc.Awaitable[_api_pb2.AgentExecution]]:
+        """Decides tool calls waiting for approval; the turn goes on once every waiting call of
+        its step is decided. Bad input (an unknown or already decided call, a decision the rule
+        does not allow, edited args that do not fit the tool's schema, an execution not
+        waiting) is refused and changes nothing.
+        """
 
 def add_AgentExecutionCommandControllerServicer_to_server(servicer: AgentExecutionCommandControllerServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -28,9 +28,13 @@ class _ExecutionPhaseEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Execut
     EXECUTION_COMPLETED: _ExecutionPhase.ValueType  # 3
     EXECUTION_FAILED: _ExecutionPhase.ValueType  # 4
     EXECUTION_CANCELLED: _ExecutionPhase.ValueType  # 5
+    EXECUTION_AWAITING_APPROVAL: _ExecutionPhase.ValueType  # 6
+    """Tool calls wait for a person's decision (`decide`); no runner holds the turn meanwhile."""
 
 class ExecutionPhase(_ExecutionPhase, metaclass=_ExecutionPhaseEnumTypeWrapper):
-    """Where a turn is in its life. Phases only move forward; the last three are final."""
+    """Where a turn is in its life. Phases only move forward, except that IN_PROGRESS and
+    AWAITING_APPROVAL alternate; COMPLETED, FAILED and CANCELLED are final.
+    """
 
 EXECUTION_PHASE_UNSPECIFIED: ExecutionPhase.ValueType  # 0
 EXECUTION_PENDING: ExecutionPhase.ValueType  # 1
@@ -38,6 +42,8 @@ EXECUTION_IN_PROGRESS: ExecutionPhase.ValueType  # 2
 EXECUTION_COMPLETED: ExecutionPhase.ValueType  # 3
 EXECUTION_FAILED: ExecutionPhase.ValueType  # 4
 EXECUTION_CANCELLED: ExecutionPhase.ValueType  # 5
+EXECUTION_AWAITING_APPROVAL: ExecutionPhase.ValueType  # 6
+"""Tool calls wait for a person's decision (`decide`); no runner holds the turn meanwhile."""
 Global___ExecutionPhase: _TypeAlias = ExecutionPhase  # noqa: Y015
 
 class _MessageType:
@@ -72,6 +78,10 @@ class _ToolCallStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ToolCa
     TOOL_CALL_RUNNING: _ToolCallStatus.ValueType  # 2
     TOOL_CALL_COMPLETED: _ToolCallStatus.ValueType  # 3
     TOOL_CALL_FAILED: _ToolCallStatus.ValueType  # 4
+    TOOL_CALL_AWAITING_APPROVAL: _ToolCallStatus.ValueType  # 5
+    """Waits for a person's decision; see ToolCall.approval."""
+    TOOL_CALL_REJECTED: _ToolCallStatus.ValueType  # 6
+    """A person rejected it (or its approval timed out): it never ran."""
 
 class ToolCallStatus(_ToolCallStatus, metaclass=_ToolCallStatusEnumTypeWrapper): ...
 
@@ -80,6 +90,10 @@ TOOL_CALL_PENDING: ToolCallStatus.ValueType  # 1
 TOOL_CALL_RUNNING: ToolCallStatus.ValueType  # 2
 TOOL_CALL_COMPLETED: ToolCallStatus.ValueType  # 3
 TOOL_CALL_FAILED: ToolCallStatus.ValueType  # 4
+TOOL_CALL_AWAITING_APPROVAL: ToolCallStatus.ValueType  # 5
+"""Waits for a person's decision; see ToolCall.approval."""
+TOOL_CALL_REJECTED: ToolCallStatus.ValueType  # 6
+"""A person rejected it (or its approval timed out): it never ran."""
 Global___ToolCallStatus: _TypeAlias = ToolCallStatus  # noqa: Y015
 
 class _TodoStatus:

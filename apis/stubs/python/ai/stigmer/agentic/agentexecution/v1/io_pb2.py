@@ -22,37 +22,43 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from ai.stigmer.agentic.agent.v1 import spec_pb2 as ai_dot_stigmer_dot_agentic_dot_agent_dot_v1_dot_spec__pb2
 from ai.stigmer.agentic.agentexecution.v1 import api_pb2 as ai_dot_stigmer_dot_agentic_dot_agentexecution_dot_v1_dot_api__pb2
 from ai.stigmer.agentic.agentexecution.v1 import status_pb2 as ai_dot_stigmer_dot_agentic_dot_agentexecution_dot_v1_dot_status__pb2
+from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n-ai/stigmer/agentic/agentexecution/v1/io.proto\x12$ai.stigmer.agentic.agentexecution.v1\x1a.ai/stigmer/agentic/agentexecution/v1/api.proto\x1a\x31\x61i/stigmer/agentic/agentexecution/v1/status.proto\"(\n\x10\x41gentExecutionId\x12\x14\n\x05value\x18\x01 \x01(\tR\x05value\"\x88\x01\n\x12\x41gentExecutionList\x12J\n\x05items\x18\x01 \x03(\x0b\x32\x34.ai.stigmer.agentic.agentexecution.v1.AgentExecutionR\x05items\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xd8\x01\n\x1a\x41gentExecutionStatusUpdate\x12!\n\x0c\x65xecution_id\x18\x01 \x01(\tR\x0b\x65xecutionId\x12R\n\x06status\x18\x02 \x01(\x0b\x32:.ai.stigmer.agentic.agentexecution.v1.AgentExecutionStatusR\x06status\x12\x18\n\x07\x61ttempt\x18\x03 \x01(\x04R\x07\x61ttempt\x12)\n\x10\x61ttempt_sequence\x18\x04 \x01(\x04R\x0f\x61ttemptSequence\"X\n AgentExecutionStatusUpdateResult\x12\x1a\n\x08sequence\x18\x01 \x01(\x03R\x08sequence\x12\x18\n\x07\x61pplied\x18\x02 \x01(\x08R\x07\x61pplied\"\xa3\x01\n\x15\x41gentExecutionPreview\x12!\n\x0c\x65xecution_id\x18\x01 \x01(\tR\x0b\x65xecutionId\x12\x18\n\x07\x61ttempt\x18\x02 \x01(\x04R\x07\x61ttempt\x12M\n\x07preview\x18\x03 \x01(\x0b\x32\x33.ai.stigmer.agentic.agentexecution.v1.StatusPreviewR\x07preview\"U\n\x1b\x41gentExecutionPreviewResult\x12\x1c\n\tpublished\x18\x01 \x01(\x03R\tpublished\x12\x18\n\x07\x64ropped\x18\x02 \x01(\x03R\x07\x64ropped\"X\n\rStatusPreview\x12G\n\x05texts\x18\x01 \x03(\x0b\x32\x31.ai.stigmer.agentic.agentexecution.v1.TextPreviewR\x05texts\"z\n\x0bTextPreview\x12\x1d\n\nmessage_id\x18\x01 \x01(\tR\tmessageId\x12 \n\x0csub_agent_id\x18\x02 \x01(\tR\nsubAgentId\x12\x16\n\x06offset\x18\x03 \x01(\x04R\x06offset\x12\x12\n\x04text\x18\x04 \x01(\tR\x04text\"\x80\x01\n#ListAgentExecutionsBySessionRequest\x12\x1d\n\nsession_id\x18\x01 \x01(\tR\tsessionId\x12\x1b\n\tpage_size\x18\x02 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x03 \x01(\tR\tpageToken\"j\n\x1eSubscribeAgentExecutionRequest\x12!\n\x0c\x65xecution_id\x18\x01 \x01(\tR\x0b\x65xecutionId\x12%\n\x0e\x61\x66ter_sequence\x18\x02 \x01(\x03R\rafterSequence\"\xb5\x02\n\x13\x41gentExecutionEvent\x12\x1a\n\x08sequence\x18\x01 \x01(\x03R\x08sequence\x12R\n\x08snapshot\x18\x02 \x01(\x0b\x32\x34.ai.stigmer.agentic.agentexecution.v1.AgentExecutionH\x00R\x08snapshot\x12R\n\x05\x64\x65lta\x18\x03 \x01(\x0b\x32:.ai.stigmer.agentic.agentexecution.v1.AgentExecutionStatusH\x00R\x05\x64\x65lta\x12O\n\x07preview\x18\x04 \x01(\x0b\x32\x33.ai.stigmer.agentic.agentexecution.v1.StatusPreviewH\x00R\x07previewB\t\n\x07payloadb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n-ai/stigmer/agentic/agentexecution/v1/io.proto\x12$ai.stigmer.agentic.agentexecution.v1\x1a&ai/stigmer/agentic/agent/v1/spec.proto\x1a.ai/stigmer/agentic/agentexecution/v1/api.proto\x1a\x31\x61i/stigmer/agentic/agentexecution/v1/status.proto\x1a\x1cgoogle/protobuf/struct.proto\"(\n\x10\x41gentExecutionId\x12\x14\n\x05value\x18\x01 \x01(\tR\x05value\"\x88\x01\n\x12\x41gentExecutionList\x12J\n\x05items\x18\x01 \x03(\x0b\x32\x34.ai.stigmer.agentic.agentexecution.v1.AgentExecutionR\x05items\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xd8\x01\n\x1a\x41gentExecutionStatusUpdate\x12!\n\x0c\x65xecution_id\x18\x01 \x01(\tR\x0b\x65xecutionId\x12R\n\x06status\x18\x02 \x01(\x0b\x32:.ai.stigmer.agentic.agentexecution.v1.AgentExecutionStatusR\x06status\x12\x18\n\x07\x61ttempt\x18\x03 \x01(\x04R\x07\x61ttempt\x12)\n\x10\x61ttempt_sequence\x18\x04 \x01(\x04R\x0f\x61ttemptSequence\"X\n AgentExecutionStatusUpdateResult\x12\x1a\n\x08sequence\x18\x01 \x01(\x03R\x08sequence\x12\x18\n\x07\x61pplied\x18\x02 \x01(\x08R\x07\x61pplied\"\xa3\x01\n\x15\x41gentExecutionPreview\x12!\n\x0c\x65xecution_id\x18\x01 \x01(\tR\x0b\x65xecutionId\x12\x18\n\x07\x61ttempt\x18\x02 \x01(\x04R\x07\x61ttempt\x12M\n\x07preview\x18\x03 \x01(\x0b\x32\x33.ai.stigmer.agentic.agentexecution.v1.StatusPreviewR\x07preview\"U\n\x1b\x41gentExecutionPreviewResult\x12\x1c\n\tpublished\x18\x01 \x01(\x03R\tpublished\x12\x18\n\x07\x64ropped\x18\x02 \x01(\x03R\x07\x64ropped\"X\n\rStatusPreview\x12G\n\x05texts\x18\x01 \x03(\x0b\x32\x31.ai.stigmer.agentic.agentexecution.v1.TextPreviewR\x05texts\"z\n\x0bTextPreview\x12\x1d\n\nmessage_id\x18\x01 \x01(\tR\tmessageId\x12 \n\x0csub_agent_id\x18\x02 \x01(\tR\nsubAgentId\x12\x16\n\x06offset\x18\x03 \x01(\x04R\x06offset\x12\x12\n\x04text\x18\x04 \x01(\tR\x04text\"\x80\x01\n#ListAgentExecutionsBySessionRequest\x12\x1d\n\nsession_id\x18\x01 \x01(\tR\tsessionId\x12\x1b\n\tpage_size\x18\x02 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x03 \x01(\tR\tpageToken\"j\n\x1eSubscribeAgentExecutionRequest\x12!\n\x0c\x65xecution_id\x18\x01 \x01(\tR\x0b\x65xecutionId\x12%\n\x0e\x61\x66ter_sequence\x18\x02 \x01(\x03R\rafterSequence\"\xb5\x02\n\x13\x41gentExecutionEvent\x12\x1a\n\x08sequence\x18\x01 \x01(\x03R\x08sequence\x12R\n\x08snapshot\x18\x02 \x01(\x0b\x32\x34.ai.stigmer.agentic.agentexecution.v1.AgentExecutionH\x00R\x08snapshot\x12R\n\x05\x64\x65lta\x18\x03 \x01(\x0b\x32:.ai.stigmer.agentic.agentexecution.v1.AgentExecutionStatusH\x00R\x05\x64\x65lta\x12O\n\x07preview\x18\x04 \x01(\x0b\x32\x33.ai.stigmer.agentic.agentexecution.v1.StatusPreviewH\x00R\x07previewB\t\n\x07payload\"\x8c\x01\n\x11ToolCallDecisions\x12!\n\x0c\x65xecution_id\x18\x01 \x01(\tR\x0b\x65xecutionId\x12T\n\tdecisions\x18\x02 \x03(\x0b\x32\x36.ai.stigmer.agentic.agentexecution.v1.ToolCallDecisionR\tdecisions\"\xc2\x01\n\x10ToolCallDecision\x12 \n\x0ctool_call_id\x18\x01 \x01(\tR\ntoolCallId\x12\x45\n\x04type\x18\x02 \x01(\x0e\x32\x31.ai.stigmer.agentic.agent.v1.ApprovalDecisionTypeR\x04type\x12+\n\x04\x61rgs\x18\x03 \x01(\x0b\x32\x17.google.protobuf.StructR\x04\x61rgs\x12\x18\n\x07message\x18\x04 \x01(\tR\x07messageb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'ai.stigmer.agentic.agentexecution.v1.io_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_AGENTEXECUTIONID']._serialized_start=186
-  _globals['_AGENTEXECUTIONID']._serialized_end=226
-  _globals['_AGENTEXECUTIONLIST']._serialized_start=229
-  _globals['_AGENTEXECUTIONLIST']._serialized_end=365
-  _globals['_AGENTEXECUTIONSTATUSUPDATE']._serialized_start=368
-  _globals['_AGENTEXECUTIONSTATUSUPDATE']._serialized_end=584
-  _globals['_AGENTEXECUTIONSTATUSUPDATERESULT']._serialized_start=586
-  _globals['_AGENTEXECUTIONSTATUSUPDATERESULT']._serialized_end=674
-  _globals['_AGENTEXECUTIONPREVIEW']._serialized_start=677
-  _globals['_AGENTEXECUTIONPREVIEW']._serialized_end=840
-  _globals['_AGENTEXECUTIONPREVIEWRESULT']._serialized_start=842
-  _globals['_AGENTEXECUTIONPREVIEWRESULT']._serialized_end=927
-  _globals['_STATUSPREVIEW']._serialized_start=929
-  _globals['_STATUSPREVIEW']._serialized_end=1017
-  _globals['_TEXTPREVIEW']._serialized_start=1019
-  _globals['_TEXTPREVIEW']._serialized_end=1141
-  _globals['_LISTAGENTEXECUTIONSBYSESSIONREQUEST']._serialized_start=1144
-  _globals['_LISTAGENTEXECUTIONSBYSESSIONREQUEST']._serialized_end=1272
-  _globals['_SUBSCRIBEAGENTEXECUTIONREQUEST']._serialized_start=1274
-  _globals['_SUBSCRIBEAGENTEXECUTIONREQUEST']._serialized_end=1380
-  _globals['_AGENTEXECUTIONEVENT']._serialized_start=1383
-  _globals['_AGENTEXECUTIONEVENT']._serialized_end=1692
+  _globals['_AGENTEXECUTIONID']._serialized_start=256
+  _globals['_AGENTEXECUTIONID']._serialized_end=296
+  _globals['_AGENTEXECUTIONLIST']._serialized_start=299
+  _globals['_AGENTEXECUTIONLIST']._serialized_end=435
+  _globals['_AGENTEXECUTIONSTATUSUPDATE']._serialized_start=438
+  _globals['_AGENTEXECUTIONSTATUSUPDATE']._serialized_end=654
+  _globals['_AGENTEXECUTIONSTATUSUPDATERESULT']._serialized_start=656
+  _globals['_AGENTEXECUTIONSTATUSUPDATERESULT']._serialized_end=744
+  _globals['_AGENTEXECUTIONPREVIEW']._serialized_start=747
+  _globals['_AGENTEXECUTIONPREVIEW']._serialized_end=910
+  _globals['_AGENTEXECUTIONPREVIEWRESULT']._serialized_start=912
+  _globals['_AGENTEXECUTIONPREVIEWRESULT']._serialized_end=997
+  _globals['_STATUSPREVIEW']._serialized_start=999
+  _globals['_STATUSPREVIEW']._serialized_end=1087
+  _globals['_TEXTPREVIEW']._serialized_start=1089
+  _globals['_TEXTPREVIEW']._serialized_end=1211
+  _globals['_LISTAGENTEXECUTIONSBYSESSIONREQUEST']._serialized_start=1214
+  _globals['_LISTAGENTEXECUTIONSBYSESSIONREQUEST']._serialized_end=1342
+  _globals['_SUBSCRIBEAGENTEXECUTIONREQUEST']._serialized_start=1344
+  _globals['_SUBSCRIBEAGENTEXECUTIONREQUEST']._serialized_end=1450
+  _globals['_AGENTEXECUTIONEVENT']._serialized_start=1453
+  _globals['_AGENTEXECUTIONEVENT']._serialized_end=1762
+  _globals['_TOOLCALLDECISIONS']._serialized_start=1765
+  _globals['_TOOLCALLDECISIONS']._serialized_end=1905
+  _globals['_TOOLCALLDECISION']._serialized_start=1908
+  _globals['_TOOLCALLDECISION']._serialized_end=2102
 # @@protoc_insertion_point(module_scope)

@@ -3,11 +3,13 @@
 isort:skip_file
 """
 
+from ai.stigmer.agentic.agent.v1 import spec_pb2 as _spec_pb2
 from ai.stigmer.agentic.agentexecution.v1 import api_pb2 as _api_pb2
 from ai.stigmer.agentic.agentexecution.v1 import status_pb2 as _status_pb2
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf.internal import containers as _containers
 import builtins as _builtins
 import sys
@@ -343,3 +345,66 @@ class AgentExecutionEvent(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType_payload) -> _WhichOneofReturnType_payload | None: ...
 
 Global___AgentExecutionEvent: _TypeAlias = AgentExecutionEvent  # noqa: Y015
+
+@_typing.final
+class ToolCallDecisions(_message.Message):
+    """Decisions on an execution's tool calls that wait for approval (`decide`)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EXECUTION_ID_FIELD_NUMBER: _builtins.int
+    DECISIONS_FIELD_NUMBER: _builtins.int
+    execution_id: _builtins.str
+    @_builtins.property
+    def decisions(self) -> _containers.RepeatedCompositeFieldContainer[Global___ToolCallDecision]:
+        """At least one; each names a different call waiting for approval."""
+
+    def __init__(
+        self,
+        *,
+        execution_id: _builtins.str = ...,
+        decisions: _abc.Iterable[Global___ToolCallDecision] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["decisions", b"decisions", "execution_id", b"execution_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ToolCallDecisions: _TypeAlias = ToolCallDecisions  # noqa: Y015
+
+@_typing.final
+class ToolCallDecision(_message.Message):
+    """A person's decision on one call waiting for approval."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TOOL_CALL_ID_FIELD_NUMBER: _builtins.int
+    TYPE_FIELD_NUMBER: _builtins.int
+    ARGS_FIELD_NUMBER: _builtins.int
+    MESSAGE_FIELD_NUMBER: _builtins.int
+    tool_call_id: _builtins.str
+    """The ToolCall's id (in the execution's or a sub-agent execution's tool_calls)."""
+    type: _spec_pb2.ApprovalDecisionType.ValueType
+    """One of the call's approval.allowed_decisions."""
+    message: _builtins.str
+    """REJECT: the reason the model is told (optional); otherwise a note kept on the call."""
+    @_builtins.property
+    def args(self) -> _struct_pb2.Struct:
+        """EDIT only: the arguments the call runs with; they must fit approval.args_schema."""
+
+    def __init__(
+        self,
+        *,
+        tool_call_id: _builtins.str = ...,
+        type: _spec_pb2.ApprovalDecisionType.ValueType = ...,
+        args: _struct_pb2.Struct | None = ...,
+        message: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["args", b"args"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["args", b"args", "message", b"message", "tool_call_id", b"tool_call_id", "type", b"type"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ToolCallDecision: _TypeAlias = ToolCallDecision  # noqa: Y015

@@ -3,6 +3,7 @@
 isort:skip_file
 """
 
+from ai.stigmer.agentic.agent.v1 import spec_pb2 as _spec_pb2
 from ai.stigmer.agentic.agentexecution.v1 import enum_pb2 as _enum_pb2
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
@@ -186,6 +187,7 @@ class ToolCall(_message.Message):
     NAMESPACE_FIELD_NUMBER: _builtins.int
     STARTED_AT_FIELD_NUMBER: _builtins.int
     COMPLETED_AT_FIELD_NUMBER: _builtins.int
+    APPROVAL_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     name: _builtins.str
     display_name: _builtins.str
@@ -203,6 +205,10 @@ class ToolCall(_message.Message):
     def started_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def completed_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def approval(self) -> Global___ToolCallApproval:
+        """Set when an approval rule matched the call: what a person may decide and what they did."""
+
     def __init__(
         self,
         *,
@@ -217,16 +223,86 @@ class ToolCall(_message.Message):
         namespace: _builtins.str = ...,
         started_at: _timestamp_pb2.Timestamp | None = ...,
         completed_at: _timestamp_pb2.Timestamp | None = ...,
+        approval: Global___ToolCallApproval | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_error", b"_error", "args", b"args", "completed_at", b"completed_at", "component", b"component", "error", b"error", "started_at", b"started_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_error", b"_error", "approval", b"approval", "args", b"args", "completed_at", b"completed_at", "component", b"component", "error", b"error", "started_at", b"started_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_error", b"_error", "args", b"args", "completed_at", b"completed_at", "component", b"component", "display_name", b"display_name", "error", b"error", "id", b"id", "name", b"name", "namespace", b"namespace", "result", b"result", "started_at", b"started_at", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_error", b"_error", "approval", b"approval", "args", b"args", "completed_at", b"completed_at", "component", b"component", "display_name", b"display_name", "error", b"error", "id", b"id", "name", b"name", "namespace", b"namespace", "result", b"result", "started_at", b"started_at", "status", b"status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__error: _TypeAlias = _typing.Literal["error"]  # noqa: Y015
     _WhichOneofArgType__error: _TypeAlias = _typing.Literal["_error", b"_error"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType__error) -> _WhichOneofReturnType__error | None: ...
 
 Global___ToolCall: _TypeAlias = ToolCall  # noqa: Y015
+
+@_typing.final
+class ToolCallApproval(_message.Message):
+    """A tool call's approval: written whole (a delta's `approval` replaces the stored one)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ALLOWED_DECISIONS_FIELD_NUMBER: _builtins.int
+    ARGS_SCHEMA_FIELD_NUMBER: _builtins.int
+    REQUESTED_AT_FIELD_NUMBER: _builtins.int
+    EXPIRES_AT_FIELD_NUMBER: _builtins.int
+    ON_TIMEOUT_FIELD_NUMBER: _builtins.int
+    DECISION_FIELD_NUMBER: _builtins.int
+    DECIDED_BY_FIELD_NUMBER: _builtins.int
+    DECIDED_AT_FIELD_NUMBER: _builtins.int
+    MESSAGE_FIELD_NUMBER: _builtins.int
+    EDITED_ARGS_FIELD_NUMBER: _builtins.int
+    on_timeout: _spec_pb2.ApprovalTimeoutAction.ValueType
+    decision: _spec_pb2.ApprovalDecisionType.ValueType
+    """UNSPECIFIED while undecided."""
+    decided_by: _builtins.str
+    """Who decided: the principal's id (an ApiKey id, or "local" in local mode), or
+    "system:timeout" when the rule's timeout decided.
+    """
+    message: _builtins.str
+    """The person's message (a rejection's reason, shown to the model)."""
+    @_builtins.property
+    def allowed_decisions(self) -> _containers.RepeatedScalarFieldContainer[_spec_pb2.ApprovalDecisionType.ValueType]:
+        """The decisions the matching rule allows (never empty)."""
+
+    @_builtins.property
+    def args_schema(self) -> _struct_pb2.Struct:
+        """The tool's arguments as JSON Schema, which edited args must fit."""
+
+    @_builtins.property
+    def requested_at(self) -> _timestamp_pb2.Timestamp:
+        """When the call stopped to wait."""
+
+    @_builtins.property
+    def expires_at(self) -> _timestamp_pb2.Timestamp:
+        """When an undecided call times out; unset when its rule has no timeout."""
+
+    @_builtins.property
+    def decided_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def edited_args(self) -> _struct_pb2.Struct:
+        """The arguments the call ran with after an edit."""
+
+    def __init__(
+        self,
+        *,
+        allowed_decisions: _abc.Iterable[_spec_pb2.ApprovalDecisionType.ValueType] | None = ...,
+        args_schema: _struct_pb2.Struct | None = ...,
+        requested_at: _timestamp_pb2.Timestamp | None = ...,
+        expires_at: _timestamp_pb2.Timestamp | None = ...,
+        on_timeout: _spec_pb2.ApprovalTimeoutAction.ValueType = ...,
+        decision: _spec_pb2.ApprovalDecisionType.ValueType = ...,
+        decided_by: _builtins.str = ...,
+        decided_at: _timestamp_pb2.Timestamp | None = ...,
+        message: _builtins.str = ...,
+        edited_args: _struct_pb2.Struct | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["args_schema", b"args_schema", "decided_at", b"decided_at", "edited_args", b"edited_args", "expires_at", b"expires_at", "requested_at", b"requested_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["allowed_decisions", b"allowed_decisions", "args_schema", b"args_schema", "decided_at", b"decided_at", "decided_by", b"decided_by", "decision", b"decision", "edited_args", b"edited_args", "expires_at", b"expires_at", "message", b"message", "on_timeout", b"on_timeout", "requested_at", b"requested_at"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ToolCallApproval: _TypeAlias = ToolCallApproval  # noqa: Y015
 
 @_typing.final
 class ToolCallComponent(_message.Message):
