@@ -1,0 +1,237 @@
+"""The web console in a real browser (Debian's Chromium, headless, driven by Playwright)
+against a real local system: `stigmer local up` from a fresh STIGMER_HOME, the examples and
+the scripted model. Screenshots of each page go to tests/artifacts/ (git-ignored).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stigmer_testing import free_ports
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(420)]
+
+REPO = Path(__file__).resolve().parents[3]
+CONSOLE = REPO / "client-apps" / "console"
+ARTIFACTS = CONSOLE / "tests" / "artifacts"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+_SCRIPT = Path(sys.executable).parent / "stigmer"
+STIGMER = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "stigmer_cli"]
+SECRET = "demo-token-not-a-real-secret"  # examples/environments.yaml
+SLOW = """\
+apiVersion: agentic.stigmer.ai/v1
+kind: Agent
+metadata: {name: Slow agent}
+spec:
+  model: scripted:%s
+  instructions: Wait.
+---
+apiVersion: agentic.stigmer.ai/v1
+kind: AgentInstance
+metadata: {name: Slow}
+spec: {agent: slow-agent}
+"""
+SLOW_SCRIPT = """\
+replies:
+  - tool_calls:
+      - {name: execute, args: {command: "sleep 60"}}
+  - text: "slept"
+"""
+WAIT_MS = 90_000
+
+if not (CONSOLE / "dist" / "index.html").is_file():
+    pytest.skip("the console is not built: run `make setup`", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api")
+
+
+@dataclass(frozen=True)
+class Local:
+    home: Path
+
+    def stigmer(self, *args: str, timeout: float = 180) -> str:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("STIGMER_", "TEMPORAL_"))}
+        env["STIGMER_HOME"] = str(self.home)
+        done = subprocess.run(
+            [*STIGMER, *args], env=env, capture_output=True, text=True, timeout=timeout,
+            cwd=REPO, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, f"stigmer {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
+        return done.stdout
+
+    def sign_in_link(self) -> str:
+        out = self.stigmer("local", "console")
+        match = re.search(r"Console: (http://\S+)", out)
+        assert match, out
+        return match.group(1)
+
+
+@pytest.fixture(scope="module")
+def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Local]:
+    home = tmp_path_factory.mktemp("console-home")
+    system = Local(home)
+    ports = free_ports(3)
+    up = system.stigmer(
+        "local", "up", "--temporal-port", str(ports[0]), "--temporal-ui-port", str(ports[1]),
+        "--server-port", str(ports[2]),
+    )  # fmt: skip
+    assert "Console: http://127.0.0.1:" in up
+    try:
+        system.stigmer("apply", "-f", str(REPO / "examples"))
+        script = home / "slow-script.yaml"
+        script.write_text(SLOW_SCRIPT, encoding="utf-8")
+        manifest = home / "slow.yaml"
+        manifest.write_text(SLOW % script, encoding="utf-8")
+        system.stigmer("apply", "-f", str(manifest))
+        yield system
+    finally:
+        system.stigmer("local", "down", timeout=60)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=["--no-sandbox"]
+        )
+        yield launched
+        launched.close()
+
+
+@dataclass
+class Seen:
+    """Every API response body the page received (streams once they ended)."""
+
+    bodies: list[bytes]
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[tuple[Any, Seen]]:
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    opened = context.new_page()
+    seen = Seen([])
+
+    def finished(request: Any) -> None:
+        response = request.response()
+        if response is not None:
+            # A stream the page aborted (navigation) has no complete body.
+            with contextlib.suppress(sync_api.Error):
+                seen.bodies.append(response.body())
+
+    opened.on("requestfinished", finished)
+    yield opened, seen
+    context.close()
+
+
+def _shot(page: Any, name: str) -> None:
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def _no_secret(page: Any, seen: Seen) -> None:
+    assert SECRET not in page.content()
+    leaked = [body[:200] for body in seen.bodies if SECRET.encode() in body]
+    assert leaked == [], leaked
+
+
+def _start_session(page: Any, instance: str) -> None:
+    page.get_by_role("link", name="Instances").click()
+    row = page.locator("tbody tr").filter(has=page.get_by_role("cell", name=instance, exact=True))
+    row.get_by_role("button", name="New session").click()
+    page.wait_for_url(re.compile(r"#/sessions/ses"), timeout=WAIT_MS)
+
+
+def _wait_phase(tab: Any, phase: str) -> None:
+    last_turn = "[...document.querySelectorAll('[data-testid=turn]')].pop()?.dataset.phase"
+    tab.wait_for_function(f"() => {last_turn} === '{phase}'", timeout=WAIT_MS)
+
+
+def _send(page: Any, text: str) -> None:
+    page.get_by_label("Message").fill(text)
+    page.get_by_label("Message").press("Enter")
+
+
+def test_sign_in_with_the_one_time_link_then_run_the_demo_turn_live(
+    local: Local, page: tuple[Any, Seen]
+) -> None:
+    tab, seen = page
+    link = local.sign_in_link()
+    tab.goto(link)
+    tab.get_by_role("heading", name="Sessions").wait_for(timeout=WAIT_MS)
+    assert "ticket" not in tab.url
+    tab.get_by_text("Loading…").wait_for(state="hidden", timeout=WAIT_MS)
+    _shot(tab, "sessions")
+    for name, heading in [
+        ("Agents", "Agents"),
+        ("Instances", "Agent instances"),
+        ("Executions", "Executions"),
+    ]:
+        tab.get_by_role("link", name=name, exact=True).click()
+        tab.get_by_role("heading", name=heading).wait_for()
+        tab.get_by_text("Loading…").wait_for(state="hidden", timeout=WAIT_MS)
+        _shot(tab, name.lower())
+
+    _start_session(tab, "Demo")
+    _send(tab, "Look around please.")
+    turn = tab.get_by_test_id("turn").last
+    # Live: a tool call shows up while the turn still runs, then todos and the sub-agent.
+    turn.get_by_test_id("tool-call").first.wait_for(timeout=WAIT_MS)
+    turn.get_by_test_id("todos").wait_for(timeout=WAIT_MS)
+    turn.get_by_test_id("sub-agent").wait_for(timeout=WAIT_MS)
+    _wait_phase(tab, "completed")
+    assert "turn one was here" in turn.inner_text()
+    assert "researcher" in turn.get_by_test_id("sub-agent").inner_text()
+    assert turn.get_by_test_id("sub-agent").get_by_test_id("tool-call").count() >= 1
+    assert "completed" in turn.get_by_test_id("tool-status").first.inner_text()
+    _shot(tab, "session")
+    _no_secret(tab, seen)
+
+
+def test_cancel_a_long_turn(local: Local, page: tuple[Any, Seen]) -> None:
+    tab, seen = page
+    tab.goto(local.sign_in_link())
+    tab.get_by_role("heading", name="Sessions").wait_for(timeout=WAIT_MS)
+    _start_session(tab, "Slow")
+    _send(tab, "Take your time.")
+    turn = tab.get_by_test_id("turn").last
+    turn.get_by_test_id("tool-status").filter(has_text="running").wait_for(timeout=WAIT_MS)
+    turn.get_by_test_id("cancel").click()
+    _wait_phase(tab, "cancelled")
+    assert turn.get_by_test_id("cancel").count() == 0
+    _shot(tab, "cancelled")
+    _no_secret(tab, seen)
+
+
+def test_a_wrong_key_is_refused_and_a_used_link_does_not_sign_in(
+    local: Local, page: tuple[Any, Seen]
+) -> None:
+    tab, _ = page
+    link = local.sign_in_link()
+    base = link.split("#", 1)[0]
+    tab.goto(base)
+    tab.get_by_label("API key").fill("stk_wrong_key")
+    tab.get_by_role("button", name="Sign in").click()
+    error = tab.get_by_test_id("sign-in-error")
+    error.wait_for(timeout=WAIT_MS)
+    assert "Unauthenticated" in error.inner_text()
+    _shot(tab, "sign-in-refused")
+
+    # A fresh tab (the same one would only change its hash): the first use signs in...
+    first = tab.context.new_page()
+    first.goto(link)
+    first.get_by_role("heading", name="Sessions").wait_for(timeout=WAIT_MS)
+    # ...and the link is spent: another tab opening it is refused.
+    second = tab.context.new_page()
+    second.goto(link)
+    second.get_by_test_id("sign-in-error").wait_for(timeout=WAIT_MS)
+    assert "already used" in second.get_by_test_id("sign-in-error").inner_text()
