@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-setup: ## Install uv, the Python env, buf, the Temporal CLI and Debian tools (idempotent)
+setup: ## Install uv, the Python env, buf, the console (npm, build), the Temporal CLI and Debian tools (idempotent)
 	@bash tools/setup.sh
 
 run: setup ## Start the local system and run a demo agent turn end to end

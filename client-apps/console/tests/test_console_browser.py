@@ -69,8 +69,8 @@ class Local:
         assert done.returncode == 0, f"stigmer {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
         return done.stdout
 
-    def sign_in_link(self) -> str:
-        out = self.stigmer("local", "console")
+    def sign_in_link(self, *args: str) -> str:
+        out = self.stigmer("local", "console", *args)
         match = re.search(r"Console: (http://\S+)", out)
         assert match, out
         return match.group(1)
@@ -135,7 +135,10 @@ def page(browser: Any) -> Iterator[tuple[Any, Seen]]:
 
 
 def _shot(page: Any, name: str) -> None:
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    # The whole page; the composer, sticky at the bottom of the window, is drawn in its place.
+    page.screenshot(
+        path=str(ARTIFACTS / f"{name}.png"), full_page=True, style=".composer{position:static}"
+    )
 
 
 def _no_secret(page: Any, seen: Seen) -> None:
@@ -149,6 +152,20 @@ def _start_session(page: Any, instance: str) -> None:
     row = page.locator("tbody tr").filter(has=page.get_by_role("cell", name=instance, exact=True))
     row.get_by_role("button", name="New session").click()
     page.wait_for_url(re.compile(r"#/sessions/ses"), timeout=WAIT_MS)
+
+
+_RECORD_FIRST_SEEN = """() => {
+  window.firstSeen = {};
+  new MutationObserver(() => {
+    const turn = [...document.querySelectorAll('[data-testid=turn]')].pop();
+    if (!turn) return;
+    for (const part of ['tool-call', 'todos', 'sub-agent']) {
+      if (!(part in window.firstSeen) && turn.querySelector(`[data-testid=${part}]`)) {
+        window.firstSeen[part] = turn.dataset.phase;
+      }
+    }
+  }).observe(document.body, {subtree: true, childList: true, attributes: true});
+}"""
 
 
 def _wait_phase(tab: Any, phase: str) -> None:
@@ -182,6 +199,8 @@ def test_sign_in_with_the_one_time_link_then_run_the_demo_turn_live(
         _shot(tab, name.lower())
 
     _start_session(tab, "Demo")
+    # What the page showed first of each part, and the turn's phase at that moment.
+    tab.evaluate(_RECORD_FIRST_SEEN)
     _send(tab, "Look around please.")
     turn = tab.get_by_test_id("turn").last
     # Live: a tool call shows up while the turn still runs, then todos and the sub-agent.
@@ -189,11 +208,33 @@ def test_sign_in_with_the_one_time_link_then_run_the_demo_turn_live(
     turn.get_by_test_id("todos").wait_for(timeout=WAIT_MS)
     turn.get_by_test_id("sub-agent").wait_for(timeout=WAIT_MS)
     _wait_phase(tab, "completed")
+    first_seen = tab.evaluate("() => window.firstSeen")
+    for part in ("tool-call", "todos", "sub-agent"):
+        assert first_seen.get(part) in ("pending", "running"), first_seen  # live, not at the end
     assert "turn one was here" in turn.inner_text()
     assert "researcher" in turn.get_by_test_id("sub-agent").inner_text()
     assert turn.get_by_test_id("sub-agent").get_by_test_id("tool-call").count() >= 1
     assert "completed" in turn.get_by_test_id("tool-status").first.inner_text()
     _shot(tab, "session")
+    _no_secret(tab, seen)
+
+
+def test_the_link_make_run_prints_opens_its_session_with_both_turns(
+    local: Local, page: tuple[Any, Seen]
+) -> None:
+    tab, seen = page
+    session_file = local.home / "demo-session"
+    local.stigmer("run", "demo", "Look around please.", "--write-session-id", str(session_file))
+    session = session_file.read_text(encoding="utf-8").strip()
+    local.stigmer("run", "demo", "What did you leave?", "--session", session)
+    tab.goto(local.sign_in_link("--session", session))
+    turns = tab.get_by_test_id("turn")
+    turns.nth(1).wait_for(timeout=WAIT_MS)
+    assert tab.url.endswith(f"#/sessions/{session}")
+    assert turns.count() == 2
+    assert [turns.nth(i).get_attribute("data-phase") for i in range(2)] == ["completed"] * 2
+    assert "turn one was here" in turns.nth(1).inner_text()
+    _shot(tab, "session-two-turns")
     _no_secret(tab, seen)
 
 
@@ -208,6 +249,8 @@ def test_cancel_a_long_turn(local: Local, page: tuple[Any, Seen]) -> None:
     turn.get_by_test_id("cancel").click()
     _wait_phase(tab, "cancelled")
     assert turn.get_by_test_id("cancel").count() == 0
+    # The call the turn was running will not finish: shown as stopped, not as running.
+    assert turn.get_by_test_id("tool-status").first.inner_text() in ("stopped", "failed")
     _shot(tab, "cancelled")
     _no_secret(tab, seen)
 
@@ -230,6 +273,12 @@ def test_a_wrong_key_is_refused_and_a_used_link_does_not_sign_in(
     first = tab.context.new_page()
     first.goto(link)
     first.get_by_role("heading", name="Sessions").wait_for(timeout=WAIT_MS)
+    # The lists again, now that the turns above made sessions and executions.
+    first.locator("tbody tr").first.wait_for(timeout=WAIT_MS)
+    _shot(first, "sessions")
+    first.get_by_role("link", name="Executions", exact=True).click()
+    first.locator("tbody tr").first.wait_for(timeout=WAIT_MS)
+    _shot(first, "executions")
     # ...and the link is spent: another tab opening it is refused.
     second = tab.context.new_page()
     second.goto(link)

@@ -69,7 +69,7 @@ export function ExecutionView({ api, initial }: { api: Api; initial: AgentExecut
       <div className="text human" data-testid="user-message">
         {execution.spec?.message}
       </div>
-      <Timeline messages={status?.messages ?? []} toolCalls={status?.toolCalls ?? []} />
+      <Timeline messages={status?.messages ?? []} toolCalls={status?.toolCalls ?? []} ended={!running} />
       {todos.length > 0 && (
         <section className="todos" aria-label="todos" data-testid="todos">
           <h3>Todos</h3>
@@ -84,7 +84,7 @@ export function ExecutionView({ api, initial }: { api: Api; initial: AgentExecut
         </section>
       )}
       {(status?.subAgentExecutions ?? []).map((sub) => (
-        <SubAgentView sub={sub} key={sub.id} />
+        <SubAgentView sub={sub} ended={!running} key={sub.id} />
       ))}
       {status?.error && (
         <p className="error-box" role="alert" data-testid="turn-error">
@@ -101,7 +101,7 @@ export function ExecutionView({ api, initial }: { api: Api; initial: AgentExecut
   );
 }
 
-function SubAgentView({ sub }: { sub: SubAgentExecution }) {
+function SubAgentView({ sub, ended }: { sub: SubAgentExecution; ended: boolean }) {
   const phase = phaseName(sub.phase);
   return (
     <section className="sub-agent" aria-label={`sub-agent ${sub.name}`} data-testid="sub-agent">
@@ -111,7 +111,7 @@ function SubAgentView({ sub }: { sub: SubAgentExecution }) {
         <span className="usage">{usageText(sub.usage)}</span>
       </header>
       {sub.input && <div className="text human">{sub.input}</div>}
-      <Timeline messages={sub.messages} toolCalls={sub.toolCalls} />
+      <Timeline messages={sub.messages} toolCalls={sub.toolCalls} ended={ended || isFinal(sub.phase)} />
       {sub.result && !sub.messages.some((message) => message.content === sub.result) && (
         <div className="text ai">{sub.result}</div>
       )}

@@ -7,7 +7,7 @@ import { ToolCallView } from "./ToolCallView";
  * stored status and result of each call). Human messages are drawn by the turn (its input),
  * tool messages not at all: their text is the call's result. Calls no message names yet are drawn last, so a running call shows at once.
  */
-export function Timeline({ messages, toolCalls }: { messages: AgentMessage[]; toolCalls: ToolCall[] }) {
+export function Timeline({ messages, toolCalls, ended }: { messages: AgentMessage[]; toolCalls: ToolCall[]; ended: boolean }) {
   const calls = new Map(toolCalls.map((call) => [call.id, call]));
   const drawn = new Set<string>();
   const items = messages
@@ -25,7 +25,7 @@ export function Timeline({ messages, toolCalls }: { messages: AgentMessage[]; to
             </div>
           )}
           {own.map((call) => (
-            <ToolCallView call={call} key={call.id} />
+            <ToolCallView call={call} ended={ended} key={call.id} />
           ))}
         </div>
       );
@@ -35,7 +35,7 @@ export function Timeline({ messages, toolCalls }: { messages: AgentMessage[]; to
     <div className="timeline">
       {items}
       {rest.map((call) => (
-        <ToolCallView call={call} key={call.id} />
+        <ToolCallView call={call} ended={ended} key={call.id} />
       ))}
     </div>
   );

@@ -10,8 +10,10 @@ import { Collapsible } from "./Collapsible";
  * `controls` is where per-call actions go: approve / edit / reject a call that awaits
  * approval will render there once the approvals API exists (not built yet).
  */
-export function ToolCallView({ call, controls }: { call: ToolCall; controls?: ReactNode }) {
-  const status = toolStatusName(call.status);
+export function ToolCallView({ call, ended, controls }: { call: ToolCall; ended: boolean; controls?: ReactNode }) {
+  // A call still pending or running when its turn ended (cancelled, failed) will not finish.
+  const stored = toolStatusName(call.status);
+  const status = ended && (stored === "pending" || stored === "running") ? "stopped" : stored;
   const args = call.args && Object.keys(call.args).length ? JSON.stringify(call.args, null, 2) : "";
   return (
     <article className={`tool-call status-${status}`} aria-label={`tool call ${call.name}`} data-testid="tool-call">
