@@ -110,3 +110,36 @@ def test_repr_hides_keys_and_passwords() -> None:
     assert "super-secret-key" not in text
     assert "hunter2" not in text
     assert "app:***@db/stigmer" in text
+
+
+def test_the_http_side_defaults_and_is_configured() -> None:
+    default = load_config({"STIGMER_API_KEYS": "k"})
+    assert default.http_address == "127.0.0.1:8080"
+    assert default.cors_origins == ()  # CORS off
+    configured = load_config(
+        {
+            "STIGMER_API_KEYS": "k",
+            "STIGMER_HTTP_ADDRESS": "0.0.0.0:9080",
+            "STIGMER_HTTP_CORS_ORIGINS": "https://a.example, http://b.example:3000/ ,",
+            "STIGMER_CONSOLE_DIR": "/srv/console",
+        }
+    )
+    assert configured.http_address == "0.0.0.0:9080"
+    assert configured.cors_origins == ("https://a.example", "http://b.example:3000")
+    assert configured.console_dir == Path("/srv/console")
+
+
+def test_bad_http_settings_are_named() -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_config(
+            {
+                "STIGMER_API_KEYS": "k",
+                "STIGMER_HTTP_ADDRESS": "nowhere",
+                "STIGMER_HTTP_CORS_ORIGINS": "a.example",
+            }
+        )
+    text = str(raised.value)
+    assert "STIGMER_HTTP_ADDRESS='nowhere': expected host:port" in text
+    assert (
+        "STIGMER_HTTP_CORS_ORIGINS: 'a.example': expected origins like https://host[:port]" in text
+    )
