@@ -8,6 +8,7 @@ docs/guides/http-api.md do.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import struct
 from collections.abc import AsyncIterator
@@ -308,3 +309,31 @@ async def test_the_console_is_served_at_the_root(
         assert page.status_code == 200
         assert "console-marker" in page.text
         assert "default-src 'self'" in page.headers["content-security-policy"]
+
+
+async def test_a_watching_browser_does_not_hold_up_shutdown(
+    stigmer_server_factory: StigmerServerFactory, connect_api: Any, make: Builders, tmp_path: Path
+) -> None:
+    async with stigmer_server_factory(data_dir=tmp_path) as running:
+        async with connect_api(running) as api:
+            _, session_id = await api.new_session(make)
+            execution = await api.call(
+                api.executions.create, make.execution("wait", session_id=session_id)
+            )
+        client = httpx.AsyncClient(base_url=running.http_url, timeout=60)
+        stream = client.stream(
+            "POST",
+            f"{EXECUTIONS_Q}/subscribe",
+            content=_envelope({"executionId": execution.metadata.id}),
+            headers={**_auth(running), "content-type": "application/connect+json"},
+        )
+        reply = await stream.__aenter__()
+        assert reply.status_code == 200
+        stopping_started = asyncio.get_running_loop().time()
+    # Leaving the factory sends SIGTERM and waits for the exit (a kill after 15 s).
+    took = asyncio.get_running_loop().time() - stopping_started
+    with contextlib.suppress(httpx.HTTPError):
+        await stream.__aexit__(None, None, None)
+    await client.aclose()
+    assert took < 9, f"shutdown took {took:.1f}s with a subscribe stream open"
+    assert "stopped" in running.log(), running.log()[-2000:]

@@ -237,8 +237,8 @@ async def _serve(
     finally:
         logger.info("shutting down")
         await health_servicer.enter_graceful_shutdown()
-        await http.stop()
-        await server.stop(_GRACE_SECONDS)
+        # Together: open streams (a console watching a turn) hold each for up to the grace.
+        await asyncio.gather(http.stop(), server.stop(_GRACE_SECONDS))
         stopping.set()
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.gather(*background)
