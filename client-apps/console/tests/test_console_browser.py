@@ -155,10 +155,20 @@ def _start_session(page: Any, instance: str) -> None:
 
 
 _RECORD_FIRST_SEEN = """() => {
-  window.firstSeen = {};
+  window.firstSeen = {moved: 0};
+  let top = null;
   new MutationObserver(() => {
     const turn = [...document.querySelectorAll('[data-testid=turn]')].pop();
     if (!turn) return;
+    // The turn's own message sits above everything the turn streams: it must not move.
+    const now = turn.querySelector('[data-testid=user-message]').getBoundingClientRect().top
+      + window.scrollY;
+    if (top === null) top = now;
+    else if (Math.abs(now - top) > 0.5) {
+      window.firstSeen.moved += 1;
+      window.firstSeen.last_move = [top, now, turn.dataset.phase];
+      top = now;
+    }
     for (const part of ['tool-call', 'todos', 'sub-agent']) {
       if (!(part in window.firstSeen) && turn.querySelector(`[data-testid=${part}]`)) {
         window.firstSeen[part] = turn.dataset.phase;
@@ -211,7 +221,13 @@ def test_sign_in_with_the_one_time_link_then_run_the_demo_turn_live(
     first_seen = tab.evaluate("() => window.firstSeen")
     for part in ("tool-call", "todos", "sub-agent"):
         assert first_seen.get(part) in ("pending", "running"), first_seen  # live, not at the end
+    assert first_seen["moved"] == 0, str(first_seen)  # nothing above the streaming text moved
     assert "turn one was here" in turn.inner_text()
+    # Long output is collapsed to its first lines, and opens from the keyboard.
+    summary = turn.locator("details.collapsible > summary").first
+    summary.focus()
+    summary.press("Enter")
+    assert turn.locator("details.collapsible").first.get_attribute("open") is not None
     assert "researcher" in turn.get_by_test_id("sub-agent").inner_text()
     assert turn.get_by_test_id("sub-agent").get_by_test_id("tool-call").count() >= 1
     assert "completed" in turn.get_by_test_id("tool-status").first.inner_text()
@@ -262,8 +278,9 @@ def test_a_wrong_key_is_refused_and_a_used_link_does_not_sign_in(
     link = local.sign_in_link()
     base = link.split("#", 1)[0]
     tab.goto(base)
-    tab.get_by_label("API key").fill("stk_wrong_key")
-    tab.get_by_role("button", name="Sign in").click()
+    # By keyboard only: the key field has the focus, Enter submits.
+    tab.keyboard.type("stk_wrong_key")
+    tab.keyboard.press("Enter")
     error = tab.get_by_test_id("sign-in-error")
     error.wait_for(timeout=WAIT_MS)
     assert "Unauthenticated" in error.inner_text()
