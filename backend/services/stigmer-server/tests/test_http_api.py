@@ -27,6 +27,7 @@ from ai.stigmer.agentic.agent.v1.api_pb2 import Agent
 from ai.stigmer.agentic.agentexecution.v1.enum_pb2 import ExecutionPhase
 from ai.stigmer.agentic.agentexecution.v1.io_pb2 import AgentExecutionStatusUpdate
 from ai.stigmer.agentic.agentexecution.v1.status_pb2 import AgentExecutionStatus, AgentMessage
+from ai.stigmer.commons.apiresource.environment_pb2 import EnvironmentValue
 
 if TYPE_CHECKING:
     from conftest import Api, Builders
@@ -39,6 +40,7 @@ AGENTS = "/ai.stigmer.agentic.agent.v1.AgentCommandController"
 AGENTS_Q = "/ai.stigmer.agentic.agent.v1.AgentQueryController"
 ENVIRONMENTS = "/ai.stigmer.agentic.environment.v1.EnvironmentCommandController"
 EXECUTIONS_Q = "/ai.stigmer.agentic.agentexecution.v1.AgentExecutionQueryController"
+STREAM_SECRET = "stream-secret-canary-5b1"
 
 
 @pytest.fixture
@@ -192,7 +194,12 @@ async def test_subscribe_streams_the_turn_live(
     http: httpx.AsyncClient, server: StigmerServer, api: Api, make: Builders
 ) -> None:
     _, session_id = await api.new_session(make)
-    execution = await api.call(api.executions.create, make.execution("wait", session_id=session_id))
+    request = make.execution("wait", session_id=session_id)
+    # A turn's own secret: the admin key reads it in clear on gRPC, never over HTTP.
+    request.spec.runtime_env["TOKEN"].CopyFrom(
+        EnvironmentValue(value=STREAM_SECRET, is_secret=True)
+    )
+    execution = await api.call(api.executions.create, request)
     execution_id = execution.metadata.id
     received = bytearray()
     first_frame = asyncio.Event()
@@ -228,6 +235,8 @@ async def test_subscribe_streams_the_turn_live(
     text = json.dumps([body for _, body in frames])
     assert "hello from the stream" in text
     assert "EXECUTION_COMPLETED" in text
+    assert STREAM_SECRET not in text
+    assert '"isSecret": true' in text  # the value is there, masked
 
 
 async def test_a_stream_without_a_key_ends_with_unauthenticated(
