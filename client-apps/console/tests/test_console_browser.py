@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright import sync_api
 
 from stigmer_testing import free_ports
 
@@ -50,10 +51,6 @@ replies:
 """
 WAIT_MS = 90_000
 
-if not (CONSOLE / "dist" / "index.html").is_file():
-    pytest.skip("the console is not built: run `make setup`", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api")
-
 
 @dataclass(frozen=True)
 class Local:
@@ -78,6 +75,8 @@ class Local:
 
 @pytest.fixture(scope="module")
 def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Local]:
+    if not (CONSOLE / "dist" / "index.html").is_file():
+        pytest.fail("the console is not built (client-apps/console/dist): run `make setup`")
     home = tmp_path_factory.mktemp("console-home")
     system = Local(home)
     ports = free_ports(3)
