@@ -6,9 +6,11 @@ the scripted model. Screenshots of each page go to tests/artifacts/ (git-ignored
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -19,7 +21,7 @@ from typing import Any
 import pytest
 from playwright import sync_api
 
-from stigmer_testing import free_ports
+from stigmer_testing import eventually, free_ports
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(420)]
 
@@ -268,6 +270,39 @@ def test_cancel_a_long_turn(local: Local, page: tuple[Any, Seen]) -> None:
     assert turn.get_by_test_id("tool-status").first.inner_text() in ("stopped", "failed")
     _shot(tab, "cancelled")
     _no_secret(tab, seen)
+
+
+def test_a_live_turn_survives_a_server_crash(local: Local, page: tuple[Any, Seen]) -> None:
+    tab, _ = page
+    tab.goto(local.sign_in_link())
+    tab.get_by_role("heading", name="Sessions").wait_for(timeout=WAIT_MS)
+    _start_session(tab, "Slow")
+    _send(tab, "Take your time.")
+    turn = tab.get_by_test_id("turn").last
+    turn.get_by_test_id("tool-status").filter(has_text="running").wait_for(timeout=WAIT_MS)
+    state = json.loads((local.home / "local-state.json").read_text(encoding="utf-8"))
+    server = state["components"]["stigmer-server"]
+    os.kill(server["pid"], signal.SIGKILL)
+    # The supervisor starts the server again; the page opens its stream again.
+    eventually(
+        lambda: _restarted(local.home, server["pid"]),
+        timeout=60,
+        message="the supervisor to restart the killed stigmer-server",
+    )
+    eventually(
+        lambda: local.stigmer("local", "status", timeout=30),  # exit 0: all ready again
+        timeout=60,
+        message="every component ready after the restart",
+    )
+    turn.get_by_test_id("cancel").click()
+    _wait_phase(tab, "cancelled")  # seen through the re-opened stream
+    assert turn.get_by_test_id("stream-error").count() == 0
+
+
+def _restarted(home: Path, old_pid: int) -> bool:
+    state = json.loads((home / "local-state.json").read_text(encoding="utf-8"))
+    server = state["components"]["stigmer-server"]
+    return bool(server["pid"] not in (None, old_pid) and server["phase"] == "running")
 
 
 def test_a_wrong_key_is_refused_and_a_used_link_does_not_sign_in(

@@ -1,4 +1,5 @@
 import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { useEffect, useState } from "react";
 
 import { errorText, type Api } from "../api";
@@ -8,6 +9,41 @@ import type { SubAgentExecution } from "../gen/ai/stigmer/agentic/agentexecution
 import { phaseName, todoMark, todoName, usageText, when } from "../format";
 import { applyEvent, isFinal, render, type Watched } from "../status";
 import { Timeline } from "./Timeline";
+
+// A stream lost to a restarting or unreachable server is opened again, from the last
+// sequence seen (the server then sends only what was missed), after 1, 2, 4, then 5 s.
+const GIVE_UP_AFTER = 30;
+const FINAL_ERRORS = new Set([Code.Unauthenticated, Code.PermissionDenied, Code.NotFound, Code.InvalidArgument]);
+
+async function watch(
+  api: Api,
+  id: string,
+  signal: AbortSignal,
+  setWatched: (update: (current: Watched) => Watched) => void,
+  setStreamError: (message: string) => void,
+) {
+  let after = 0n;
+  for (let attempt = 0; !signal.aborted; attempt++) {
+    try {
+      for await (const event of api.executions.subscribe({ executionId: id, afterSequence: after }, { signal })) {
+        attempt = 0;
+        setStreamError("");
+        if (event.payload.case !== "preview") after = event.sequence;
+        setWatched((current) => applyEvent(current, event) ?? current);
+      }
+      return; // the server ends the stream when the turn has ended
+    } catch (error) {
+      if (signal.aborted) return;
+      const failure = ConnectError.from(error);
+      if (FINAL_ERRORS.has(failure.code) || attempt >= GIVE_UP_AFTER) {
+        setStreamError(errorText(error));
+        return;
+      }
+      setStreamError(`${errorText(error)} (reconnecting…)`);
+      await new Promise((resolve) => setTimeout(resolve, Math.min(1000 * 2 ** attempt, 5000)));
+    }
+  }
+}
 
 /** A turn: the user's message, then what the agent did, live until the turn ends. */
 export function ExecutionView({ api, initial }: { api: Api; initial: AgentExecution }) {
@@ -20,15 +56,7 @@ export function ExecutionView({ api, initial }: { api: Api; initial: AgentExecut
   useEffect(() => {
     if (startedFinal) return;
     const abort = new AbortController();
-    (async () => {
-      try {
-        for await (const event of api.executions.subscribe({ executionId: id }, { signal: abort.signal })) {
-          setWatched((current) => applyEvent(current, event) ?? current);
-        }
-      } catch (error) {
-        if (!abort.signal.aborted) setStreamError(errorText(error));
-      }
-    })();
+    void watch(api, id, abort.signal, setWatched, setStreamError);
     return () => abort.abort();
   }, [api, id, startedFinal]);
 
@@ -92,7 +120,7 @@ export function ExecutionView({ api, initial }: { api: Api; initial: AgentExecut
         </p>
       )}
       {streamError && (
-        <p className="error-box" role="alert">
+        <p className="error-box" role="alert" data-testid="stream-error">
           {streamError}
         </p>
       )}
