@@ -51,6 +51,17 @@ replies:
       - {name: execute, args: {command: "sleep 60"}}
   - text: "slept"
 """
+KEYLESS = """\
+apiVersion: agentic.stigmer.ai/v1
+kind: Agent
+metadata: {name: Keyless}
+spec: {model: 'openai:gpt-4.1-mini', instructions: hi}
+---
+apiVersion: agentic.stigmer.ai/v1
+kind: AgentInstance
+metadata: {name: Keyless}
+spec: {agent: keyless}
+"""
 WAIT_MS = 90_000
 
 
@@ -59,7 +70,10 @@ class Local:
     home: Path
 
     def stigmer(self, *args: str, timeout: float = 180) -> str:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("STIGMER_", "TEMPORAL_"))}
+        # No provider keys: the turns here are offline (the scripted model), or fail for want
+        # of one (the keyless agent).
+        cleared = ("STIGMER_", "TEMPORAL_", "OPENAI_", "ANTHROPIC_")
+        env = {k: v for k, v in os.environ.items() if not k.startswith(cleared)}
         env["STIGMER_HOME"] = str(self.home)
         done = subprocess.run(
             [*STIGMER, *args], env=env, capture_output=True, text=True, timeout=timeout,
@@ -94,6 +108,9 @@ def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Local]:
         manifest = home / "slow.yaml"
         manifest.write_text(SLOW % script, encoding="utf-8")
         system.stigmer("apply", "-f", str(manifest))
+        keyless = home / "keyless.yaml"
+        keyless.write_text(KEYLESS, encoding="utf-8")
+        system.stigmer("apply", "-f", str(keyless))
         yield system
     finally:
         system.stigmer("local", "down", timeout=60)
@@ -270,6 +287,18 @@ def test_cancel_a_long_turn(local: Local, page: tuple[Any, Seen]) -> None:
     assert turn.get_by_test_id("tool-status").first.inner_text() in ("stopped", "failed")
     _shot(tab, "cancelled")
     _no_secret(tab, seen)
+
+
+def test_a_failed_turn_shows_its_error(local: Local, page: tuple[Any, Seen]) -> None:
+    tab, _ = page
+    tab.goto(local.sign_in_link())
+    tab.get_by_role("heading", name="Sessions").wait_for(timeout=WAIT_MS)
+    _start_session(tab, "Keyless")
+    _send(tab, "Hello?")
+    _wait_phase(tab, "failed")
+    error = tab.get_by_test_id("turn").last.get_by_test_id("turn-error")
+    assert "OPENAI_API_KEY" in error.inner_text()  # the runner's error, as the CLI shows it
+    _shot(tab, "failed")
 
 
 def test_a_live_turn_survives_a_server_crash(local: Local, page: tuple[Any, Seen]) -> None:
