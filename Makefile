@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-setup: ## Install uv, the Python env, buf, the Temporal CLI and Debian tools (idempotent)
+setup: ## Install uv, the Python env, buf, the console (npm, build), the Temporal CLI and Debian tools (idempotent)
 	@bash tools/setup.sh
 
 run: setup ## Start the local system and run a demo agent turn end to end
@@ -20,13 +20,14 @@ run: setup ## Start the local system and run a demo agent turn end to end
 test: setup ## Everything CI checks: lint, typecheck, all pytest suites, bazel test
 	@$(MAKE) --no-print-directory lint typecheck pytest bazel-test
 
-lint: ## ruff, buf lint, buf format, protos-check, bazel-lock-check
+lint: ## ruff, buf lint, buf format, protos-check, bazel-lock-check, console tsc + eslint
 	$(VENV)/ruff check .
 	$(VENV)/ruff format --check .
 	$(BUF) lint
 	$(BUF) format --diff --exit-code
 	@bash tools/protos.sh check
 	@bash tools/bazel/export_requirements.sh --check
+	cd client-apps/console && npm run --silent typecheck && npm run --silent lint
 
 fmt: ## Format Python and protos in place
 	$(VENV)/ruff format .

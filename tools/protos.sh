@@ -9,6 +9,11 @@ BUF="$ROOT/tools/buf/node_modules/.bin/buf"
 # The plugins (python -m grpc_tools.protoc, protoc-gen-mypy, our grpc adapter) come from here.
 export PATH="$ROOT/.venv/bin:$ROOT/tools/protoc:$PATH"
 STUBS=apis/stubs/python
+# The console's TypeScript stubs (protoc-gen-es from its locked node_modules).
+TS_TEMPLATE=client-apps/console/buf.gen.yaml
+TS_STUBS=client-apps/console/src/gen
+TS_PLUGIN=client-apps/console/node_modules/.bin/protoc-gen-es
+[ -x "$TS_PLUGIN" ] || { echo "protos: $TS_PLUGIN is missing: run 'make setup'" >&2; exit 1; }
 
 # The files buf.gen.yaml's plugins write, relative to $1, sorted. Only these are compared:
 # whatever else lives in the tree (py.typed, the __pycache__ folders that importing the
@@ -23,7 +28,9 @@ case "${1:-generate}" in
   generate)
     generated_files "$STUBS/ai" | (cd "$STUBS/ai" && xargs -r rm -f)
     "$BUF" generate
-    echo "protos: regenerated $STUBS"
+    rm -rf "$TS_STUBS"
+    "$BUF" generate --template "$TS_TEMPLATE"
+    echo "protos: regenerated $STUBS and $TS_STUBS"
     ;;
   check)
     tmp="$(mktemp -d)"
@@ -43,8 +50,13 @@ case "${1:-generate}" in
         stale=1
       fi
     done < <(generated_files "$fresh")
+    "$BUF" generate --template "$TS_TEMPLATE" -o "$tmp"
+    if ! diff -r "$tmp/$TS_STUBS" "$TS_STUBS" >"$tmp/ts.txt"; then
+      sed -n 's/^Only in /  only in /p; s/^diff .* \(\S*\)$/  differs: \1/p' "$tmp/ts.txt" >&2
+      stale=1
+    fi
     if [ "$stale" -ne 0 ]; then
-      echo "protos-check: the committed stubs in $STUBS/ai are stale: run 'make protos' and commit the result" >&2
+      echo "protos-check: the committed stubs in $STUBS/ai or $TS_STUBS are stale: run 'make protos' and commit the result" >&2
       exit 1
     fi
     echo "protos-check: stubs are fresh"

@@ -22,6 +22,9 @@ printf '\n==> turn 2: the same session remembers turn 1\n'
 "$STIGMER" run demo "What did you leave in the workspace during the first turn?" \
   --session "$(cat "$SESSION_FILE")"
 
+printf '\n==> the same session in the web console (a one-time link; `stigmer local console` makes another)\n'
+"$STIGMER" local console --session "$(cat "$SESSION_FILE")"
+
 printf '\nThe local system is still running: `%s local status`; stop it with `%s local down`.\n' \
   "stigmer" "stigmer"
 printf '(the stigmer command is %s; add %s to PATH or run `source .venv/bin/activate`)\n' \

@@ -18,6 +18,8 @@ APT_NEEDS=(
   "docker-registry:docker-registry"
   "htpasswd:apache2-utils"
   "openssl:openssl"
+  # The console's browser tests (Playwright drives Debian's Chromium; no browser download)
+  "chromium:chromium"
 )
 
 step() { printf '==> %s\n' "$*"; }
@@ -75,6 +77,23 @@ ensure_buf() {
   (cd "$dir" && npm install --no-save --no-audit --no-fund --loglevel=error) || fail "npm install in tools/buf failed"
 }
 
+# The console: npm deps from its lock, then a Vite build when a source is newer than dist/.
+ensure_console() {
+  local dir="$ROOT/client-apps/console"
+  if ! [ -x "$dir/node_modules/.bin/vite" ] || ! [ "$dir/node_modules/.package-lock.json" -nt "$dir/package-lock.json" ]; then
+    command -v npm >/dev/null || fail "npm is missing: install Node.js >= 20.19 (apt-get install nodejs npm)"
+    step "installing the console's npm packages (client-apps/console/package-lock.json)"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) || fail "npm ci in client-apps/console failed"
+  fi
+  if [ -f "$dir/dist/index.html" ] && [ -z "$(find "$dir/src" "$dir/index.html" "$dir/vite.config.ts" \
+      "$dir/package-lock.json" -newer "$dir/dist/index.html" -print -quit)" ]; then
+    step "console built (client-apps/console/dist)"
+    return
+  fi
+  step "building the console (client-apps/console/dist)"
+  (cd "$dir" && npm run --silent build >/dev/null) || fail "the console build failed: cd client-apps/console && npm run build"
+}
+
 # Release builds print their version; a `go install` build prints 0.0.0-DEV, so read its module version.
 temporal_version_of() {
   local v
@@ -108,5 +127,6 @@ ensure_uv
 ensure_apt_packages
 ensure_python_env
 ensure_buf
+ensure_console
 ensure_temporal
 step "setup complete"

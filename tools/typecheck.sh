@@ -15,6 +15,7 @@ GROUPS_=(
   "backend/libs/python/telemetry"
   "backend/libs/python/testing"
   "client-apps/cli"
+  "client-apps/console/tests"
   "tools/bench tools/ci tools/tests"
   "tools/chaos"
   "tools/oci"

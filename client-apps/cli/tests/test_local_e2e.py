@@ -171,10 +171,14 @@ def test_local_up_is_ready_and_a_second_up_is_harmless(home: Path) -> None:
         line = next(row for row in status.out.splitlines() if row.startswith(component))
         assert "running" in line
         assert "ready" in line
+    server_line = next(row for row in status.out.splitlines() if row.startswith("stigmer-server"))
+    assert re.search(r", HTTP :\d+", server_line), server_line
     before = recorded_pids(home)
     again = stigmer(home, "local", "up")
     assert again.code == 0, again.out + again.err
     assert "already runs" in again.out
+    # Each `up` (and `local console`) prints a fresh one-time sign-in link to the console.
+    assert re.search(r"Console: http://127\.0\.0\.1:\d+/#ticket=\S+", again.out), again.out
     assert recorded_pids(home) == before
 
 
@@ -634,6 +638,10 @@ def test_without_a_local_system_commands_say_what_to_do(tmp_path: Path) -> None:
     assert "not running" in status.out
     down = stigmer(tmp_path, "local", "down")
     assert (down.code, down.out.strip()) == (0, "The local system is not running.")
+    console = stigmer(tmp_path, "local", "console")
+    assert console.code == 1
+    assert "the local system is not running" in console.err
+    assert "stigmer local up" in console.err
     no_key = stigmer(tmp_path, "get", "agents")
     assert no_key.code == 1
     assert "no API key" in no_key.err

@@ -131,3 +131,36 @@ def test_the_sealing_keys_come_from_a_file_or_one_value_never_both(tmp_path: Pat
         )
     with pytest.raises(SealingError, match=r"STIGMER_SECRETS_KEYS:1: expected"):
         Sealer.from_text("new not-a-key", source="STIGMER_SECRETS_KEYS")
+
+
+def test_the_http_side_defaults_and_is_configured() -> None:
+    default = load_config({"STIGMER_API_KEYS": "k"})
+    assert default.http_address == "127.0.0.1:8080"
+    assert default.cors_origins == ()  # CORS off
+    configured = load_config(
+        {
+            "STIGMER_API_KEYS": "k",
+            "STIGMER_HTTP_ADDRESS": "0.0.0.0:9080",
+            "STIGMER_HTTP_CORS_ORIGINS": "https://a.example, http://b.example:3000/ ,",
+            "STIGMER_CONSOLE_DIR": "/srv/console",
+        }
+    )
+    assert configured.http_address == "0.0.0.0:9080"
+    assert configured.cors_origins == ("https://a.example", "http://b.example:3000")
+    assert configured.console_dir == Path("/srv/console")
+
+
+def test_bad_http_settings_are_named() -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_config(
+            {
+                "STIGMER_API_KEYS": "k",
+                "STIGMER_HTTP_ADDRESS": "nowhere",
+                "STIGMER_HTTP_CORS_ORIGINS": "a.example",
+            }
+        )
+    text = str(raised.value)
+    assert "STIGMER_HTTP_ADDRESS='nowhere': expected host:port" in text
+    assert (
+        "STIGMER_HTTP_CORS_ORIGINS: 'a.example': expected origins like https://host[:port]" in text
+    )

@@ -87,3 +87,23 @@ async def test_a_busy_port_is_a_clear_error(tmp_path: Path) -> None:
     assert code == 1
     assert f"cannot listen on {address}" in output
     assert "Traceback" not in output
+
+
+@pytest.mark.integration
+async def test_a_busy_http_port_is_a_clear_error(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        address = f"127.0.0.1:{taken.getsockname()[1]}"
+        code, output = await _run_entrypoint(
+            tmp_path,
+            {
+                "STIGMER_API_KEYS": "k",
+                "STIGMER_SERVER_ADDRESS": "127.0.0.1:0",
+                "STIGMER_HTTP_ADDRESS": address,
+                "STIGMER_DATA_DIR": str(tmp_path),
+            },
+        )
+    assert code == 1
+    assert f"cannot listen on {address} (HTTP)" in output
+    assert "Traceback" not in output

@@ -22,6 +22,8 @@ logger = logging.getLogger(__name__)
 # Where to write the bound host:port once serving; for supervisors that start the
 # server on port 0 (tests, `stigmer local up`).
 PORT_FILE_ENV = "STIGMER_SERVER_PORT_FILE"
+# The same for the HTTP address (STIGMER_HTTP_ADDRESS may be port 0 too).
+HTTP_PORT_FILE_ENV = "STIGMER_HTTP_PORT_FILE"
 
 
 def main() -> None:
@@ -36,8 +38,15 @@ def main() -> None:
     if configure_tracing("stigmer-server"):
         logger.info("tracing on: spans go to the OTLP endpoint of the OTEL_* settings")
     port_file = os.environ.get(PORT_FILE_ENV)
+    http_port_file = os.environ.get(HTTP_PORT_FILE_ENV)
     try:
-        asyncio.run(_run(config, Path(port_file) if port_file else None))
+        asyncio.run(
+            _run(
+                config,
+                Path(port_file) if port_file else None,
+                Path(http_port_file) if http_port_file else None,
+            )
+        )
     except (OSError, SealingError) as error:
         logger.error("cannot start: %s", error)
         sys.exit(1)
@@ -45,12 +54,12 @@ def main() -> None:
         shutdown_tracing()
 
 
-async def _run(config: ServerConfig, port_file: Path | None) -> None:
+async def _run(config: ServerConfig, port_file: Path | None, http_port_file: Path | None) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    await serve(config, stop, port_file)
+    await serve(config, stop, port_file, http_port_file)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,16 @@ from stigmer_contracts import (
 SERVER_ADDRESS: Final = "STIGMER_SERVER_ADDRESS"
 SERVER_ADDRESS_DEFAULT: Final = "127.0.0.1:50051"
 
+HTTP_ADDRESS: Final = "STIGMER_HTTP_ADDRESS"
+HTTP_ADDRESS_DEFAULT: Final = "127.0.0.1:8080"
+"""host:port of the HTTP side: every service over Connect, and the console at `/`."""
+
+HTTP_CORS_ORIGINS: Final = "STIGMER_HTTP_CORS_ORIGINS"
+"""Comma-separated origins allowed to call the HTTP API from a browser; empty: CORS off."""
+
+CONSOLE_DIR: Final = "STIGMER_CONSOLE_DIR"
+"""The built console (its index.html); default: client-apps/console/dist of this checkout."""
+
 DATA_DIR: Final = "STIGMER_DATA_DIR"
 DATA_DIR_DEFAULT: Final = "~/.stigmer/data"
 

@@ -8,7 +8,7 @@ import logging
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import grpc
 
@@ -49,6 +49,7 @@ from stigmer_server.iam._service import register as register_api_keys
 from stigmer_server.ids import IdFactory
 from stigmer_server.metrics import registry_for
 from stigmer_server.storage import Sealer, Store
+from stigmer_server.web import ConnectBridge, HttpServer, ServiceRecorder, SignInTickets, http_app
 from stigmer_telemetry.metrics import serve_metrics
 from stigmer_telemetry.tracing import tracing_enabled
 
@@ -123,19 +124,23 @@ def _tracing_interceptors() -> list[grpc.aio.ServerInterceptor]:
     return [interceptor]
 
 
-def grpc_server(config: ServerConfig, parts: Components) -> tuple[grpc.aio.Server, Any, list[str]]:
-    """The gRPC server with every controller, health and reflection (not yet started)."""
-    server = grpc.aio.server(
-        interceptors=[
-            *_tracing_interceptors(),
-            AuthGate(parts.keys),
-            ErrorInterceptor(),
-        ],
+def grpc_server(
+    config: ServerConfig, parts: Components
+) -> tuple[grpc.aio.Server, Any, list[str], ConnectBridge]:
+    """The gRPC server with every controller, health and reflection (not yet started), and
+    the same services with the same interceptors for Connect."""
+    # Shared with Connect, which runs the same chain (tracing has a Connect interceptor).
+    interceptors: list[grpc.aio.ServerInterceptor] = [AuthGate(parts.keys), ErrorInterceptor()]
+    grpc_only = grpc.aio.server(
+        interceptors=[*_tracing_interceptors(), *interceptors],
         options=[
             ("grpc.max_receive_message_length", _MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", _MAX_MESSAGE_BYTES),
         ],
     )
+    # Every servicer added below is recorded for Connect: nothing to list twice.
+    recorder = ServiceRecorder(grpc_only)
+    server = cast(grpc.aio.Server, recorder)
     names = []
     for registration in registrations(parts.services, parts.executions):
         registration.add(registration.servicer, server)
@@ -146,7 +151,8 @@ def grpc_server(config: ServerConfig, parts: Components) -> tuple[grpc.aio.Serve
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     health_name = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
     reflection.enable_server_reflection([*names, health_name, reflection.SERVICE_NAME], server)
-    return server, health_servicer, names
+    api = {name: recorder.services[name] for name in names}
+    return grpc_only, health_servicer, names, ConnectBridge(api, interceptors)
 
 
 def _sealer(config: ServerConfig) -> Sealer | None:
@@ -157,7 +163,20 @@ def _sealer(config: ServerConfig) -> Sealer | None:
     return None
 
 
-async def serve(config: ServerConfig, stop: asyncio.Event, port_file: Path | None = None) -> None:
+def _connect_interceptors() -> list[Any]:
+    if not tracing_enabled():
+        return []
+    from connectrpc_otel import OpenTelemetryInterceptor
+
+    return [OpenTelemetryInterceptor()]
+
+
+async def serve(
+    config: ServerConfig,
+    stop: asyncio.Event,
+    port_file: Path | None = None,
+    http_port_file: Path | None = None,
+) -> None:
     """Run until `stop` is set: storage, gRPC API, health, reflection and the workers."""
     if config.db_url.startswith("sqlite"):
         config.data_dir.mkdir(parents=True, exist_ok=True)
@@ -172,20 +191,40 @@ async def serve(config: ServerConfig, stop: asyncio.Event, port_file: Path | Non
             resealed = await tx.reseal(kinds.ALL_KINDS)
         if resealed:
             logger.info("re-sealed the secrets of %d resources with the first key", resealed)
-        await _serve(config, build(config, store), stop, port_file)
+        await _serve(config, build(config, store), stop, port_file, http_port_file)
     finally:
         await store.close()
         logger.info("stopped")
 
 
 async def _serve(
-    config: ServerConfig, parts: Components, stop: asyncio.Event, port_file: Path | None
+    config: ServerConfig,
+    parts: Components,
+    stop: asyncio.Event,
+    port_file: Path | None,
+    http_port_file: Path | None,
 ) -> None:
-    server, health_servicer, names = grpc_server(config, parts)
+    server, health_servicer, names, bridge = grpc_server(config, parts)
     try:
         port = server.add_insecure_port(config.address)
     except RuntimeError as error:  # grpc reports a failed bind this way
         raise OSError(f"cannot listen on {config.address}: {error}") from error
+    http = HttpServer(
+        http_app(
+            bridge=bridge,
+            keys=parts.keys,
+            tickets=SignInTickets(),
+            console_dir=config.console_dir,
+            cors_origins=config.cors_origins,
+            connect_interceptors=_connect_interceptors(),
+        ),
+        config.http_address,
+        _GRACE_SECONDS,
+    )
+    http_address = await http.start()
+    logger.info("HTTP (Connect, console) listening on %s", http_address)
+    if http_port_file is not None:
+        await asyncio.to_thread(http_port_file.write_text, http_address + "\n")
     await server.start()
     for name in ["", *names]:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
@@ -210,7 +249,8 @@ async def _serve(
     finally:
         logger.info("shutting down")
         await health_servicer.enter_graceful_shutdown()
-        await server.stop(_GRACE_SECONDS)
+        # Together: open streams (a console watching a turn) hold each for up to the grace.
+        await asyncio.gather(http.stop(), server.stop(_GRACE_SECONDS))
         stopping.set()
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.gather(*background)

@@ -69,11 +69,15 @@ class ServerConfig:
     secrets_key_file: Path | None = None
     # The key file's lines given as one value (STIGMER_SECRETS_KEYS); never in a repr.
     secrets_keys: str = ""
+    http_address: str = _env.HTTP_ADDRESS_DEFAULT
+    cors_origins: tuple[str, ...] = ()
+    console_dir: Path | None = None
 
     def __repr__(self) -> str:
         # API keys never reach a log line, even through a debug print of the config.
         return (
-            f"ServerConfig(address={self.address!r}, db_url={_redact_url(self.db_url)!r}, "
+            f"ServerConfig(address={self.address!r}, http_address={self.http_address!r}, "
+            f"db_url={_redact_url(self.db_url)!r}, "
             f"api_keys=<{len(self.api_keys)} keys>, runner_keys=<{len(self.runner_keys)} keys>, "
             f"secrets_keys=<{'set' if self.secrets_keys else 'unset'}>, "
             f"temporal={self.temporal_host_port!r}/"
@@ -102,6 +106,18 @@ def load_config(environ: Mapping[str, str]) -> ServerConfig:
     address = get(_env.SERVER_ADDRESS, _env.SERVER_ADDRESS_DEFAULT)
     if not _is_host_port(address):
         problems.append(f"{_env.SERVER_ADDRESS}={address!r}: expected host:port")
+    http_address = get(_env.HTTP_ADDRESS, _env.HTTP_ADDRESS_DEFAULT)
+    if not _is_host_port(http_address):
+        problems.append(f"{_env.HTTP_ADDRESS}={http_address!r}: expected host:port")
+    raw_origins = environ.get(_env.HTTP_CORS_ORIGINS, "").split(",")
+    cors_origins = tuple(o.strip().rstrip("/") for o in raw_origins if o.strip())
+    for origin in cors_origins:
+        if origin != "*" and not origin.startswith(("http://", "https://")):
+            problems.append(
+                f"{_env.HTTP_CORS_ORIGINS}: {origin!r}: expected origins like https://host[:port]"
+            )
+    console_raw = environ.get(_env.CONSOLE_DIR, "").strip()
+    console_dir = Path(console_raw).expanduser() if console_raw else _checkout_console()
     data_dir = Path(get(_env.DATA_DIR, _env.DATA_DIR_DEFAULT)).expanduser()
     db_url = get(_env.DB_URL, f"sqlite+aiosqlite:///{data_dir / 'stigmer.db'}")
     if not db_url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
@@ -200,7 +216,20 @@ def load_config(environ: Mapping[str, str]) -> ServerConfig:
         runner_keys=runner_keys,
         secrets_key_file=Path(key_file).expanduser() if key_file else None,
         secrets_keys=secrets_keys,
+        http_address=http_address,
+        cors_origins=cors_origins,
+        console_dir=console_dir,
     )
+
+
+def _checkout_console() -> Path | None:
+    """client-apps/console/dist when the server runs from a checkout (src/stigmer_server)."""
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        candidate = parent / "client-apps" / "console" / "dist"
+        if candidate.is_dir():
+            return candidate
+    return None
 
 
 def _is_host_port(value: str) -> bool:

@@ -106,6 +106,7 @@ def build_specs(
                 _env.SERVER_RUNNER_KEYS: runner_key,
                 _env.SERVER_SECRETS_KEY_FILE: str(layout.secrets_key_file),
                 **_metrics(_env.SERVER_METRICS_ADDRESS, settings.server_metrics_port),
+                _env.SERVER_HTTP_ADDRESS: f"{LOOPBACK}:{settings.http_port}",
             },
             address=settings.server_address,
             stop_grace=STOP_GRACE_SECONDS[SERVER],

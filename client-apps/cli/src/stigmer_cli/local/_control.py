@@ -84,6 +84,7 @@ def prepare(layout: Layout, ports: Ports) -> LocalSettings:
         runner_command=find_service("agent-runner", "agent_runner"),
         server_metrics_port=free_port(LOOPBACK),
         runner_metrics_port=free_port(LOOPBACK),
+        http_port=free_port(LOOPBACK),
     )
     require_free(
         LOOPBACK,
@@ -156,7 +157,8 @@ def _address(name: str, settings: LocalSettings) -> str:
     if name == TEMPORAL:
         return f"{settings.temporal_address}, UI :{settings.temporal_ui_port}"
     if name == SERVER:
-        return settings.server_address
+        http = f", HTTP :{settings.http_port}" if settings.http_port else ""
+        return settings.server_address + http
     return "task queue 'execution'"
 
 

@@ -84,6 +84,8 @@ class LocalSettings:
     # Prometheus /metrics of the server and the runner (0: none, an older settings file).
     server_metrics_port: int = 0
     runner_metrics_port: int = 0
+    # The server's HTTP side: Connect API and console (0: an older settings file, none).
+    http_port: int = 0
 
     @property
     def layout(self) -> Layout:
@@ -106,6 +108,10 @@ class LocalSettings:
         return {name: f"http://{LOOPBACK}:{port}/metrics" for name, port in ports.items() if port}
 
     @property
+    def console_url(self) -> str:
+        return f"http://{LOOPBACK}:{self.http_port}" if self.http_port else ""
+
+    @property
     def temporal_ui_url(self) -> str:
         return f"http://{LOOPBACK}:{self.temporal_ui_port}"
 
@@ -125,6 +131,7 @@ class LocalSettings:
             runner_command=tuple(str(part) for part in raw["runner_command"]),
             server_metrics_port=int(raw.get("server_metrics_port", 0)),
             runner_metrics_port=int(raw.get("runner_metrics_port", 0)),
+            http_port=int(raw.get("http_port", 0)),
         )
 
 

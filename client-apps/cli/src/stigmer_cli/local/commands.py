@@ -1,4 +1,4 @@
-"""`stigmer local up|down|status|logs`."""
+"""`stigmer local up|down|status|console|logs`."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from rich.text import Text
 from stigmer_cli import _env
 from stigmer_cli._context import options
 from stigmer_cli._errors import CliError
+from stigmer_cli.local._apikey import read_api_key
 from stigmer_cli.local._components import COMPONENTS
 from stigmer_cli.local._control import (
     Health,
@@ -36,6 +37,7 @@ from stigmer_cli.local._layout import (
     Layout,
     LocalSettings,
 )
+from stigmer_cli.local._signin import sign_in_link
 from stigmer_cli.local._state import read_state
 
 app = typer.Typer(help="Run Temporal, the stigmer-server and the agent-runner on this machine.")
@@ -99,6 +101,7 @@ def up(
                 "`stigmer local down && stigmer local up`",
             )
         console.print(f"The local system already runs (data in {layout.home}).", highlight=False)
+        _print_console_link(console, layout, existing)
         return
     stop(layout)  # a stale state file from a killed supervisor: clear what it left
     settings = prepare(layout, Ports(temporal_port, temporal_ui_port, server_port))
@@ -123,6 +126,34 @@ def up(
         f"(data in {layout.home}, Temporal UI {settings.temporal_ui_url}).\n"
         "Stop it with `stigmer local down`.",
         highlight=False,
+    )
+    _print_console_link(console, layout, settings)
+
+
+@app.command("console")
+def console_link(
+    ctx: typer.Context,
+    session: Annotated[
+        str, typer.Option(help="A session id the console opens after signing in.")
+    ] = "",
+) -> None:
+    """Print a one-time sign-in link to the web console (valid 10 minutes, one use)."""
+    layout = _layout(ctx)
+    settings = read_settings(layout)
+    if running_state(layout) is None or settings is None:
+        raise CliError("the local system is not running", fix="start it with `stigmer local up`")
+    _print_console_link(Console(), layout, settings, session)
+
+
+def _print_console_link(
+    console: Console, layout: Layout, settings: LocalSettings, session: str = ""
+) -> None:
+    link = sign_in_link(settings, read_api_key(layout.api_key_file), session)
+    console.print(
+        f"Console: {link}\n(a one-time sign-in link, valid 10 minutes; "
+        "`stigmer local console` prints a new one)",
+        highlight=False,
+        soft_wrap=True,
     )
 
 

@@ -40,6 +40,12 @@ class StigmerServer:
     pid: int
     execution_task_queue: str
     persistence_task_queue: str
+    # host:port of the HTTP side (Connect API and console).
+    http_address: str = ""
+
+    @property
+    def http_url(self) -> str:
+        return f"http://{self.http_address}"
 
     @property
     def metadata(self) -> tuple[tuple[str, str], ...]:
@@ -74,6 +80,8 @@ async def start_stigmer_server(
         suffix = secrets.token_hex(4)
         port_file = data_dir / "server.address"
         port_file.unlink(missing_ok=True)
+        http_port_file = data_dir / "server.http-address"
+        http_port_file.unlink(missing_ok=True)
         log_file = data_dir / "server.log"
         child_env = {
             key: value
@@ -84,6 +92,8 @@ async def start_stigmer_server(
             {
                 "STIGMER_SERVER_ADDRESS": "127.0.0.1:0",
                 "STIGMER_SERVER_PORT_FILE": str(port_file),
+                "STIGMER_HTTP_ADDRESS": "127.0.0.1:0",
+                "STIGMER_HTTP_PORT_FILE": str(http_port_file),
                 "STIGMER_DATA_DIR": str(data_dir),
                 "STIGMER_DB_URL": f"sqlite+aiosqlite:///{data_dir / 'stigmer.db'}",
                 "STIGMER_API_KEYS": api_key,
@@ -119,6 +129,8 @@ async def start_stigmer_server(
                 pid=process.pid,
                 execution_task_queue=child_env["TEMPORAL_AGENT_EXECUTION_TASK_QUEUE"],
                 persistence_task_queue=child_env["EXECUTION_PERSISTENCE_TASK_QUEUE"],
+                # Written before the gRPC address, so it is there once that is.
+                http_address=_read_address(http_port_file),
             )
         finally:
             await _stop(process)
