@@ -35,6 +35,12 @@ def scratch(tmp_path: Path) -> Path:
     shutil.copytree(
         REPO_ROOT / "apis", root / "apis", ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
     )
+    # The console's TypeScript stubs are generated and checked by the same script.
+    console = root / "client-apps/console"
+    console.mkdir(parents=True)
+    shutil.copy2(REPO_ROOT / "client-apps/console/buf.gen.yaml", console / "buf.gen.yaml")
+    shutil.copytree(REPO_ROOT / "client-apps/console/src/gen", console / "src/gen")
+    (console / "node_modules").symlink_to(REPO_ROOT / "client-apps/console/node_modules")
     return root
 
 
