@@ -8,6 +8,7 @@ import { ApprovalDecisionType } from "../gen/ai/stigmer/agentic/agent/v1/spec_pb
 import { ToolCallStatus } from "../gen/ai/stigmer/agentic/agentexecution/v1/enum_pb";
 import { ToolCallDecisionsSchema } from "../gen/ai/stigmer/agentic/agentexecution/v1/io_pb";
 import type { ToolCall } from "../gen/ai/stigmer/agentic/agentexecution/v1/status_pb";
+import { Collapsible } from "./Collapsible";
 
 type Mode = "buttons" | "edit" | "reject";
 
@@ -19,12 +20,16 @@ export function ApprovalPanel({ api, executionId, call }: { api: Api; executionI
   const approval = call.approval;
   if (!approval) return null;
   if (approval.decision !== ApprovalDecisionType.APPROVAL_DECISION_TYPE_UNSPECIFIED) {
+    const edited = approval.editedArgs ? JSON.stringify(approval.editedArgs, null, 2) : "";
     return (
-      <p className="approval-decided" data-testid="approval-decided">
-        <strong>{decisionName(approval.decision)}</strong> by <span className="mono">{approval.decidedBy}</span>{" "}
-        at {when(approval.decidedAt)}
-        {approval.message && <span> · “{approval.message}”</span>}
-      </p>
+      <>
+        <p className="approval-decided" data-testid="approval-decided">
+          <strong>{decisionName(approval.decision)}</strong> by <span className="mono">{approval.decidedBy}</span>{" "}
+          at {when(approval.decidedAt)}
+          {approval.message && <span> · “{approval.message}”</span>}
+        </p>
+        {edited && <Collapsible text={edited} label="edited arguments" />}
+      </>
     );
   }
   if (call.status !== ToolCallStatus.TOOL_CALL_AWAITING_APPROVAL) return null;
