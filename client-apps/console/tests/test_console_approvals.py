@@ -164,17 +164,26 @@ def test_approve_a_waiting_call_from_the_page_and_see_the_turn_complete(
     _shot(other, "executions-awaiting-approval")
     other.close()
 
+    # The main rule has no timeout: no deadline shown.
+    assert decision.get_by_test_id("approval-prompt").inner_text() == "Waiting for your decision:"
+    controls_height = waiting.locator(".tool-controls").bounding_box()["height"]
     # By keyboard: focus Approve, press Enter.
     decision.get_by_role("button", name="Approve", exact=True).focus()
     tab.keyboard.press("Enter")
     decided = turn.get_by_test_id("tool-call").filter(has_text="approved by")
     decided.first.wait_for(timeout=WAIT_MS)
+    # The decision line takes the buttons' place at their height: nothing below moves.
+    decided_height = decided.first.locator(".tool-controls").bounding_box()["height"]
+    assert abs(decided_height - controls_height) <= 1, (controls_height, decided_height)
 
     # Next the researcher's call waits: its rule allows approve or reject, no edit.
     sub = turn.get_by_test_id("sub-agent")
     researcher = _call(sub, "execute", "awaiting approval")
     buttons = researcher.get_by_test_id("approval").get_by_role("button")
     assert buttons.all_inner_texts() == ["Approve", "Reject"]
+    # Its rule has a ten-minute timeout that rejects: the page says so.
+    prompt = researcher.get_by_test_id("approval-prompt").inner_text()
+    assert re.fullmatch(r"Waiting for your decision \(until .+, then rejected\):", prompt), prompt
     researcher.get_by_role("button", name="Approve", exact=True).click()
 
     _wait_phase(turn, "completed")

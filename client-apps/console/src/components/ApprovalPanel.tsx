@@ -4,7 +4,7 @@ import { useState, type FormEvent } from "react";
 
 import { errorText, type Api } from "../api";
 import { decisionName, when } from "../format";
-import { ApprovalDecisionType } from "../gen/ai/stigmer/agentic/agent/v1/spec_pb";
+import { ApprovalDecisionType, ApprovalTimeoutAction } from "../gen/ai/stigmer/agentic/agent/v1/spec_pb";
 import { ToolCallStatus } from "../gen/ai/stigmer/agentic/agentexecution/v1/enum_pb";
 import { ToolCallDecisionsSchema } from "../gen/ai/stigmer/agentic/agentexecution/v1/io_pb";
 import type { ToolCall } from "../gen/ai/stigmer/agentic/agentexecution/v1/status_pb";
@@ -16,7 +16,18 @@ type Mode = "buttons" | "edit" | "reject";
  * A tool call's approval, drawn in ToolCallView's `controls` slot: the decision once made
  * (who, when, what), or, while the call waits, the decisions its rule allows.
  */
-export function ApprovalPanel({ api, executionId, call }: { api: Api; executionId: string; call: ToolCall }) {
+export function ApprovalPanel({
+  api,
+  executionId,
+  call,
+  ended,
+}: {
+  api: Api;
+  executionId: string;
+  call: ToolCall;
+  /** The turn (or its sub-agent) ended: a call still waiting can no longer be decided. */
+  ended: boolean;
+}) {
   const approval = call.approval;
   if (!approval) return null;
   if (approval.decision !== ApprovalDecisionType.APPROVAL_DECISION_TYPE_UNSPECIFIED) {
@@ -32,7 +43,7 @@ export function ApprovalPanel({ api, executionId, call }: { api: Api; executionI
       </>
     );
   }
-  if (call.status !== ToolCallStatus.TOOL_CALL_AWAITING_APPROVAL) return null;
+  if (ended || call.status !== ToolCallStatus.TOOL_CALL_AWAITING_APPROVAL) return null;
   return <DecisionForm api={api} executionId={executionId} call={call} />;
 }
 
@@ -91,7 +102,9 @@ function DecisionForm({ api, executionId, call }: { api: Api; executionId: strin
   return (
     <div className="approval" role="group" aria-label={label} data-testid="approval">
       <div className="approval-buttons">
-        <span className="muted">{sent ? "Decision sent; the turn goes on…" : "Waiting for your decision:"}</span>
+        <span className="muted" data-testid="approval-prompt">
+          {sent ? "Decision sent; the turn goes on…" : `Waiting for your decision${deadline(call)}:`}
+        </span>
         {allowed.has(ApprovalDecisionType.APPROVAL_DECISION_APPROVE) && (
           <button type="button" disabled={busy} onClick={() => void decide(ApprovalDecisionType.APPROVAL_DECISION_APPROVE)}>
             Approve
@@ -152,4 +165,12 @@ function DecisionForm({ api, executionId, call }: { api: Api; executionId: strin
       )}
     </div>
   );
+}
+
+/** " (until <time>, then rejected)" when the call's rule has a timeout, else "". */
+function deadline(call: ToolCall): string {
+  const approval = call.approval;
+  if (!approval?.expiresAt) return "";
+  const then = approval.onTimeout === ApprovalTimeoutAction.APPROVAL_TIMEOUT_FAIL ? "the turn fails" : "rejected";
+  return ` (until ${when(approval.expiresAt)}, then ${then})`;
 }

@@ -67,7 +67,9 @@ export function ExecutionView({ api, initial }: { api: Api; initial: AgentExecut
   const phase = phaseName(status?.phase);
   const running = !isFinal(status?.phase);
   const waiting = status?.phase === ExecutionPhase.EXECUTION_AWAITING_APPROVAL;
-  const approvals = (call: ToolCall) => <ApprovalPanel api={api} executionId={id} call={call} />;
+  const approvals = (call: ToolCall, ended: boolean) => (
+    <ApprovalPanel api={api} executionId={id} call={call} ended={ended} />
+  );
 
   async function cancel() {
     setCancelling(true);
@@ -101,7 +103,7 @@ export function ExecutionView({ api, initial }: { api: Api; initial: AgentExecut
       <div className="text human" data-testid="user-message">
         {execution.spec?.message}
       </div>
-      <Timeline messages={status?.messages ?? []} toolCalls={status?.toolCalls ?? []} ended={!running} controls={approvals} />
+      <Timeline messages={status?.messages ?? []} toolCalls={status?.toolCalls ?? []} ended={!running} controls={(call) => approvals(call, !running)} />
       {todos.length > 0 && (
         <section className="todos" aria-label="todos" data-testid="todos">
           <h3>Todos</h3>
@@ -144,7 +146,7 @@ function SubAgentView({
 }: {
   sub: SubAgentExecution;
   ended: boolean;
-  controls: (call: ToolCall) => ReactNode;
+  controls: (call: ToolCall, ended: boolean) => ReactNode;
 }) {
   const phase = phaseName(sub.phase);
   return (
@@ -155,7 +157,12 @@ function SubAgentView({
         <span className="usage">{usageText(sub.usage)}</span>
       </header>
       {sub.input && <div className="text human">{sub.input}</div>}
-      <Timeline messages={sub.messages} toolCalls={sub.toolCalls} ended={ended || isFinal(sub.phase)} controls={controls} />
+      <Timeline
+        messages={sub.messages}
+        toolCalls={sub.toolCalls}
+        ended={ended || isFinal(sub.phase)}
+        controls={(call) => controls(call, ended || isFinal(sub.phase))}
+      />
       {sub.result && !sub.messages.some((message) => message.content === sub.result) && (
         <div className="text ai">{sub.result}</div>
       )}
