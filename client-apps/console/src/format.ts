@@ -1,5 +1,6 @@
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 
+import { ApprovalDecisionType } from "./gen/ai/stigmer/agentic/agent/v1/spec_pb";
 import { ExecutionPhase, TodoStatus, ToolCallStatus } from "./gen/ai/stigmer/agentic/agentexecution/v1/enum_pb";
 import type { Usage } from "./gen/ai/stigmer/agentic/agentexecution/v1/status_pb";
 
@@ -21,6 +22,8 @@ export function phaseName(phase: ExecutionPhase | undefined): string {
       return "failed";
     case ExecutionPhase.EXECUTION_CANCELLED:
       return "cancelled";
+    case ExecutionPhase.EXECUTION_AWAITING_APPROVAL:
+      return "awaiting approval";
     default:
       return "unknown";
   }
@@ -36,6 +39,10 @@ export function toolStatusName(status: ToolCallStatus): string {
       return "completed";
     case ToolCallStatus.TOOL_CALL_FAILED:
       return "failed";
+    case ToolCallStatus.TOOL_CALL_AWAITING_APPROVAL:
+      return "awaiting approval";
+    case ToolCallStatus.TOOL_CALL_REJECTED:
+      return "rejected";
     default:
       return "unknown";
   }
@@ -70,4 +77,22 @@ export function todoName(status: TodoStatus): string {
 export function usageText(usage: Usage | undefined): string {
   if (!usage || usage.totalTokens === 0n) return "";
   return `${usage.inputTokens} in · ${usage.outputTokens} out · ${usage.totalTokens} tokens`;
+}
+
+/** A status name as a CSS class suffix ("awaiting approval" -> "awaiting-approval"). */
+export function classOf(name: string): string {
+  return name.replace(/ /g, "-");
+}
+
+export function decisionName(decision: ApprovalDecisionType): string {
+  switch (decision) {
+    case ApprovalDecisionType.APPROVAL_DECISION_APPROVE:
+      return "approved";
+    case ApprovalDecisionType.APPROVAL_DECISION_EDIT:
+      return "edited";
+    case ApprovalDecisionType.APPROVAL_DECISION_REJECT:
+      return "rejected";
+    default:
+      return "";
+  }
 }

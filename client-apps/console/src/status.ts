@@ -20,7 +20,9 @@ const FINAL = new Set([
   ExecutionPhase.EXECUTION_FAILED,
   ExecutionPhase.EXECUTION_CANCELLED,
 ]);
-const RANK: Record<number, number> = { 0: 0, 1: 1, 2: 2, 3: 3, 4: 3, 5: 3 };
+// AWAITING_APPROVAL (6) has the rank of IN_PROGRESS (2): a turn goes from running to
+// waiting for a person and back (backend/libs/python/status/.../_phase.py).
+const RANK: Record<number, number> = { 0: 0, 1: 1, 2: 2, 3: 3, 4: 3, 5: 3, 6: 2 };
 
 export function isFinal(phase: ExecutionPhase | undefined): boolean {
   return phase !== undefined && FINAL.has(phase);

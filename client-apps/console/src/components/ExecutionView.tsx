@@ -1,13 +1,15 @@
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { useEffect, useState } from "react";
+import { useEffect, useState, type ReactNode } from "react";
 
 import { errorText, type Api } from "../api";
 import { type AgentExecution } from "../gen/ai/stigmer/agentic/agentexecution/v1/api_pb";
 import { AgentExecutionIdSchema } from "../gen/ai/stigmer/agentic/agentexecution/v1/io_pb";
-import type { SubAgentExecution } from "../gen/ai/stigmer/agentic/agentexecution/v1/status_pb";
-import { phaseName, todoMark, todoName, usageText, when } from "../format";
+import { ExecutionPhase } from "../gen/ai/stigmer/agentic/agentexecution/v1/enum_pb";
+import type { SubAgentExecution, ToolCall } from "../gen/ai/stigmer/agentic/agentexecution/v1/status_pb";
+import { classOf, phaseName, todoMark, todoName, usageText, when } from "../format";
 import { applyEvent, isFinal, render, type Watched } from "../status";
+import { ApprovalPanel } from "./ApprovalPanel";
 import { Timeline } from "./Timeline";
 
 // A stream lost to a restarting or unreachable server is opened again, from the last
@@ -64,6 +66,10 @@ export function ExecutionView({ api, initial }: { api: Api; initial: AgentExecut
   const status = execution.status;
   const phase = phaseName(status?.phase);
   const running = !isFinal(status?.phase);
+  const waiting = status?.phase === ExecutionPhase.EXECUTION_AWAITING_APPROVAL;
+  const approvals = (call: ToolCall, ended: boolean) => (
+    <ApprovalPanel api={api} executionId={id} call={call} ended={ended} />
+  );
 
   async function cancel() {
     setCancelling(true);
@@ -80,7 +86,7 @@ export function ExecutionView({ api, initial }: { api: Api; initial: AgentExecut
   return (
     <section className="turn" aria-label={`turn ${id}`} data-testid="turn" data-phase={phase}>
       <header className="turn-header">
-        <span className={`chip chip-${phase}`} data-testid="turn-phase">
+        <span className={`chip chip-${classOf(phase)}`} data-testid="turn-phase">
           {phase}
         </span>
         <span className="muted mono">{id}</span>
@@ -97,7 +103,7 @@ export function ExecutionView({ api, initial }: { api: Api; initial: AgentExecut
       <div className="text human" data-testid="user-message">
         {execution.spec?.message}
       </div>
-      <Timeline messages={status?.messages ?? []} toolCalls={status?.toolCalls ?? []} ended={!running} />
+      <Timeline messages={status?.messages ?? []} toolCalls={status?.toolCalls ?? []} ended={!running} controls={(call) => approvals(call, !running)} />
       {todos.length > 0 && (
         <section className="todos" aria-label="todos" data-testid="todos">
           <h3>Todos</h3>
@@ -112,7 +118,7 @@ export function ExecutionView({ api, initial }: { api: Api; initial: AgentExecut
         </section>
       )}
       {(status?.subAgentExecutions ?? []).map((sub) => (
-        <SubAgentView sub={sub} ended={!running} key={sub.id} />
+        <SubAgentView sub={sub} ended={!running} controls={approvals} key={sub.id} />
       ))}
       {status?.error && (
         <p className="error-box" role="alert" data-testid="turn-error">
@@ -124,22 +130,39 @@ export function ExecutionView({ api, initial }: { api: Api; initial: AgentExecut
           {streamError}
         </p>
       )}
-      {running && <p className="muted working" aria-live="polite">working…</p>}
+      {running && (
+        <p className="muted working" aria-live="polite">
+          {waiting ? "waiting for a decision on a tool call…" : "working…"}
+        </p>
+      )}
     </section>
   );
 }
 
-function SubAgentView({ sub, ended }: { sub: SubAgentExecution; ended: boolean }) {
+function SubAgentView({
+  sub,
+  ended,
+  controls,
+}: {
+  sub: SubAgentExecution;
+  ended: boolean;
+  controls: (call: ToolCall, ended: boolean) => ReactNode;
+}) {
   const phase = phaseName(sub.phase);
   return (
     <section className="sub-agent" aria-label={`sub-agent ${sub.name}`} data-testid="sub-agent">
       <header>
         <span className="tool-name">sub-agent {sub.name}</span>
-        <span className={`chip chip-${phase}`}>{phase}</span>
+        <span className={`chip chip-${classOf(phase)}`}>{phase}</span>
         <span className="usage">{usageText(sub.usage)}</span>
       </header>
       {sub.input && <div className="text human">{sub.input}</div>}
-      <Timeline messages={sub.messages} toolCalls={sub.toolCalls} ended={ended || isFinal(sub.phase)} />
+      <Timeline
+        messages={sub.messages}
+        toolCalls={sub.toolCalls}
+        ended={ended || isFinal(sub.phase)}
+        controls={(call) => controls(call, ended || isFinal(sub.phase))}
+      />
       {sub.result && !sub.messages.some((message) => message.content === sub.result) && (
         <div className="text ai">{sub.result}</div>
       )}

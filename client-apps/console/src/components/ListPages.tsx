@@ -3,7 +3,7 @@ import { useState, type ReactNode } from "react";
 
 import { errorText, type Api } from "../api";
 import { SessionSchema } from "../gen/ai/stigmer/agentic/session/v1/api_pb";
-import { phaseName, when } from "../format";
+import { classOf, phaseName, when } from "../format";
 import { href } from "../router";
 import { useLoad } from "./useLoad";
 
@@ -179,7 +179,7 @@ export function SessionsPage({ api }: { api: Api }) {
   );
 }
 
-const PHASES = ["pending", "running", "completed", "failed", "cancelled"];
+const PHASES = ["pending", "running", "awaiting approval", "completed", "failed", "cancelled"];
 
 export function ExecutionsPage({ api }: { api: Api }) {
   const { data, error, reload } = useLoad(() => api.executions.list(PAGE), "all");
@@ -211,7 +211,7 @@ export function ExecutionsPage({ api }: { api: Api }) {
         rowKey={(e) => e.metadata?.id ?? ""}
         empty={data ? "No executions match." : "Loading…"}
         columns={[
-          { title: "Phase", cell: (e) => <span className={`chip chip-${phaseName(e.status?.phase)}`}>{phaseName(e.status?.phase)}</span> },
+          { title: "Phase", cell: (e) => <span className={`chip chip-${classOf(phaseName(e.status?.phase))}`} data-testid="execution-phase">{phaseName(e.status?.phase)}</span> },
           { title: "Message", cell: (e) => <span className="clip">{e.spec?.message}</span> },
           {
             title: "Session",

@@ -1,3 +1,5 @@
+import type { ReactNode } from "react";
+
 import { MessageType } from "../gen/ai/stigmer/agentic/agentexecution/v1/enum_pb";
 import type { AgentMessage, ToolCall } from "../gen/ai/stigmer/agentic/agentexecution/v1/status_pb";
 import { ToolCallView } from "./ToolCallView";
@@ -7,7 +9,18 @@ import { ToolCallView } from "./ToolCallView";
  * stored status and result of each call). Human messages are drawn by the turn (its input),
  * tool messages not at all: their text is the call's result. Calls no message names yet are drawn last, so a running call shows at once.
  */
-export function Timeline({ messages, toolCalls, ended }: { messages: AgentMessage[]; toolCalls: ToolCall[]; ended: boolean }) {
+export function Timeline({
+  messages,
+  toolCalls,
+  ended,
+  controls,
+}: {
+  messages: AgentMessage[];
+  toolCalls: ToolCall[];
+  ended: boolean;
+  /** Per-call actions (the approval panel), drawn in each call's `controls` slot. */
+  controls?: (call: ToolCall) => ReactNode;
+}) {
   const calls = new Map(toolCalls.map((call) => [call.id, call]));
   const drawn = new Set<string>();
   const items = messages
@@ -25,7 +38,7 @@ export function Timeline({ messages, toolCalls, ended }: { messages: AgentMessag
             </div>
           )}
           {own.map((call) => (
-            <ToolCallView call={call} ended={ended} key={call.id} />
+            <ToolCallView call={call} ended={ended} key={call.id} controls={controls?.(call)} />
           ))}
         </div>
       );
@@ -35,7 +48,7 @@ export function Timeline({ messages, toolCalls, ended }: { messages: AgentMessag
     <div className="timeline">
       {items}
       {rest.map((call) => (
-        <ToolCallView call={call} ended={ended} key={call.id} />
+        <ToolCallView call={call} ended={ended} key={call.id} controls={controls?.(call)} />
       ))}
     </div>
   );
