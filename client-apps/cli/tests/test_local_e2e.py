@@ -4,10 +4,8 @@ stigmer-server, agent-runner) from a fresh STIGMER_HOME, the examples and the sc
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import pty
 import re
 import select
 import shutil
@@ -15,153 +13,26 @@ import signal
 import socket
 import stat
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from local_world import (
+    EXAMPLES,
+    SLOW_MANIFEST,
+    SLOW_SCRIPT,
+    Result,
+    alive,
+    port_flags,
+    recorded_pids,
+    running,
+    stigmer,
+)
 
 from stigmer_testing import eventually, free_ports
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
-
-_SCRIPT = Path(sys.executable).parent / "stigmer"
-# The installed script when there is one (uv's venv), else the same program as a module (Bazel).
-STIGMER = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "stigmer_cli"]
-REPO = Path(__file__).resolve().parents[3]
-EXAMPLES = REPO / "examples"
-SLOW_SCRIPT = """\
-replies:
-  - tool_calls:
-      - {name: execute, args: {command: "sleep 30"}}
-  - text: "slept"
-"""
-SLOW_MANIFEST = """\
-apiVersion: agentic.stigmer.ai/v1
-kind: Agent
-metadata: {name: Slow agent}
-spec:
-  model: scripted:%s
-  instructions: Wait.
----
-apiVersion: agentic.stigmer.ai/v1
-kind: AgentInstance
-metadata: {name: Slow}
-spec: {agent: slow-agent}
-"""
-
-
-@dataclass(frozen=True)
-class Result:
-    code: int
-    out: str
-    err: str
-
-
-def _env(home: Path) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("STIGMER_", "TEMPORAL_", "ANTHROPIC_", "OPENAI_"))
-    }
-    env["STIGMER_HOME"] = str(home)
-    env["HOME"] = str(user_home(home))
-    env["COLUMNS"] = "160"
-    return env
-
-
-def user_home(home: Path) -> Path:
-    """A HOME of its own per data directory, to prove nothing is written outside STIGMER_HOME."""
-    path = home.with_name(home.name + "-user")
-    path.mkdir(exist_ok=True)
-    return path
-
-
-def stigmer(
-    home: Path, *args: str, timeout: float = 120.0, extra_env: dict[str, str] | None = None
-) -> Result:
-    done = subprocess.run(
-        [*STIGMER, *args],
-        env=_env(home) | (extra_env or {}),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=REPO,
-        check=False,
-    )
-    return Result(done.returncode, done.stdout, done.stderr)
-
-
-@contextlib.contextmanager
-def running(home: Path, *args: str) -> Iterator[subprocess.Popen[str]]:
-    """`stigmer <args>` in the background; killed on the way out if a test left it running."""
-    process = subprocess.Popen(
-        [*STIGMER, *args],
-        env=_env(home),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=REPO,
-    )
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
-
-
-def port_flags(ports: list[int]) -> list[str]:
-    return [
-        "--temporal-port",
-        str(ports[0]),
-        "--temporal-ui-port",
-        str(ports[1]),
-        "--server-port",
-        str(ports[2]),
-    ]
-
-
-def recorded_pids(home: Path) -> list[int]:
-    state = json.loads((home / "local-state.json").read_text(encoding="utf-8"))
-    pids = [c["pid"] for c in state["components"].values() if c["pid"] is not None]
-    return [state["supervisor_pid"], *pids]
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    stat_line = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
-    return stat_line[stat_line.rindex(")") + 2] != "Z"
-
-
-@pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A fresh data directory with the local system up; `local down` must leave nothing."""
-    home = tmp_path_factory.mktemp("stigmer-home")
-    up = stigmer(home, "local", "up", *port_flags(free_ports(3)), timeout=180)
-    assert up.code == 0, up.out + up.err
-    pids = recorded_pids(home)
-    try:
-        yield home
-    finally:
-        down = stigmer(home, "local", "down", timeout=60)
-        assert down.code == 0, down.out + down.err
-        assert [pid for pid in pids if alive(pid)] == []
-        assert not (home / "local-state.json").exists()
-        assert sorted(p.name for p in user_home(home).rglob("*")) == []
-
-
-@pytest.fixture(scope="module")
-def applied(home: Path) -> Result:
-    result = stigmer(home, "apply", "-f", str(EXAMPLES))
-    assert result.code == 0, result.out + result.err
-    return result
 
 
 def test_local_up_is_ready_and_a_second_up_is_harmless(home: Path) -> None:
@@ -688,197 +559,3 @@ def test_down_stops_the_components_of_a_killed_supervisor(tmp_path: Path) -> Non
     assert down.code == 0, down.err
     assert [pid for pid in components if alive(pid)] == []
     assert not (home / "local-state.json").exists()
-
-
-def _execution(home: Path, execution_id: str) -> dict[str, Any]:
-    shown: dict[str, Any] = json.loads(
-        stigmer(home, "get", "executions", execution_id, "-o", "json").out
-    )
-    return shown
-
-
-def _waits_on(home: Path, execution_id: str, call_id: str) -> bool:
-    listed = stigmer(home, "pending")
-    return listed.code == 0 and execution_id in listed.out and call_id in listed.out
-
-
-def test_approval_no_wait_pending_approve_then_a_waiting_run_and_reject(
-    home: Path, applied: Result
-) -> None:
-    result = stigmer(home, "apply", "-f", str(EXAMPLES / "approvals"))
-    assert result.code == 0, result.out + result.err
-    # --no-wait: the turn stops at the first `execute`, the run says how to decide and exits 3.
-    stopped = stigmer(home, "run", "approval-demo", "Look around.", "--no-wait")
-    assert stopped.code == 3, stopped.out + stopped.err
-    found = re.search(r"execution (aex-\S+) waits for approval of:", stopped.err)
-    assert found, stopped.err
-    execution_id = found.group(1)
-    assert f"stigmer approve {execution_id} main-call-1-0" in stopped.err
-    assert _execution(home, execution_id)["status"]["phase"] == "EXECUTION_AWAITING_APPROVAL"
-    listed = stigmer(home, "pending")
-    assert "main-call-1-0" in listed.out, listed.out
-    assert "execute echo 'turn one was here'" in listed.out, listed.out
-    approved = stigmer(home, "approve", execution_id)
-    assert approved.code == 0, approved.out + approved.err
-    assert f"approved main-call-1-0 in execution {execution_id}" in approved.out
-    # A decision twice is refused, naming the field.
-    again = stigmer(home, "approve", execution_id, "main-call-1-0")
-    assert again.code != 0
-    assert "main-call-1-0" in again.err
-    # The researcher's `execute` waits next: decided by reject, with a message.
-    eventually(
-        lambda: _waits_on(home, execution_id, "researcher-call-0-0"),
-        timeout=120,
-        interval=0.5,
-        message="the researcher's call to wait for approval",
-    )
-    rejected = stigmer(
-        home, "reject", execution_id, "researcher-call-0-0", "--message", "not today"
-    )
-    assert rejected.code == 0, rejected.out + rejected.err
-
-    def ended() -> dict[str, Any] | None:
-        shown = _execution(home, execution_id)
-        return shown if shown["status"]["phase"] == "EXECUTION_COMPLETED" else None
-
-    final = eventually(ended, timeout=120, interval=0.5, message="the turn to complete")
-    main_call = next(c for c in final["status"]["toolCalls"] if c["id"] == "main-call-1-0")
-    assert main_call["status"] == "TOOL_CALL_COMPLETED"
-    assert main_call["approval"]["decision"] == "APPROVAL_DECISION_APPROVE"
-    assert main_call["approval"]["decidedBy"]
-    [sub] = final["status"]["subAgentExecutions"]
-    sub_call = next(c for c in sub["toolCalls"] if c["id"] == "researcher-call-0-0")
-    assert sub_call["status"] == "TOOL_CALL_REJECTED"
-    assert "not today" in sub_call["result"]
-
-    # Without a terminal `run` prints how to decide and keeps watching until someone does.
-    session = final["spec"]["sessionId"]
-    with running(home, "run", "approval-demo", "And now?", "--session", session) as run:
-        eventually(
-            lambda: _pending_count(home) > 0,
-            timeout=120,
-            interval=0.5,
-            message="the second turn to wait for approval",
-        )
-        waiting = [e for e in _awaiting(home) if e["spec"]["sessionId"] == session]
-        assert len(waiting) == 1
-        assert stigmer(home, "approve", waiting[0]["metadata"]["id"]).code == 0
-        out, err = run.communicate(timeout=120)
-    assert run.returncode == 0, out + err
-    assert "decide with:" in err
-    assert "turn one was here" in out
-
-
-def _awaiting(home: Path) -> list[dict[str, Any]]:
-    listed = json.loads(stigmer(home, "executions", "-o", "json").out or "[]")
-    items = listed if isinstance(listed, list) else [listed]
-    return [e for e in items if e["status"].get("phase") == "EXECUTION_AWAITING_APPROVAL"]
-
-
-def _pending_count(home: Path) -> int:
-    return len(_awaiting(home))
-
-
-def test_run_in_a_terminal_asks_approve_edit_or_reject(home: Path, applied: Result) -> None:
-    result = stigmer(home, "apply", "-f", str(EXAMPLES / "approvals"))
-    assert result.code == 0, result.out + result.err
-    primary, secondary = pty.openpty()
-    env = _env(home) | {
-        "EDITOR": "sed -i s/turn.one.was.here/edited.in.the.editor/",
-        "TERM": "xterm",
-    }
-    process = subprocess.Popen(
-        [*STIGMER, "run", "approval-demo", "Look around."],
-        env=env,
-        stdin=secondary,
-        stdout=secondary,
-        stderr=secondary,
-        cwd=REPO,
-        close_fds=True,
-    )
-    os.close(secondary)
-    seen = bytearray()
-
-    def read_until(text: str) -> None:
-        def found() -> bool:
-            while select.select([primary], [], [], 0)[0]:
-                try:
-                    chunk = os.read(primary, 65536)
-                except OSError:
-                    break
-                if not chunk:
-                    break
-                seen.extend(chunk)
-            return text.encode() in seen
-
-        eventually(
-            found, timeout=120, interval=0.1, message=lambda: f"{text!r} in {bytes(seen[-2000:])!r}"
-        )
-        del seen[: seen.index(text.encode()) + len(text)]
-
-    try:
-        # The main agent's command: edit it (the EDITOR rewrites the args file).
-        read_until("approve [a]/edit [e]/reject [r]?")
-        os.write(primary, b"e\n")
-        # The researcher's command: its rule allows approve or reject only.
-        read_until("approve [a]/reject [r]?")
-        os.write(primary, b"r\n")
-        read_until("why (the agent reads this)")
-        os.write(primary, b"read-only please\n")
-        code = process.wait(timeout=120)
-    finally:
-        if process.poll() is None:
-            process.kill()
-        os.close(primary)
-    assert code == 0, bytes(seen[-3000:])
-    executions = json.loads(stigmer(home, "executions", "-o", "json").out)
-    items = executions if isinstance(executions, list) else [executions]
-    final = max(items, key=lambda e: e["metadata"]["id"])
-    main_call = next(c for c in final["status"]["toolCalls"] if c["id"] == "main-call-1-0")
-    assert main_call["approval"]["decision"] == "APPROVAL_DECISION_EDIT"
-    assert "edited.in.the.editor" in main_call["approval"]["editedArgs"]["command"]
-    [sub] = final["status"]["subAgentExecutions"]
-    rejected = next(c for c in sub["toolCalls"] if c["id"] == "researcher-call-0-0")
-    assert rejected["status"] == "TOOL_CALL_REJECTED"
-    assert rejected["approval"]["message"] == "read-only please"
-
-
-def test_a_waiting_turn_survives_runner_and_server_crashes_and_resumes_on_approve(
-    home: Path, applied: Result
-) -> None:
-    assert stigmer(home, "apply", "-f", str(EXAMPLES / "approvals")).code == 0
-    stopped = stigmer(home, "run", "approval-demo", "Survive.", "--no-wait")
-    assert stopped.code == 3, stopped.out + stopped.err
-    found = re.search(r"execution (aex-\S+) waits for approval of:", stopped.err)
-    assert found, stopped.err
-    execution_id = found.group(1)
-    state_file = home / "local-state.json"
-    before = json.loads(state_file.read_text(encoding="utf-8"))["components"]
-    for name in ("agent-runner", "stigmer-server"):
-        os.kill(before[name]["pid"], signal.SIGKILL)
-
-    def restarted() -> bool:
-        now = json.loads(state_file.read_text(encoding="utf-8"))["components"]
-        moved = all(now[n]["pid"] != before[n]["pid"] for n in ("agent-runner", "stigmer-server"))
-        return moved and stigmer(home, "local", "status").code == 0
-
-    eventually(restarted, timeout=120, interval=1, message="the runner and server restarted")
-    assert _waits_on(home, execution_id, "main-call-1-0")
-    assert stigmer(home, "approve", execution_id).code == 0
-    eventually(
-        lambda: _waits_on(home, execution_id, "researcher-call-0-0"),
-        timeout=120,
-        interval=0.5,
-        message="the researcher's call to wait after the resume",
-    )
-    assert stigmer(home, "approve", execution_id).code == 0
-
-    def completed() -> dict[str, Any] | None:
-        shown = _execution(home, execution_id)
-        return shown if shown["status"]["phase"] == "EXECUTION_COMPLETED" else None
-
-    final = eventually(completed, timeout=120, interval=0.5, message="the turn to complete")
-    main_call = next(c for c in final["status"]["toolCalls"] if c["id"] == "main-call-1-0")
-    assert main_call["status"] == "TOOL_CALL_COMPLETED"
-    assert main_call["approval"]["decision"] == "APPROVAL_DECISION_APPROVE"
-    assert main_call["approval"]["decidedBy"]

@@ -10,83 +10,25 @@ then the researcher sub-agent's `execute` (approve or reject only, its own rule)
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright import sync_api
-
-from stigmer_testing import free_ports
+from console_world import ARTIFACTS, REPO, WAIT_MS, Local, local_system
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(420)]
 
-REPO = Path(__file__).resolve().parents[3]
-CONSOLE = REPO / "client-apps" / "console"
-ARTIFACTS = CONSOLE / "tests" / "artifacts"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-_SCRIPT = Path(sys.executable).parent / "stigmer"
-STIGMER = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "stigmer_cli"]
-WAIT_MS = 90_000
 MAIN_CALL = "main-call-1-0"
 RESEARCHER_CALL = "researcher-call-0-0"
 
 
-@dataclass(frozen=True)
-class Local:
-    home: Path
-
-    def stigmer(self, *args: str, timeout: float = 180) -> str:
-        cleared = ("STIGMER_", "TEMPORAL_", "OPENAI_", "ANTHROPIC_")
-        env = {k: v for k, v in os.environ.items() if not k.startswith(cleared)}
-        env["STIGMER_HOME"] = str(self.home)
-        done = subprocess.run(
-            [*STIGMER, *args], env=env, capture_output=True, text=True, timeout=timeout,
-            cwd=REPO, check=False,
-        )  # fmt: skip
-        assert done.returncode == 0, f"stigmer {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
-        return done.stdout
-
-    def sign_in_link(self) -> str:
-        out = self.stigmer("local", "console")
-        match = re.search(r"Console: (http://\S+)", out)
-        assert match, out
-        return match.group(1)
-
-
 @pytest.fixture(scope="module")
 def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Local]:
-    if not (CONSOLE / "dist" / "index.html").is_file():
-        pytest.fail("the console is not built (client-apps/console/dist): run `make setup`")
-    system = Local(tmp_path_factory.mktemp("console-approvals-home"))
-    ports = free_ports(3)
-    system.stigmer(
-        "local", "up", "--temporal-port", str(ports[0]), "--temporal-ui-port", str(ports[1]),
-        "--server-port", str(ports[2]),
-    )  # fmt: skip
-    try:
+    with local_system(tmp_path_factory.mktemp("console-approvals-home")) as (system, _):
         system.stigmer("apply", "-f", str(REPO / "examples"))
         system.stigmer("apply", "-f", str(REPO / "examples" / "approvals"))
         yield system
-    finally:
-        system.stigmer("local", "down", timeout=60)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=["--no-sandbox"]
-        )
-        yield launched
-        launched.close()
 
 
 @pytest.fixture

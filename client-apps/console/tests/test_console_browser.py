@@ -9,28 +9,20 @@ import contextlib
 import json
 import os
 import re
-import shutil
 import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from console_world import ARTIFACTS, REPO, WAIT_MS, Local, local_system
 from playwright import sync_api
 
-from stigmer_testing import eventually, free_ports
+from stigmer_testing import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(420)]
 
-REPO = Path(__file__).resolve().parents[3]
-CONSOLE = REPO / "client-apps" / "console"
-ARTIFACTS = CONSOLE / "tests" / "artifacts"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-_SCRIPT = Path(sys.executable).parent / "stigmer"
-STIGMER = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "stigmer_cli"]
 SECRET = "demo-token-not-a-real-secret"  # examples/environments.yaml
 SLOW = """\
 apiVersion: agentic.stigmer.ai/v1
@@ -62,46 +54,13 @@ kind: AgentInstance
 metadata: {name: Keyless}
 spec: {agent: keyless}
 """
-WAIT_MS = 90_000
-
-
-@dataclass(frozen=True)
-class Local:
-    home: Path
-
-    def stigmer(self, *args: str, timeout: float = 180) -> str:
-        # No provider keys: the turns here are offline (the scripted model), or fail for want
-        # of one (the keyless agent).
-        cleared = ("STIGMER_", "TEMPORAL_", "OPENAI_", "ANTHROPIC_")
-        env = {k: v for k, v in os.environ.items() if not k.startswith(cleared)}
-        env["STIGMER_HOME"] = str(self.home)
-        done = subprocess.run(
-            [*STIGMER, *args], env=env, capture_output=True, text=True, timeout=timeout,
-            cwd=REPO, check=False,
-        )  # fmt: skip
-        assert done.returncode == 0, f"stigmer {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
-        return done.stdout
-
-    def sign_in_link(self, *args: str) -> str:
-        out = self.stigmer("local", "console", *args)
-        match = re.search(r"Console: (http://\S+)", out)
-        assert match, out
-        return match.group(1)
 
 
 @pytest.fixture(scope="module")
 def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Local]:
-    if not (CONSOLE / "dist" / "index.html").is_file():
-        pytest.fail("the console is not built (client-apps/console/dist): run `make setup`")
     home = tmp_path_factory.mktemp("console-home")
-    system = Local(home)
-    ports = free_ports(3)
-    up = system.stigmer(
-        "local", "up", "--temporal-port", str(ports[0]), "--temporal-ui-port", str(ports[1]),
-        "--server-port", str(ports[2]),
-    )  # fmt: skip
-    assert "Console: http://127.0.0.1:" in up
-    try:
+    with local_system(home) as (system, up):
+        assert "Console: http://127.0.0.1:" in up
         system.stigmer("apply", "-f", str(REPO / "examples"))
         script = home / "slow-script.yaml"
         script.write_text(SLOW_SCRIPT, encoding="utf-8")
@@ -112,19 +71,6 @@ def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Local]:
         keyless.write_text(KEYLESS, encoding="utf-8")
         system.stigmer("apply", "-f", str(keyless))
         yield system
-    finally:
-        system.stigmer("local", "down", timeout=60)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=["--no-sandbox"]
-        )
-        yield launched
-        launched.close()
 
 
 @dataclass

@@ -99,15 +99,15 @@ class Turn:
         execution = await self._clients.get_execution(self._id)
         self._log_entry(execution)
         require_id("execution.spec.session_id", execution.spec.session_id)
-        # Until the environment is known only the runtime layer's secrets can be redacted.
-        runtime_secrets = (v.value for v in execution.spec.runtime_env.values() if v.is_secret)
         status = TurnStatus(
             execution_id=self._id,
             sink=self._clients,
             previews=self._clients.stream_previews,
             policy=self._settings.flush,
             attempt=self._context.token,
-            redact=Redactor(runtime_secrets),
+            # The execution as read here has its secrets masked; their values arrive with
+            # the turn context (`_turn`), which sets the redactor before anything can show them.
+            redact=Redactor(()),
         )
         status.builder.start(
             message_id=human_message_id(self._id),
